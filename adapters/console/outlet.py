@@ -1,0 +1,32 @@
+"""The console's outlet: announcements and replies printed as plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from governance.domain.ids import RoomRef
+from governance.text.messages import Audience, Message, Reply
+
+
+class ConsoleOutlet:
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._delivered: set[str] = set()
+
+    async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
+        if key in self._delivered:  # a retried delivery shows once
+            return
+        self._delivered.add(key)
+        self._write(message.plain())
+
+    def reply(self, reply: Reply, actor: str) -> None:
+        text = reply.message.plain()
+        if reply.audience is Audience.QUIET:
+            text = f"(to {actor}) {text}"
+        self._write(text)
+
+    def reply_text(self, text: str) -> None:
+        self._write(text)
+
+    def private(self, recipient: str, message: Message) -> None:
+        self._write(f"(to {recipient}) {message.plain()}")

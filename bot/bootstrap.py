@@ -1,0 +1,73 @@
+"""The composition root: one `bootstrap()` takes every dependency and wires the core.
+Nothing is built at import time; tests compose fakes through the same function."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import CommunityConfig
+from governance.domain.ids import CommunityId, RoomRef
+from governance.domain.members import Community
+from governance.service.app import Governance
+from governance.service.deps import Deps
+from governance.service.dispatcher import Dispatcher
+from governance.service.ports import Clock, Outlet, Wakeup
+from governance.store.migrate import upgrade
+from governance.store.uow import SqlUnitOfWork, uow_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class App:
+    engine: AsyncEngine
+    governance: Governance
+    dispatcher: Dispatcher
+    deps: Deps
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    async def close(self) -> None:
+        await self.governance.close()
+        await self.engine.dispose()
+
+
+async def bootstrap(
+    *,
+    engine: AsyncEngine,
+    clock: Clock,
+    outlets: Mapping[str, Outlet],
+    communities: Sequence[CommunityConfig],
+    wakeup: Wakeup | None = None,
+    migrate: bool = True,
+) -> App:
+    """Migrate, declare the configured communities, and wire the core."""
+    if migrate:
+        await upgrade(engine)
+    factory = uow_factory(engine)
+    deps = Deps(clock=clock)
+    if wakeup is not None:
+        deps.wakeup = wakeup
+    governance = Governance(factory, deps)
+    dispatcher = Dispatcher(factory, deps, outlets)
+    deps.on_events = dispatcher.wake
+    async with factory() as uow:
+        for c in communities:
+            await uow.communities.upsert(
+                Community(CommunityId(c.name), c.timezone, c.default_vote, c.quorum), c.admins
+            )
+        await uow.commit()
+    return App(engine, governance, dispatcher, deps)
+
+
+async def ensure_binding(app: App, room: RoomRef, community: CommunityId) -> None:
+    """Bind `room` (used for the console's own room, which needs no admin to bind)."""
+    async with app.uow() as uow:
+        if await uow.bindings.community_of(room) is None:
+            await uow.bindings.bind(room, community)
+            await uow.commit()

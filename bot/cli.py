@@ -1,0 +1,115 @@
+"""The ``folkmoot`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.config import ConfigError, Settings, load_file_config
+from bot.console import run_console
+from bot.runner import NoAdapterConfigured, run_bot
+from governance.domain.decision_log import verify_chain
+from governance.domain.ids import CommunityId
+from governance.store.engine import make_engine
+from governance.store.migrate import current, head, upgrade
+from governance.store.uow import SqlUnitOfWork
+
+log = logging.getLogger("folkmoot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="folkmoot",
+        description="A chat-native governance bot. Configuration: FOLKMOOT_CONFIG (a TOML "
+        "file), FOLKMOOT_DATABASE_URL (an SQLAlchemy URL; default SQLite in "
+        "FOLKMOOT_DATA_DIR), FOLKMOOT_DATA_DIR (default ./data).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="run every configured adapter, the scheduler and the outbox")
+    console = sub.add_parser("console", help="play members of a community in the terminal")
+    console.add_argument(
+        "--start",
+        metavar="TIME",
+        help="the simulated clock's start, ISO 8601 (default: now), e.g. 2026-11-23T09:00+00:00",
+    )
+    sub.add_parser("migrate", help="apply database migrations up to the newest")
+    verify = sub.add_parser("verify-log", help="check a community's hash-chained decision log")
+    verify.add_argument("community", nargs="?", help="community name (default: every one)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_file_config(settings.config_path())
+        if args.command == "console":
+            start = _start_time(args.start)
+            return asyncio.run(run_console(settings, config, start=start))
+        if args.command == "run":
+            return asyncio.run(run_bot(settings, config))
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        if args.command == "verify-log":
+            return asyncio.run(_verify(settings, args.community))
+    except (ConfigError, NoAdapterConfigured) as error:
+        print(f"folkmoot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(args.command)
+
+
+def _start_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--start {text!r} is not an ISO 8601 time") from None
+    if start.tzinfo is None:
+        raise ConfigError("--start needs a UTC offset, e.g. 2026-11-23T09:00+00:00")
+    return start
+
+
+async def _migrate(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url())
+    try:
+        await upgrade(engine)
+        print(f"database at revision {await current(engine)} (head {head()})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _verify(settings: Settings, community: str | None) -> int:
+    engine = make_engine(settings.db_url())
+    bad = 0
+    try:
+        async with SqlUnitOfWork(engine) as uow:
+            names = [community] if community else await uow.communities.names()
+            for name in names:
+                entries = await uow.log.entries(CommunityId(name))
+                problem = verify_chain(entries)
+                if problem is None:
+                    print(f"{name}: {len(entries)} entries, chain intact")
+                else:
+                    bad += 1
+                    print(f"{name}: entry {problem.seq} is bad: {problem.reason}")
+    finally:
+        await engine.dispose()
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

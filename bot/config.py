@@ -1,0 +1,143 @@
+"""Configuration: a TOML file declaring communities (SPEC.md), plus ``FOLKMOOT_*``
+environment variables. Secrets come from the environment or files, never the repo,
+and are never logged."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from governance.domain.errors import GovernanceError
+from governance.text.grammar import parse_deadline, parse_length, parse_share
+
+DEFAULT_CONFIG_NAME = "folkmoot.toml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class CommunityConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    timezone: str = "UTC"
+    admins: list[str] = []
+    """Platform account ids, written ``platform:id`` (``matrix:@ana:example.org``)."""
+    default_vote: str = "7d"
+    quorum: str | None = None
+    reminders: list[str] = ["24h", "1h"]
+    bridge_patterns: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+            ) from None
+        return value
+
+    @field_validator("default_vote")
+    @classmethod
+    def _vote(cls, value: str) -> str:
+        _check(lambda: parse_deadline("config", "default_vote", value))
+        return value
+
+    @field_validator("quorum")
+    @classmethod
+    def _quorum(cls, value: str | None) -> str | None:
+        if value is not None and not (value.isascii() and value.isdigit()):
+            _check(lambda: parse_share("config", "quorum", value))
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminders(cls, value: list[str]) -> list[str]:
+        for item in value:
+            _check(lambda item=item: parse_length("config", "reminders", item))
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            platform, sep, account = item.partition(":")
+            if not sep or not platform or not account:
+                raise ValueError(f"admin {item!r} must be written platform:id")
+        return value
+
+
+def _check(parse: Any) -> None:
+    try:
+        parse()
+    except GovernanceError as error:
+        raise ValueError(error.message) from None
+
+
+class RecordConfig(BaseModel):
+    """The recording adapter: every announcement appended to a JSON Lines file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    rooms: list[str] = []
+    """Rooms to bind at start, written ``community=room`` (the adapter's platform is
+    ``record``)."""
+
+
+class FileConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    communities: list[CommunityConfig] = []
+    record: RecordConfig | None = None
+
+
+class Settings(BaseSettings):
+    """Environment: ``FOLKMOOT_DATABASE_URL``, ``FOLKMOOT_DATA_DIR``, ``FOLKMOOT_CONFIG`` …"""
+
+    model_config = SettingsConfigDict(env_prefix="FOLKMOOT_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    """An SQLAlchemy URL; unset means SQLite in the data directory."""
+    config: Path | None = None
+    sqlite_synchronous: str = "NORMAL"
+    log_level: str = "INFO"
+
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'folkmoot.db').resolve()}"
+
+    def config_path(self) -> Path | None:
+        if self.config is not None:
+            return self.config
+        default = Path(DEFAULT_CONFIG_NAME)
+        return default if default.exists() else None
+
+
+def load_file_config(path: Path | None) -> FileConfig:
+    if path is None:
+        return FileConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist (FOLKMOOT_CONFIG)") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    try:
+        config = FileConfig.model_validate(data)
+    except ValueError as error:
+        raise ConfigError(f"config file {path}: {error}") from None
+    names = [c.name for c in config.communities]
+    if len(names) != len(set(names)):
+        raise ConfigError(f"config file {path}: a community is declared twice")
+    return config

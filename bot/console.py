@@ -1,0 +1,62 @@
+"""Wiring for ``folkmoot console``: SQLite (or the configured database), a simulated
+clock and the console adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from adapters.console.outlet import ConsoleOutlet
+from adapters.console.session import COMMUNITY, ROOM, ConsoleSession
+from bot.bootstrap import bootstrap, ensure_binding
+from bot.config import CommunityConfig, FileConfig, Settings
+from governance.service.clocks import SimulatedClock
+from governance.store.engine import make_engine
+
+
+def console_community(config: FileConfig) -> CommunityConfig:
+    """The console plays the community called "demo": the configured one, or a default."""
+    for community in config.communities:
+        if community.name == COMMUNITY:
+            return community
+    return CommunityConfig(name=COMMUNITY)
+
+
+async def run_console(
+    settings: Settings, config: FileConfig, *, start: datetime | None = None
+) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock = SimulatedClock(start or datetime.now(UTC).replace(second=0, microsecond=0))
+    outlet = ConsoleOutlet(lambda text: print(text, flush=True))
+    demo = console_community(config)
+    communities = [c for c in config.communities if c.name != COMMUNITY] + [demo]
+    engine = make_engine(settings.db_url(), synchronous=settings.sqlite_synchronous)
+    app = await bootstrap(
+        engine=engine, clock=clock, outlets={"console": outlet}, communities=communities
+    )
+    try:
+        await ensure_binding(app, ROOM, COMMUNITY)
+        session = ConsoleSession(
+            app.governance, app.dispatcher, clock, outlet, zone=ZoneInfo(demo.timezone)
+        )
+        interactive = sys.stdin.isatty()
+        if interactive:
+            print(
+                "folkmoot console — community “demo”. /help for console commands, "
+                "!help for folkmoot's. Start with /as <name>."
+            )
+        loop = asyncio.get_running_loop()
+
+        async def read_line() -> str | None:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            return line or None
+
+        def prompt(text: str) -> None:
+            print(text, end="", flush=True)
+
+        await session.run(read_line, prompt if interactive else None)
+    finally:
+        await app.close()
+    return 0

@@ -1,0 +1,61 @@
+"""Real-time wake-ups with APScheduler 3.x.
+
+The database holds every due instant; the scheduler holds one job, at the earliest
+instant anyone asked about, and its run processes everything due then. Nothing is
+lost if a wake-up is late or missed: the next run, or the start-up run, catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "folkmoot-due-work"
+
+
+class SchedulerWakeup:
+    def __init__(self, run_due: Callable[[], Awaitable[int]]) -> None:
+        self._run_due = run_due
+        self._scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+        self._next: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def due_at(self, moment: datetime) -> None:
+        """Wake at `moment` unless an earlier wake-up is already set."""
+        if self._next is not None and self._next <= moment and self._scheduler.get_job(JOB_ID):
+            return
+        self._next = moment
+        self._scheduler.add_job(
+            self._wake, "date", run_date=moment, id=JOB_ID, replace_existing=True
+        )
+
+    async def _wake(self) -> None:
+        self._next = None
+        async with self._lock:
+            try:
+                ran = await self._run_due()
+                log.debug("due work: %d item(s) ran", ran)
+            except Exception:
+                log.exception("due work failed; retrying in 5 s")
+                self.due_at(_soon())
+
+
+def _soon() -> datetime:
+    from datetime import UTC, timedelta
+
+    return datetime.now(UTC) + timedelta(seconds=5)

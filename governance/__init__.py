@@ -1,0 +1,1 @@
+"""The shared governance core: domain, service layer, store and text grammar."""

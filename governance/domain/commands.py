@@ -1,0 +1,135 @@
+"""Commands: what a member asks for, as frozen dataclasses. Each carries its `Context`:
+who asked, where, and when by the platform's own clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+from governance.domain.ballot import Choice
+from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
+from governance.domain.members import Role
+from governance.domain.policy import Quorum, TieRule, Visibility
+from governance.domain.timing import Deadline, Length
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    actor: AccountRef
+    room: RoomRef
+    community: CommunityId | None
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    ctx: Context
+
+
+@dataclass(frozen=True, slots=True)
+class Join(Command):
+    """An account appears in a bound room (adapters send it; the console on `/as`)."""
+
+    display_name: str
+    is_bot: bool = False
+    role: Role | None = None
+    """A trusted adapter's choice of first role (the console's first member is admin);
+    configured admins are admins whatever this says."""
+
+
+@dataclass(frozen=True, slots=True)
+class Propose(Command):
+    title: str
+    body: str = ""
+    method: str | None = None
+    options: tuple[str, ...] = ()
+    deliberate: Length | None = None
+    vote: Deadline | None = None
+    quorum: Quorum | None = None
+    threshold: Fraction | None = None
+    seats: int | None = None
+    dots: int | None = None
+    secret: bool = False
+    results: Visibility | None = None
+    ties: TieRule | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CastVote(Command):
+    number: ProposalNumber
+    ballot: str | Choice
+    """Text as typed (parsed against the proposal's method), or a structured choice
+    from a button or poll."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unvote(Command):
+    number: ProposalNumber
+
+
+@dataclass(frozen=True, slots=True)
+class ShowStatus(Command):
+    number: ProposalNumber | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListProposals(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowResults(Command):
+    number: ProposalNumber
+
+
+@dataclass(frozen=True, slots=True)
+class CloseEarly(Command):
+    number: ProposalNumber
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Extend(Command):
+    number: ProposalNumber
+    by: Length
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel(Command):
+    number: ProposalNumber
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw(Command):
+    number: ProposalNumber
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome(Command):
+    number: ProposalNumber
+    statement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bind(Command):
+    community_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRole(Command):
+    member: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetClass(Command):
+    member: str
+    stakeholder_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class Help(Command):
+    topic: str | None = None

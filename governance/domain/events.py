@@ -1,0 +1,149 @@
+"""Domain events: what happened, in the past tense. Frozen, and free of story text;
+secret votes' events carry neither the voter nor the choice."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any, ClassVar
+
+from governance.domain.ids import CommunityId, MemberId, ProposalNumber
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    community: CommunityId
+    announce: ClassVar[bool] = True
+    """Whether the event is announced in the community's rooms (others are for
+    internal subscribers, e.g. live tallies)."""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+            elif isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            value = data.get(f.name)
+            if isinstance(value, str) and f.type in ("datetime", "datetime | None"):
+                value = datetime.fromisoformat(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalCreated(Event):
+    number: ProposalNumber
+    title: str
+    body: str
+    author: str
+    method: str
+    options: tuple[str, ...]
+    policy: dict[str, Any]
+    status: str
+    closes_at: datetime | None
+    timezone: str
+    roll_size: int
+    ballot_hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class VotingOpened(Event):
+    number: ProposalNumber
+    title: str
+    closes_at: datetime
+    timezone: str
+    roll_size: int
+    ballot_hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoteCast(Event):
+    announce: ClassVar[bool] = False
+    number: ProposalNumber
+    voter: MemberId
+    choice: dict[str, Any]
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VoteWithdrawn(Event):
+    announce: ClassVar[bool] = False
+    number: ProposalNumber
+    voter: MemberId
+
+
+@dataclass(frozen=True, slots=True)
+class BallotReceived(Event):
+    """A secret ballot arrived: no voter, no choice."""
+
+    announce: ClassVar[bool] = False
+    number: ProposalNumber
+
+
+@dataclass(frozen=True, slots=True)
+class VotingExtended(Event):
+    number: ProposalNumber
+    title: str
+    closes_at: datetime
+    timezone: str
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalClosed(Event):
+    number: ProposalNumber
+    title: str
+    method: str
+    result: dict[str, Any]
+    early_reason: str | None
+    by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalCancelled(Event):
+    number: ProposalNumber
+    title: str
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalWithdrawn(Event):
+    number: ProposalNumber
+    title: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecorded(Event):
+    number: ProposalNumber
+    title: str
+    statement: str
+    by: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        ProposalCreated,
+        VotingOpened,
+        VoteCast,
+        VoteWithdrawn,
+        BallotReceived,
+        VotingExtended,
+        ProposalClosed,
+        ProposalCancelled,
+        ProposalWithdrawn,
+        OutcomeRecorded,
+    )
+}

@@ -1,0 +1,68 @@
+"""Communities, members and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from governance.domain.errors import GovernanceError, NotAllowed
+from governance.domain.ids import CommunityId, MemberId
+
+MAX_CLASS_LENGTH = 40
+
+
+class Role(IntEnum):
+    """Ordered: each role can do what the ones below it can."""
+
+    OBSERVER = 0
+    MEMBER = 1
+    MODERATOR = 2
+    ADMIN = 3
+
+    @property
+    def word(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def named(cls, word: str) -> Role:
+        try:
+            return cls[word.strip().upper()]
+        except KeyError:
+            raise GovernanceError(
+                f"Unknown role “{word}”. Roles: observer, member, moderator, admin."
+            ) from None
+
+
+def article(word: str) -> str:
+    """``an admin``, ``a member``."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+@dataclass(frozen=True, slots=True)
+class Community:
+    id: CommunityId
+    timezone: str
+    default_vote: str = "7d"
+    quorum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: MemberId
+    community: CommunityId
+    display_name: str
+    role: Role
+    stakeholder_class: str | None = None
+    is_bot: bool = False
+
+    @property
+    def votes(self) -> bool:
+        """Whether this member goes on a voter roll when voting opens."""
+        return self.role >= Role.MEMBER and not self.is_bot
+
+    def require(self, role: Role, action: str) -> None:
+        if self.role < role:
+            raise NotAllowed(
+                f"Only {article(role.word)} or above can {action}; you are "
+                f"{article(self.role.word)}."
+            )

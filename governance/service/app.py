@@ -1,0 +1,129 @@
+"""The front door of the core: adapters hand it text or commands and get replies.
+
+Member mistakes (`GovernanceError`) come back as plain replies with the usage line;
+anything else is logged with a short reference and the member sees only that
+reference — never a traceback in chat.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+
+from governance.domain.commands import (
+    CastVote,
+    Command,
+    Context,
+    Help,
+    ListProposals,
+    ShowResults,
+    ShowStatus,
+    Unvote,
+)
+from governance.domain.errors import GovernanceError
+from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.members import Member
+from governance.service import queries
+from governance.service.deps import Deps
+from governance.service.due import run_due
+from governance.service.handlers import HANDLERS, Handler
+from governance.service.ports import ConflictError, UnitOfWorkFactory
+from governance.service.votes import VoteWriter
+from governance.text.grammar import is_command, parse
+from governance.text.messages import Reply
+
+log = logging.getLogger(__name__)
+
+QUERIES: Mapping[type[Command], Handler] = {
+    ShowStatus: queries.status,
+    ListProposals: queries.proposals,
+    ShowResults: queries.results,
+    Help: queries.help_,
+}
+RETRIES = 3
+BINDING_TTL = 30.0
+
+
+class Governance:
+    def __init__(self, uow: UnitOfWorkFactory, deps: Deps) -> None:
+        self._uow = uow
+        self.deps = deps
+        self.votes = VoteWriter(uow, deps)
+        self._bindings: dict[RoomRef, tuple[float, CommunityId | None]] = {}
+
+    async def close(self) -> None:
+        await self.votes.close()
+
+    async def community_of(self, room: RoomRef) -> CommunityId | None:
+        """Which community a room belongs to; cached briefly, as it rarely changes."""
+        cached = self._bindings.get(room)
+        if cached is not None and time.monotonic() - cached[0] < BINDING_TTL:
+            return cached[1]
+        async with self._uow() as uow:
+            community = await uow.bindings.community_of(room)
+        self._bindings[room] = (time.monotonic(), community)
+        return community
+
+    async def handle_text(
+        self, room: RoomRef, actor: AccountRef, text: str, sent_at: datetime
+    ) -> Reply | None:
+        """Answer one chat message, or None if it is not a command."""
+        if not is_command(text):
+            return None
+        ctx = Context(actor, room, await self.community_of(room), sent_at)
+        return await self._guard(lambda: self._parse_and_handle(text, ctx))
+
+    async def handle(self, cmd: Command) -> Reply:
+        return await self._guard(lambda: self._dispatch(cmd))
+
+    async def _parse_and_handle(self, text: str, ctx: Context) -> Reply:
+        return await self._dispatch(parse(text, ctx))
+
+    async def _dispatch(self, cmd: Command) -> Reply:
+        if isinstance(cmd, CastVote | Unvote):
+            if cmd.ctx.community is None:
+                raise GovernanceError(
+                    "This room is not bound to a community; an admin can !bind it."
+                )
+            return await self.votes.submit(cmd)
+        handler = HANDLERS.get(type(cmd)) or QUERIES[type(cmd)]
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self._uow() as uow:
+                    reply = await handler(cmd, uow, self.deps)
+                break
+            except ConflictError:
+                if attempt == RETRIES:
+                    raise
+                log.info("%s lost a race; trying again", type(cmd).__name__)
+        self._bindings.pop(cmd.ctx.room, None)
+        return reply
+
+    async def _guard(self, work: Callable[[], Awaitable[Reply]]) -> Reply:
+        try:
+            return await work()
+        except GovernanceError as error:
+            return Reply.text(str(error), ok=False)
+        except Exception:
+            ref = secrets.token_hex(2)
+            log.exception("command failed (ref %s)", ref)
+            return Reply.text(f"Something went wrong (ref {ref}); nothing was changed.", ok=False)
+
+    async def member(self, community: CommunityId, account: AccountRef) -> Member | None:
+        async with self._uow() as uow:
+            return await uow.members.by_account(community, account)
+
+    async def member_count(self, community: CommunityId) -> int:
+        async with self._uow() as uow:
+            return await uow.members.count(community)
+
+    async def run_due(self) -> int:
+        """Process everything due by now, in time order; returns how many items ran."""
+        return await run_due(self._uow, self.deps)
+
+    async def next_due(self) -> datetime | None:
+        async with self._uow() as uow:
+            return await uow.due.next_due()

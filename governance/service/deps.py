@@ -1,0 +1,33 @@
+"""What handlers need besides the unit of work: time, randomness and wake-up hooks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from governance.service.ports import Clock, UnitOfWork, Wakeup
+
+
+class _NoWakeup:
+    def due_at(self, moment: datetime) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class Deps:
+    clock: Clock
+    wakeup: Wakeup = field(default_factory=_NoWakeup)
+    random_bytes: Callable[[int], bytes] = os.urandom
+    on_events: Callable[[], None] = lambda: None
+    """Called after a commit that wrote events to the outbox (wakes the dispatcher)."""
+
+    async def commit(
+        self, uow: UnitOfWork, *, due: Iterable[datetime] = (), events: bool = True
+    ) -> None:
+        await uow.commit()
+        for moment in due:
+            self.wakeup.due_at(moment)
+        if events:
+            self.on_events()

@@ -1,0 +1,50 @@
+"""Due work: every timed thing is a row; this runs what is due, in time order.
+
+Each item is claimed and processed in its own transaction (on PostgreSQL the claim
+skips rows another instance holds), and closing is a conditional update, so a late
+wake-up, a restart or a second instance closes a vote exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from governance.domain.lifecycle import Status
+from governance.service.deps import Deps
+from governance.service.lifecycle_ops import CLOSE, OPEN_VOTING, close_vote, open_voting
+from governance.service.ports import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+async def run_due(uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10_000) -> int:
+    ran = 0
+    while ran < limit:
+        async with uow_factory() as uow:
+            now = deps.clock.now()
+            item = await uow.due.claim(now)
+            if item is None:
+                break
+            await _run_one(uow, deps, item.kind, item.proposal, now)
+            await uow.due.done(item.id, at=now)
+            await deps.commit(uow)
+        ran += 1
+    async with uow_factory() as uow:
+        upcoming = await uow.due.next_due()
+    if upcoming is not None:
+        deps.wakeup.due_at(upcoming)
+    return ran
+
+
+async def _run_one(uow: UnitOfWork, deps: Deps, kind: str, proposal_id: int, now: object) -> None:
+    proposal = await uow.proposals.get_by_id(proposal_id, lock=True)  # type: ignore[arg-type]
+    if proposal is None:
+        return
+    if kind == CLOSE and proposal.status is Status.VOTING:
+        await close_vote(uow, proposal, now=deps.clock.now())
+    elif kind == OPEN_VOTING and proposal.status is Status.DELIBERATION:
+        community = await uow.communities.get(proposal.community)
+        assert community is not None
+        await open_voting(uow, deps, proposal, community, now=deps.clock.now())
+    else:
+        log.info("dropping due %s for #%s: it is %s now", kind, proposal.number, proposal.status)

@@ -1,0 +1,441 @@
+"""Handlers for the commands that change one thing at a time. Votes, which come in
+bursts, have their own grouped writer (`votes.py`); questions live in `queries.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from governance.domain.commands import (
+    Bind,
+    Cancel,
+    CloseEarly,
+    Command,
+    Extend,
+    Join,
+    Propose,
+    RecordOutcome,
+    SetClass,
+    SetRole,
+    Withdraw,
+)
+from governance.domain.errors import GovernanceError, InvalidProposal, NotAllowed, NotFound
+from governance.domain.events import (
+    OutcomeRecorded,
+    ProposalCancelled,
+    ProposalCreated,
+    ProposalWithdrawn,
+    VotingExtended,
+)
+from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNumber
+from governance.domain.lifecycle import Status
+from governance.domain.members import MAX_CLASS_LENGTH, Role, article
+from governance.domain.methods import BallotShape, method_named
+from governance.domain.policy import Policy, Quorum, TieRule, Visibility
+from governance.domain.proposal import (
+    MAX_BODY,
+    MAX_OUTCOME,
+    MAX_REASON,
+    MAX_TITLE,
+    Proposal,
+    check_text,
+)
+from governance.domain.timing import end_of, format_local
+from governance.service import lookups
+from governance.service.deps import Deps
+from governance.service.lifecycle_ops import OPEN_VOTING, after_open, close_vote, vote_end
+from governance.service.ports import UnitOfWork
+from governance.text.grammar import parse_share
+from governance.text.messages import Audience, Reply
+
+Handler = Callable[[Command, UnitOfWork, Deps], Awaitable[Reply]]
+
+
+def _policy(
+    cmd: Propose, method_name: str, options: tuple[str, ...], default_quorum: str | None, deps: Deps
+) -> Policy:
+    method = method_named(method_name)
+    if cmd.threshold is not None and method_name not in ("majority", "consensus"):
+        raise InvalidProposal("threshold= applies to majority and consensus votes only.")
+    seats = cmd.seats or 1
+    if seats > 1 and method_name != "approval":
+        raise InvalidProposal("seats= applies to approval votes here.")
+    if method.shape is not BallotShape.VERDICT and seats >= len(options):
+        raise InvalidProposal(
+            f"seats={seats} leaves nothing to choose among {len(options)} options."
+        )
+    if cmd.secret and cmd.results not in (None, Visibility.CLOSED):
+        raise InvalidProposal(
+            "A secret vote shows its results only after close; "
+            "leave out results= or use results=closed."
+        )
+    quorum = cmd.quorum
+    if quorum is None and default_quorum:
+        quorum = (
+            Quorum(count=int(default_quorum))
+            if default_quorum.isdigit()
+            else Quorum(share=parse_share("propose", "quorum", default_quorum))
+        )
+    ties = cmd.ties or TieRule.REPORT
+    return Policy(
+        quorum=quorum,
+        threshold=cmd.threshold,
+        seats=seats,
+        dots=cmd.dots,
+        secret=cmd.secret,
+        results=Visibility.CLOSED if cmd.secret else (cmd.results or Visibility.LIVE),
+        ties=ties,
+        lot_seed=deps.random_bytes(8).hex() if ties is TieRule.LOT else None,
+    )
+
+
+async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, Propose)
+    community = await lookups.community(uow, cmd)
+    author = await lookups.actor(uow, cmd)
+    author.require(Role.MEMBER, "propose")
+    title = check_text("title", cmd.title, MAX_TITLE)
+    body = check_text("body", cmd.body, MAX_BODY, required=False, multiline=True)
+    options = tuple(check_text("option", o, 100) for o in cmd.options)
+    method_name = cmd.method or ("choice" if options else "majority")
+    method = method_named(method_name)
+    method.check_options(options)
+    policy = _policy(cmd, method_name, options, community.quorum, deps)
+    now = deps.clock.now()
+    zone = ZoneInfo(community.timezone)
+    vote_length = str(cmd.vote) if cmd.vote is not None else community.default_vote
+    proposal = Proposal(
+        id=ProposalId(0),
+        community=community.id,
+        number=ProposalNumber(0),
+        title=title,
+        body=body,
+        author=author.id,
+        method_name=method_name,
+        options=options,
+        policy=policy,
+        status=Status.DRAFT,
+        created_at=now,
+        vote_length=vote_length,
+    )
+    roll: list[MemberId] = []
+    if cmd.deliberate is not None:
+        proposal.opens_at = end_of(cmd.deliberate, now, zone)
+        vote_end(proposal, community, proposal.opens_at)  # refuse a bad length now
+        proposal.status = Status.DELIBERATION
+    else:
+        roll = await uow.members.voters(community.id)
+        proposal.open_voting(
+            now=now, closes_at=vote_end(proposal, community, now), roll_size=len(roll)
+        )
+    proposal = await uow.proposals.add(proposal)
+    await uow.log.append(
+        community.id,
+        at=now,
+        kind="proposed",
+        proposal=proposal.number,
+        actor=author.id,
+        data={
+            "title": title,
+            "method": method_name,
+            "options": list(options),
+            "policy": policy.to_json(),
+        },
+    )
+    due: list[datetime] = []
+    if proposal.status is Status.VOTING:
+        await after_open(uow, deps, proposal, roll)
+        assert proposal.closes_at is not None
+        due.append(proposal.closes_at)
+    else:
+        assert proposal.opens_at is not None
+        await uow.due.add(OPEN_VOTING, proposal.id, proposal.opens_at)
+        due.append(proposal.opens_at)
+    await uow.outbox.add(
+        [
+            ProposalCreated(
+                community.id,
+                proposal.number,
+                title,
+                body,
+                author.display_name,
+                method_name,
+                options,
+                policy.to_json(),
+                proposal.status.value,
+                proposal.closes_at,
+                community.timezone,
+                len(roll),
+                method.ballot_hint(options),
+            )
+        ],
+        at=now,
+    )
+    await deps.commit(uow, due=due)
+    if proposal.status is Status.VOTING:
+        return Reply.text(f"Proposed as #{proposal.number}.", Audience.QUIET)
+    assert proposal.opens_at is not None
+    return Reply.text(
+        f"Proposed as #{proposal.number}; deliberation until "
+        f"{format_local(proposal.opens_at, zone)}, then voting.",
+        Audience.QUIET,
+    )
+
+
+async def close_early(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, CloseEarly)
+    member = await lookups.actor(uow, cmd)
+    member.require(Role.MODERATOR, "close a vote early")
+    reason = check_text("reason", cmd.reason, MAX_REASON)
+    proposal = await lookups.proposal(uow, cmd, cmd.number, lock=True)
+    if not await close_vote(
+        uow,
+        proposal,
+        now=deps.clock.now(),
+        early_reason=reason,
+        by=member.id,
+        by_name=member.display_name,
+    ):
+        raise GovernanceError(f"#{cmd.number} was closed a moment ago.")
+    await deps.commit(uow)
+    return Reply.text(f"Closed #{cmd.number}.", Audience.QUIET)
+
+
+async def extend(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, Extend)
+    community = await lookups.community(uow, cmd)
+    member = await lookups.actor(uow, cmd)
+    member.require(Role.MODERATOR, "extend a vote")
+    reason = check_text("reason", cmd.reason, MAX_REASON)
+    proposal = await lookups.proposal(uow, cmd, cmd.number, lock=True)
+    now = deps.clock.now()
+    if proposal.status is Status.VOTING and proposal.closes_at is not None:
+        new_end = end_of(cmd.by, proposal.closes_at, ZoneInfo(community.timezone))
+    else:
+        new_end = now  # the lifecycle table refuses the move and names the state
+    proposal.extend(new_end=new_end, now=now)
+    if not await uow.proposals.update(proposal, expect=Status.VOTING):
+        raise GovernanceError(f"#{cmd.number} closed a moment ago.")
+    await uow.due.move("close", proposal.id, new_end)
+    await uow.log.append(
+        community.id,
+        at=now,
+        kind="extended",
+        proposal=proposal.number,
+        actor=member.id,
+        data={"closes_at": new_end.isoformat(), "reason": reason},
+    )
+    await uow.outbox.add(
+        [
+            VotingExtended(
+                community.id,
+                proposal.number,
+                proposal.title,
+                new_end,
+                community.timezone,
+                reason,
+                member.display_name,
+            )
+        ],
+        at=now,
+    )
+    await deps.commit(uow, due=[new_end])
+    return Reply.text(f"Extended #{cmd.number}.", Audience.QUIET)
+
+
+async def _end(
+    cmd: Command, uow: UnitOfWork, deps: Deps, number: ProposalNumber, reason: str | None
+) -> Reply:
+    member = await lookups.actor(uow, cmd)
+    proposal = await lookups.proposal(uow, cmd, number, lock=True)
+    before = proposal.status
+    now = deps.clock.now()
+    if reason is None:
+        proposal.withdraw(by=member, now=now)
+    else:
+        reason = check_text("reason", reason, MAX_REASON)
+        proposal.cancel(by=member, now=now)
+    if not await uow.proposals.update(proposal, expect=before):
+        raise GovernanceError(f"#{number} changed a moment ago; try again.")
+    await uow.due.drop(proposal.id)
+    if proposal.policy.secret:
+        await uow.ballots.destroy_key(proposal.id)
+    kind = "withdrawn" if reason is None else "cancelled"
+    await uow.log.append(
+        proposal.community,
+        at=now,
+        kind=kind,
+        proposal=number,
+        actor=member.id,
+        data={} if reason is None else {"reason": reason},
+    )
+    event = (
+        ProposalWithdrawn(proposal.community, number, proposal.title, member.display_name)
+        if reason is None
+        else ProposalCancelled(
+            proposal.community, number, proposal.title, reason, member.display_name
+        )
+    )
+    await uow.outbox.add([event], at=now)
+    await deps.commit(uow)
+    return Reply.text(f"#{number} is {kind}.", Audience.QUIET)
+
+
+async def cancel(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, Cancel)
+    return await _end(cmd, uow, deps, cmd.number, cmd.reason)
+
+
+async def withdraw(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, Withdraw)
+    return await _end(cmd, uow, deps, cmd.number, None)
+
+
+async def record_outcome(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, RecordOutcome)
+    member = await lookups.actor(uow, cmd)
+    proposal = await lookups.proposal(uow, cmd, cmd.number)
+    proposal.check_outcome_by(member)
+    statement = check_text("outcome", cmd.statement, MAX_OUTCOME, multiline=True)
+    now = deps.clock.now()
+    await uow.proposals.add_outcome(proposal.id, statement, member.id, now)
+    await uow.log.append(
+        proposal.community,
+        at=now,
+        kind="outcome",
+        proposal=proposal.number,
+        actor=member.id,
+        data={"statement": statement},
+    )
+    await uow.outbox.add(
+        [
+            OutcomeRecorded(
+                proposal.community, proposal.number, proposal.title, statement, member.display_name
+            )
+        ],
+        at=now,
+    )
+    await deps.commit(uow)
+    return Reply.text(f"Outcome of #{cmd.number} recorded.", Audience.QUIET)
+
+
+async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, Bind)
+    target = CommunityId(cmd.community_name.strip().lower())
+    if await uow.communities.get(target) is None:
+        raise NotFound(f"There is no community called “{cmd.community_name[:60]}” in the config.")
+    member = await uow.members.by_account(target, cmd.ctx.actor)
+    is_admin = (member is not None and member.role >= Role.ADMIN) or (
+        str(cmd.ctx.actor) in await uow.communities.admins(target)
+    )
+    if not is_admin:
+        raise NotAllowed(f"Only an admin of {target} can bind a room to it.")
+    bound = await uow.bindings.community_of(cmd.ctx.room)
+    if bound == target:
+        return Reply.text(f"This room is already bound to {target}.")
+    if bound is not None:
+        raise GovernanceError(
+            f"This room is bound to {bound} already; a room belongs to one community."
+        )
+    now = deps.clock.now()
+    await uow.bindings.bind(cmd.ctx.room, target)
+    await uow.log.append(
+        target,
+        at=now,
+        kind="room bound",
+        proposal=None,
+        actor=None if member is None else member.id,
+        data={"room": str(cmd.ctx.room)},
+    )
+    await deps.commit(uow, events=False)
+    return Reply.text(f"This room is now bound to {target}.")
+
+
+async def set_role(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, SetRole)
+    admin = await lookups.actor(uow, cmd)
+    admin.require(Role.ADMIN, "set roles")
+    target = await lookups.member_named(uow, cmd, cmd.member)
+    role = Role.named(cmd.role)
+    if (
+        target.role is Role.ADMIN
+        and role is not Role.ADMIN
+        and await uow.members.count(target.community, Role.ADMIN) <= 1
+    ):
+        raise GovernanceError(
+            f"{target.display_name} is the last admin; make someone else admin first."
+        )
+    await uow.members.update(replace(target, role=role))
+    await uow.log.append(
+        target.community,
+        at=deps.clock.now(),
+        kind="role set",
+        proposal=None,
+        actor=admin.id,
+        data={"member": target.id, "role": role.word},
+    )
+    await deps.commit(uow, events=False)
+    return Reply.text(f"{target.display_name} is now {article(role.word)}.")
+
+
+async def set_class(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, SetClass)
+    admin = await lookups.actor(uow, cmd)
+    admin.require(Role.ADMIN, "set stakeholder classes")
+    target = await lookups.member_named(uow, cmd, cmd.member)
+    name = check_text("class", cmd.stakeholder_class, MAX_CLASS_LENGTH).lower()
+    new_class = None if name == "none" else name
+    await uow.members.update(replace(target, stakeholder_class=new_class))
+    await uow.log.append(
+        target.community,
+        at=deps.clock.now(),
+        kind="class set",
+        proposal=None,
+        actor=admin.id,
+        data={"member": target.id, "class": new_class},
+    )
+    await deps.commit(uow, events=False)
+    if new_class is None:
+        return Reply.text(f"{target.display_name} has no stakeholder class now.")
+    return Reply.text(f"{target.display_name} is now in the {new_class} class.")
+
+
+async def join(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    """Idempotent: a member already known keeps their role."""
+    assert isinstance(cmd, Join)
+    community = lookups.community_id(cmd)
+    known = await uow.members.by_account(community, cmd.ctx.actor)
+    if known is not None:
+        return Reply.text(f"{known.display_name} is already a member.", Audience.QUIET)
+    name = check_text("name", cmd.display_name, 80)
+    admins = await uow.communities.admins(community)
+    role = Role.ADMIN if str(cmd.ctx.actor) in admins else (cmd.role or Role.MEMBER)
+    member = await uow.members.add(community, cmd.ctx.actor, name, role, cmd.is_bot)
+    await uow.log.append(
+        community,
+        at=deps.clock.now(),
+        kind="member joined",
+        proposal=None,
+        actor=member.id,
+        data={"member": member.id, "role": role.word},
+    )
+    await deps.commit(uow, events=False)
+    return Reply.text(
+        f"Welcome, {name}: you are {article(role.word)} of {community}.", Audience.QUIET
+    )
+
+
+HANDLERS: dict[type[Command], Handler] = {
+    Propose: propose,
+    CloseEarly: close_early,
+    Extend: extend,
+    Cancel: cancel,
+    Withdraw: withdraw,
+    RecordOutcome: record_outcome,
+    Bind: bind,
+    SetRole: set_role,
+    SetClass: set_class,
+    Join: join,
+}

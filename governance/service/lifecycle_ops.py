@@ -1,0 +1,115 @@
+"""Lifecycle steps shared by commands and due work: opening and closing a vote."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from governance.domain.events import ProposalClosed, VotingOpened
+from governance.domain.ids import MemberId
+from governance.domain.lifecycle import Status
+from governance.domain.members import Community
+from governance.domain.proposal import Proposal
+from governance.domain.timing import end_of
+from governance.service.deps import Deps
+from governance.service.ports import UnitOfWork
+from governance.text.grammar import parse_deadline
+
+CLOSE = "close"
+OPEN_VOTING = "open voting"
+SECRET_KEY_BYTES = 32
+
+
+def vote_end(proposal: Proposal, community: Community, start: datetime) -> datetime:
+    spec = parse_deadline("propose", "vote", proposal.vote_length)
+    return end_of(spec, start, ZoneInfo(community.timezone))
+
+
+async def open_voting(
+    uow: UnitOfWork, deps: Deps, proposal: Proposal, community: Community, *, now: datetime
+) -> datetime:
+    """Open the vote of a stored proposal in deliberation; returns when it closes."""
+    closes_at = vote_end(proposal, community, now)
+    roll = await uow.members.voters(proposal.community)
+    proposal.open_voting(now=now, closes_at=closes_at, roll_size=len(roll))
+    if await uow.proposals.update(proposal, expect=Status.DELIBERATION):
+        await after_open(uow, deps, proposal, roll)
+        await uow.outbox.add(
+            [
+                VotingOpened(
+                    proposal.community,
+                    proposal.number,
+                    proposal.title,
+                    closes_at,
+                    community.timezone,
+                    len(roll),
+                    proposal.method.ballot_hint(proposal.options),
+                )
+            ],
+            at=now,
+        )
+    return closes_at
+
+
+async def after_open(uow: UnitOfWork, deps: Deps, proposal: Proposal, roll: list[MemberId]) -> None:
+    """What opening a vote writes besides the proposal: roll, key, close, log."""
+    assert proposal.closes_at is not None and proposal.opened_at is not None
+    await uow.ballots.freeze_roll(proposal.id, roll)
+    if proposal.policy.secret:
+        await uow.ballots.set_key(proposal.id, deps.random_bytes(SECRET_KEY_BYTES))
+    await uow.due.add(CLOSE, proposal.id, proposal.closes_at)
+    await uow.log.append(
+        proposal.community,
+        at=proposal.opened_at,
+        kind="voting opened",
+        proposal=proposal.number,
+        actor=None,
+        data={"closes_at": proposal.closes_at.isoformat(), "roll_size": len(roll)},
+    )
+
+
+async def close_vote(
+    uow: UnitOfWork,
+    proposal: Proposal,
+    *,
+    now: datetime,
+    early_reason: str | None = None,
+    by: MemberId | None = None,
+    by_name: str | None = None,
+) -> bool:
+    """Tally and close. False if someone else closed it first (the update is conditional)."""
+    choices = await uow.ballots.choices(proposal.id)
+    result = proposal.method.tally(choices, proposal.options, proposal.policy, proposal.roll_size)
+    proposal.close(result=result, now=now)
+    if not await uow.proposals.update(proposal, expect=Status.VOTING):
+        return False
+    if proposal.policy.secret:
+        await uow.ballots.destroy_key(proposal.id)
+    await uow.due.drop(proposal.id)
+    data: dict[str, object] = {
+        "closed_as": result.closed_as.value,
+        "summary": result.summary,
+        "counts": [list(c) for c in result.counts],
+        "ballots": result.ballots,
+        "roll": result.roll,
+    }
+    if early_reason:
+        data["early_reason"] = early_reason
+    await uow.log.append(
+        proposal.community, at=now, kind="closed", proposal=proposal.number, actor=by, data=data
+    )
+    await uow.outbox.add(
+        [
+            ProposalClosed(
+                proposal.community,
+                proposal.number,
+                proposal.title,
+                proposal.method_name,
+                result.to_json(),
+                early_reason,
+                by_name,
+            )
+        ],
+        at=now,
+    )
+    return True

@@ -1,0 +1,221 @@
+"""The ports the service layer talks through. The store, the adapters and the bot
+implement them; tests compose fakes of the same shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from governance.domain.ballot import Choice
+from governance.domain.decision_log import LogEntry
+from governance.domain.events import Event
+from governance.domain.ids import (
+    AccountRef,
+    CommunityId,
+    MemberId,
+    ProposalId,
+    ProposalNumber,
+    RoomRef,
+)
+from governance.domain.lifecycle import Status
+from governance.domain.members import Community, Member, Role
+from governance.domain.proposal import Proposal
+from governance.text.messages import Message
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+        ...
+
+
+class ConflictError(Exception):
+    """A commit lost a race with another writer (a unique key or a lock); retry it."""
+
+
+BallotKey = tuple[ProposalId, str]
+"""(proposal, voter key): the voter key is ``m<member>`` or a secret tag."""
+
+
+@dataclass(frozen=True, slots=True)
+class BallotWrite:
+    proposal: ProposalId
+    voter_key: str
+    member: MemberId | None
+    choice: Choice | None
+    """None removes the ballot."""
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    id: int
+    kind: str
+    proposal: ProposalId
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    community: CommunityId
+    event: Event
+    attempts: int
+
+
+class Communities(Protocol):
+    async def get(self, community: CommunityId) -> Community | None: ...
+    async def admins(self, community: CommunityId) -> frozenset[str]: ...
+
+
+class Members(Protocol):
+    async def by_account(self, community: CommunityId, account: AccountRef) -> Member | None: ...
+    async def by_accounts(
+        self, community: CommunityId, accounts: Sequence[AccountRef]
+    ) -> dict[AccountRef, Member]: ...
+    async def find(self, community: CommunityId, ref: str) -> list[Member]: ...
+    async def get(self, member: MemberId) -> Member | None: ...
+    async def add(
+        self,
+        community: CommunityId,
+        account: AccountRef,
+        display_name: str,
+        role: Role,
+        is_bot: bool,
+    ) -> Member: ...
+    async def update(self, member: Member) -> None: ...
+    async def voters(self, community: CommunityId) -> list[MemberId]: ...
+    async def count(self, community: CommunityId, role: Role | None = None) -> int: ...
+
+
+class Bindings(Protocol):
+    async def community_of(self, room: RoomRef) -> CommunityId | None: ...
+    async def bind(self, room: RoomRef, community: CommunityId) -> None: ...
+    async def rooms(self, community: CommunityId) -> list[RoomRef]: ...
+
+
+class Proposals(Protocol):
+    async def add(self, proposal: Proposal) -> Proposal:
+        """Store a new proposal; returns it with its id and number assigned."""
+        ...
+
+    async def get(
+        self, community: CommunityId, number: ProposalNumber, *, lock: bool = False
+    ) -> Proposal | None: ...
+    async def get_by_id(self, proposal: ProposalId, *, lock: bool = False) -> Proposal | None: ...
+    async def get_many(
+        self, community: CommunityId, numbers: Sequence[ProposalNumber]
+    ) -> dict[ProposalNumber, Proposal]:
+        """Read and share-lock, so a close cannot slip in before the batch commits."""
+        ...
+
+    async def update(self, proposal: Proposal, *, expect: Status) -> bool:
+        """Write `proposal` only if its stored status is still `expect`."""
+        ...
+
+    async def recent(self, community: CommunityId, *, limit: int) -> list[Proposal]: ...
+    async def add_outcome(
+        self, proposal: ProposalId, statement: str, by: MemberId, at: datetime
+    ) -> None: ...
+    async def outcome(self, proposal: ProposalId) -> str | None: ...
+
+
+class Ballots(Protocol):
+    async def freeze_roll(self, proposal: ProposalId, members: Sequence[MemberId]) -> None: ...
+    async def on_roll(
+        self, pairs: Sequence[tuple[ProposalId, MemberId]]
+    ) -> set[tuple[ProposalId, MemberId]]: ...
+    async def current(self, keys: Sequence[BallotKey]) -> dict[BallotKey, Choice]: ...
+    async def write(self, writes: Sequence[BallotWrite], *, history: bool) -> None:
+        """Apply ballot inserts, changes and removals; with `history`, keep each one."""
+        ...
+
+    async def choices(self, proposal: ProposalId) -> list[Choice]: ...
+    async def count(self, proposal: ProposalId) -> int: ...
+    async def set_key(self, proposal: ProposalId, key: bytes) -> None: ...
+    async def keys(self, proposals: Sequence[ProposalId]) -> dict[ProposalId, bytes]: ...
+    async def destroy_key(self, proposal: ProposalId) -> None: ...
+
+
+class DecisionLog(Protocol):
+    async def append(
+        self,
+        community: CommunityId,
+        *,
+        at: datetime,
+        kind: str,
+        proposal: ProposalNumber | None,
+        actor: MemberId | None,
+        data: dict[str, Any],
+    ) -> LogEntry: ...
+    async def entries(self, community: CommunityId) -> list[LogEntry]: ...
+
+
+class Outbox(Protocol):
+    async def add(self, events: Sequence[Event], *, at: datetime) -> None: ...
+    async def pending(self, *, now: datetime, limit: int) -> list[OutboxRow]: ...
+    async def delivered(self, row: int, *, at: datetime) -> None: ...
+    async def failed(self, row: int, *, retry_at: datetime, error: str) -> None: ...
+
+
+class DueWork(Protocol):
+    async def add(self, kind: str, proposal: ProposalId, due_at: datetime) -> None: ...
+    async def move(self, kind: str, proposal: ProposalId, due_at: datetime) -> None: ...
+    async def drop(self, proposal: ProposalId) -> None: ...
+    async def claim(self, now: datetime) -> DueItem | None:
+        """The earliest pending item due by `now`, locked for this transaction."""
+        ...
+
+    async def done(self, item: int, *, at: datetime) -> None: ...
+    async def next_due(self) -> datetime | None: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def communities(self) -> Communities: ...
+    @property
+    def members(self) -> Members: ...
+    @property
+    def bindings(self) -> Bindings: ...
+    @property
+    def proposals(self) -> Proposals: ...
+    @property
+    def ballots(self) -> Ballots: ...
+    @property
+    def log(self) -> DecisionLog: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def due(self) -> DueWork: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None:
+        """Commit; raises `ConflictError` if another writer won a race."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class Outlet(Protocol):
+    """One platform's way of posting the core's messages."""
+
+    async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
+        """Post `message` in `room`. `key` is stable across retries of the same
+        delivery, for the platform's idempotency (Matrix txn id, Discord nonce)."""
+        ...
+
+
+class Wakeup(Protocol):
+    def due_at(self, moment: datetime) -> None:
+        """Due work now exists at `moment`: wake up by then."""
+        ...

@@ -1,0 +1,146 @@
+"""Questions: status, proposal lists, results and help. They read, never write."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from governance.domain.commands import Command, Help, ListProposals, ShowResults, ShowStatus
+from governance.domain.errors import GovernanceError
+from governance.domain.lifecycle import Status
+from governance.domain.policy import Visibility
+from governance.domain.proposal import Proposal
+from governance.domain.secrecy import open_voter_key, secret_voter_key
+from governance.domain.timing import format_local
+from governance.service import lookups
+from governance.service.deps import Deps
+from governance.service.ports import UnitOfWork
+from governance.text.messages import Block, Message, Reply
+from governance.text.render import policy_line, result_blocks, vote_line
+from governance.text.usage import USAGE, usage
+
+LIST_LIMIT = 20
+
+
+def _state(p: Proposal, zone: ZoneInfo) -> str:
+    if p.status is Status.VOTING and p.closes_at is not None:
+        return f"voting until {format_local(p.closes_at, zone)}"
+    if p.status is Status.DELIBERATION and p.opens_at is not None:
+        return f"in deliberation until {format_local(p.opens_at, zone)}"
+    if p.status is Status.CLOSED and p.result is not None:
+        return f"closed: {p.result.summary}"
+    return p.status.value
+
+
+async def _my_ballot(uow: UnitOfWork, cmd: Command, p: Proposal) -> str | None:
+    member = await uow.members.by_account(p.community, cmd.ctx.actor)
+    if member is None or p.status is not Status.VOTING:
+        return None
+    if p.policy.secret:
+        key = (await uow.ballots.keys([p.id])).get(p.id)
+        if key is None:
+            return None
+        voted = await uow.ballots.current([(p.id, secret_voter_key(key, member.id))])
+        return "you have voted (secret ballot)" if voted else "you have not voted yet"
+    mine = await uow.ballots.current([(p.id, open_voter_key(member.id))])
+    if not mine:
+        return "you have not voted yet"
+    return f"your vote: {next(iter(mine.values())).describe(p.options)}"
+
+
+async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, ShowStatus)
+    community = await lookups.community(uow, cmd)
+    zone = ZoneInfo(community.timezone)
+    if cmd.number is None:
+        open_ones = [
+            p
+            for p in await uow.proposals.recent(community.id, limit=LIST_LIMIT)
+            if p.status in (Status.DELIBERATION, Status.VOTING, Status.DRAFT)
+        ]
+        if not open_ones:
+            return Reply.text("Nothing is open right now. Start with !propose <title>.")
+        return Reply(
+            Message(
+                "Open now:", tuple(f"#{p.number} {p.title} — {_state(p, zone)}" for p in open_ones)
+            )
+        )
+    p = await lookups.proposal(uow, cmd, cmd.number)
+    blocks: list[Block] = []
+    if p.body:
+        blocks.append(p.body)
+    if p.options:
+        blocks.append(
+            "Options: " + ", ".join(f"{chr(65 + i)} {o}" for i, o in enumerate(p.options))
+        )
+    blocks.append(policy_line(p.method_name, p.policy, p.roll_size))
+    if p.status is Status.VOTING:
+        cast = await uow.ballots.count(p.id)
+        blocks.append(f"Ballots so far: {cast} of {p.roll_size}.")
+        mine = await _my_ballot(uow, cmd, p)
+        if mine:
+            blocks.append(mine[0].upper() + mine[1:] + ".")
+        blocks.append(vote_line(p.number, p.method.ballot_hint(p.options)))
+    outcome = await uow.proposals.outcome(p.id)
+    if outcome:
+        blocks.append(f"Outcome: {outcome}")
+    return Reply(Message(f"#{p.number} {p.title} — {_state(p, zone)}", tuple(blocks)))
+
+
+async def proposals(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, ListProposals)
+    community = await lookups.community(uow, cmd)
+    zone = ZoneInfo(community.timezone)
+    found = await uow.proposals.recent(community.id, limit=LIST_LIMIT)
+    if not found:
+        return Reply.text("No proposals yet. Start with !propose <title>.")
+    return Reply(
+        Message(
+            f"Proposals of {community.id} (newest first):",
+            tuple(f"#{p.number} {p.title} — {_state(p, zone)}" for p in found),
+        )
+    )
+
+
+async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, ShowResults)
+    p = await lookups.proposal(uow, cmd, cmd.number)
+    title = f"#{p.number} {p.title}"
+    if p.status is Status.CLOSED and p.result is not None:
+        return Reply(Message(f"{title} — result", result_blocks(p.result)))
+    if p.status is not Status.VOTING:
+        raise GovernanceError(f"#{p.number} has no results: it {_plain_state(p)}.")
+    cast = await uow.ballots.count(p.id)
+    if p.policy.results is Visibility.CLOSED:
+        what = "secret votes" if p.policy.secret else "this vote's results"
+        raise GovernanceError(
+            f"The results of {what} are shown after voting closes; "
+            f"{cast} of {p.roll_size} have voted so far."
+        )
+    if p.policy.results is Visibility.VOTED:
+        mine = await _my_ballot(uow, cmd, p)
+        if mine is None or mine.startswith("you have not"):
+            raise GovernanceError(f"The results of #{p.number} are shown once you have voted.")
+    choices = await uow.ballots.choices(p.id)
+    result = p.method.tally(choices, p.options, p.policy, p.roll_size)
+    return Reply(Message(f"{title} — provisional, voting still open", result_blocks(result)))
+
+
+def _plain_state(p: Proposal) -> str:
+    return {
+        Status.DRAFT: "is a draft",
+        Status.DELIBERATION: "is in deliberation",
+        Status.WITHDRAWN: "was withdrawn",
+        Status.CANCELLED: "was cancelled",
+    }.get(p.status, p.status.value)
+
+
+async def help_(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, Help)
+    if cmd.topic:
+        if cmd.topic not in USAGE:
+            raise GovernanceError(
+                f"No command called “{cmd.topic[:30]}”. !help lists them.", usage=usage("help")
+            )
+        line, text = USAGE[cmd.topic]
+        return Reply(Message(None, (line, text)))
+    return Reply(Message("Commands:", tuple(f"{line} — {text}" for line, text in USAGE.values())))

@@ -1,0 +1,263 @@
+"""Votes, grouped: one writer takes every vote waiting, applies them in one transaction
+with batched statements, and acknowledges each only after that commit.
+
+A per-vote transaction costs about a millisecond in SQLAlchemy; grouping is what lets a
+big community vote in a burst (docs/benchmarks.md). A member's mistake in one vote
+never spoils the others in its group: each is checked in memory before anything is
+written, and only valid votes are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from governance.domain.ballot import Choice
+from governance.domain.commands import CastVote, Unvote
+from governance.domain.errors import GovernanceError, NotAllowed
+from governance.domain.events import BallotReceived, Event, VoteCast, VoteWithdrawn
+from governance.domain.ids import AccountRef, CommunityId, MemberId, ProposalNumber
+from governance.domain.members import Member
+from governance.domain.proposal import Proposal
+from governance.domain.secrecy import open_voter_key, secret_voter_key
+from governance.service import lookups
+from governance.service.deps import Deps
+from governance.service.ports import (
+    BallotKey,
+    BallotWrite,
+    ConflictError,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from governance.text.ballots import parse_ballot
+from governance.text.messages import Audience, Reply
+
+log = logging.getLogger(__name__)
+
+VoteCommand = CastVote | Unvote
+MAX_GROUP = 500
+RETRIES = 3
+
+
+@dataclass(slots=True)
+class _Group:
+    """What one transaction knows about the voters and proposals of a group."""
+
+    members: dict[tuple[CommunityId, AccountRef], Member] = field(default_factory=dict)
+    proposals: dict[tuple[CommunityId, ProposalNumber], Proposal] = field(default_factory=dict)
+    keys: dict[int, bytes] = field(default_factory=dict)
+    on_roll: set[tuple[int, int]] = field(default_factory=set)
+    current: dict[BallotKey, Choice] = field(default_factory=dict)
+
+
+async def _load(uow: UnitOfWork, commands: Sequence[VoteCommand]) -> _Group:
+    group = _Group()
+    by_community: dict[CommunityId, tuple[set[AccountRef], set[ProposalNumber]]] = {}
+    for cmd in commands:
+        accounts, numbers = by_community.setdefault(lookups.community_id(cmd), (set(), set()))
+        accounts.add(cmd.ctx.actor)
+        numbers.add(cmd.number)
+    for community, (accounts, numbers) in by_community.items():
+        found = await uow.members.by_accounts(community, sorted(accounts, key=str))
+        group.members.update({(community, a): m for a, m in found.items()})
+        proposals = await uow.proposals.get_many(community, sorted(numbers))
+        group.proposals.update({(community, n): p for n, p in proposals.items()})
+    secret = [p.id for p in group.proposals.values() if p.policy.secret]
+    group.keys = {int(p): k for p, k in (await uow.ballots.keys(secret)).items()} if secret else {}
+    pairs = {
+        (group.proposals[(c, cmd.number)].id, group.members[(c, cmd.ctx.actor)].id)
+        for cmd in commands
+        if (c := lookups.community_id(cmd), cmd.number) in group.proposals
+        and (c, cmd.ctx.actor) in group.members
+    }
+    group.on_roll = {(p, m) for p, m in await uow.ballots.on_roll(sorted(pairs))}
+    keys = [(p, _voter_key(group, p, MemberId(m))) for p, m in sorted(pairs)]
+    group.current = await uow.ballots.current([k for k in keys if k[1]])
+    return group
+
+
+def _voter_key(group: _Group, proposal_id: int, member: MemberId) -> str:
+    key = group.keys.get(proposal_id)
+    if key is None:
+        return open_voter_key(member)
+    return secret_voter_key(key, member)
+
+
+@dataclass(slots=True)
+class _Applied:
+    reply: Reply
+    write: BallotWrite | None = None
+    event: Event | None = None
+
+
+def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
+    """Check one vote against what the group knows; raises `GovernanceError`."""
+    community = lookups.community_id(cmd)
+    proposal = group.proposals.get((community, cmd.number))
+    if proposal is None:
+        raise lookups.missing(cmd.number)
+    member = group.members.get((community, cmd.ctx.actor))
+    if member is None:
+        raise NotAllowed(
+            f"You are not a member of {community} yet, so you are not on the "
+            f"voter roll of #{cmd.number}."
+        )
+    secret = proposal.policy.secret
+    if secret and proposal.id not in group.keys:
+        raise GovernanceError(f"Voting on #{cmd.number} has closed.")
+    key = (proposal.id, _voter_key(group, proposal.id, member.id))
+    previous = group.current.get(key)
+    ref = f"#{proposal.number}"
+    if isinstance(cmd, Unvote):
+        proposal.check_unvote(cmd.ctx.sent_at)
+        if previous is None:
+            raise GovernanceError(f"You have no ballot on {ref}.")
+        del group.current[key]
+        write = BallotWrite(
+            proposal.id, key[1], None if secret else member.id, None, cmd.ctx.sent_at
+        )
+        event: Event = (
+            BallotReceived(community, proposal.number)
+            if secret
+            else VoteWithdrawn(community, proposal.number, member.id)
+        )
+        return _Applied(
+            Reply.text(f"Your ballot on {ref} is withdrawn.", Audience.QUIET), write, event
+        )
+    choice = (
+        cmd.ballot
+        if isinstance(cmd.ballot, Choice)
+        else parse_ballot(cmd.ballot, proposal.method, proposal.options)
+    )
+    choice = proposal.check_ballot(
+        choice=choice,
+        on_roll=(proposal.id, member.id) in group.on_roll,
+        previous=previous,
+        sent_at=cmd.ctx.sent_at,
+    )
+    shown = choice.describe(proposal.options)
+    if previous == choice:
+        text = (
+            f"Your secret ballot on {ref} is already recorded; nothing changed."
+            if secret
+            else f"Your vote on {ref} is already {shown}; nothing changed."
+        )
+        return _Applied(Reply.text(text, Audience.QUIET))
+    group.current[key] = choice
+    write = BallotWrite(
+        proposal.id,
+        key[1],
+        None if secret else member.id,
+        choice,
+        None if secret else cmd.ctx.sent_at,
+    )
+    if secret:
+        text = f"Your secret ballot on {ref} is recorded. Only the count will be shown."
+        return _Applied(
+            Reply.text(text, Audience.QUIET), write, BallotReceived(community, proposal.number)
+        )
+    if previous is None:
+        text = f"Your vote on {ref} is recorded: {shown}."
+    else:
+        text = (
+            f"Your vote on {ref} is changed to {shown} (was {previous.describe(proposal.options)})."
+        )
+    return _Applied(
+        Reply.text(text, Audience.QUIET),
+        write,
+        VoteCast(community, proposal.number, member.id, choice.to_json(), previous is not None),
+    )
+
+
+async def apply_group(
+    uow: UnitOfWork, deps: Deps, commands: Sequence[VoteCommand]
+) -> list[Reply | Exception]:
+    """Apply a group of votes in one transaction; one answer per command, in order."""
+    group = await _load(uow, commands)
+    answers: list[Reply | Exception] = []
+    writes: list[BallotWrite] = []
+    events: list[Event] = []
+    for cmd in commands:
+        try:
+            applied = _apply(group, cmd)
+        except GovernanceError as error:
+            answers.append(error)
+            continue
+        answers.append(applied.reply)
+        if applied.write is not None:
+            writes.append(applied.write)
+        if applied.event is not None:
+            events.append(applied.event)
+    if writes:
+        open_writes = [w for w in writes if w.member is not None]
+        secret_writes = [w for w in writes if w.member is None]
+        if open_writes:
+            await uow.ballots.write(open_writes, history=True)
+        if secret_writes:
+            await uow.ballots.write(secret_writes, history=False)
+        await uow.outbox.add(events, at=deps.clock.now())
+        await deps.commit(uow)
+    return answers
+
+
+class VoteWriter:
+    """The single writer: callers `submit` and wait; it drains the queue in groups."""
+
+    def __init__(self, uow: UnitOfWorkFactory, deps: Deps, *, max_group: int = MAX_GROUP) -> None:
+        self._uow = uow
+        self._deps = deps
+        self._max = max_group
+        self._queue: asyncio.Queue[tuple[VoteCommand, asyncio.Future[Reply]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.groups = 0
+
+    async def submit(self, cmd: VoteCommand) -> Reply:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="vote-writer")
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        await self._queue.put((cmd, future))
+        return await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[VoteCommand, asyncio.Future[Reply]]]) -> None:
+        commands = [cmd for cmd, _ in batch]
+        self.groups += 1
+        answers: Sequence[Reply | Exception]
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self._uow() as uow:
+                    answers = await apply_group(uow, self._deps, commands)
+                break
+            except ConflictError as conflict:
+                log.info("vote group of %d lost a race (try %d)", len(batch), attempt)
+                answers = [conflict] * len(batch)
+            except asyncio.CancelledError:
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as error:  # a bug or a lost database: every caller hears of it
+                answers = [error] * len(batch)
+                break
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if future.done():
+                continue
+            if isinstance(answer, Exception):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)

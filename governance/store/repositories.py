@@ -1,0 +1,589 @@
+"""Repositories over one connection and transaction, with batched statements for the
+hot paths (a vote group costs the same handful of statements whatever its size)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from governance.domain.ballot import Choice
+from governance.domain.decision_log import GENESIS, LogEntry, chain_hash
+from governance.domain.events import EVENT_TYPES, Event
+from governance.domain.ids import (
+    AccountRef,
+    CommunityId,
+    MemberId,
+    ProposalId,
+    ProposalNumber,
+    RoomRef,
+)
+from governance.domain.lifecycle import Status
+from governance.domain.members import Community, Member, Role
+from governance.domain.proposal import Proposal
+from governance.service.ports import BallotKey, BallotWrite, DueItem, OutboxRow
+from governance.store import rows
+from governance.store import tables as t
+
+CHUNK = 400
+"""Rows per IN (…) list: well under SQLite's and asyncpg's parameter limits."""
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+class _Repo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+
+
+class CommunityRepo(_Repo):
+    async def get(self, community: CommunityId) -> Community | None:
+        row = (
+            await self.conn.execute(select(t.communities).where(t.communities.c.id == community))
+        ).first()
+        if row is None:
+            return None
+        return Community(CommunityId(row.id), row.timezone, row.default_vote, row.quorum)
+
+    async def admins(self, community: CommunityId) -> frozenset[str]:
+        value = await self.conn.scalar(
+            select(t.communities.c.admins).where(t.communities.c.id == community)
+        )
+        return frozenset(value or ())
+
+    async def names(self) -> list[str]:
+        return list(
+            await self.conn.scalars(select(t.communities.c.id).order_by(t.communities.c.id))
+        )
+
+    async def upsert(self, community: Community, admins: Sequence[str]) -> None:
+        values = {
+            "timezone": community.timezone,
+            "default_vote": community.default_vote,
+            "quorum": community.quorum,
+            "admins": list(admins),
+        }
+        done = await self.conn.execute(
+            update(t.communities).where(t.communities.c.id == community.id).values(**values)
+        )
+        if done.rowcount == 0:
+            await self.conn.execute(insert(t.communities).values(id=community.id, **values))
+
+
+class MemberRepo(_Repo):
+    _columns = select(t.members)
+
+    async def by_account(self, community: CommunityId, account: AccountRef) -> Member | None:
+        return (await self.by_accounts(community, [account])).get(account)
+
+    async def by_accounts(
+        self, community: CommunityId, accounts: Sequence[AccountRef]
+    ) -> dict[AccountRef, Member]:
+        found: dict[AccountRef, Member] = {}
+        for chunk in _chunks(list(accounts)):
+            query = (
+                select(t.members, t.accounts.c.platform, t.accounts.c.account_id)
+                .join(t.accounts, t.accounts.c.member_id == t.members.c.id)
+                .where(
+                    t.accounts.c.community_id == community,
+                    tuple_(t.accounts.c.platform, t.accounts.c.account_id).in_(
+                        [(a.platform, a.account_id) for a in chunk]
+                    ),
+                )
+            )
+            for row in await self.conn.execute(query):
+                found[AccountRef(row.platform, row.account_id)] = rows.member(row)
+        return found
+
+    async def find(self, community: CommunityId, ref: str) -> list[Member]:
+        by_account = select(t.accounts.c.member_id).where(
+            t.accounts.c.community_id == community,
+            or_(
+                t.accounts.c.account_id == ref,
+                (t.accounts.c.platform + ":" + t.accounts.c.account_id) == ref,
+            ),
+        )
+        query = select(t.members).where(
+            t.members.c.community_id == community,
+            or_(
+                func.lower(t.members.c.display_name) == ref.lower(), t.members.c.id.in_(by_account)
+            ),
+        )
+        return [rows.member(r) for r in await self.conn.execute(query)]
+
+    async def get(self, member: MemberId) -> Member | None:
+        row = (await self.conn.execute(select(t.members).where(t.members.c.id == member))).first()
+        return None if row is None else rows.member(row)
+
+    async def add(
+        self,
+        community: CommunityId,
+        account: AccountRef,
+        display_name: str,
+        role: Role,
+        is_bot: bool,
+    ) -> Member:
+        member_id = (
+            await self.conn.execute(
+                insert(t.members)
+                .values(
+                    community_id=community,
+                    display_name=display_name,
+                    role=int(role),
+                    is_bot=is_bot,
+                    joined_at=func.current_timestamp(),
+                )
+                .returning(t.members.c.id)
+            )
+        ).scalar_one()
+        await self.conn.execute(
+            insert(t.accounts).values(
+                community_id=community,
+                platform=account.platform,
+                account_id=account.account_id,
+                member_id=member_id,
+            )
+        )
+        return Member(MemberId(member_id), community, display_name, role, None, is_bot)
+
+    async def update(self, member: Member) -> None:
+        await self.conn.execute(
+            update(t.members)
+            .where(t.members.c.id == member.id)
+            .values(
+                display_name=member.display_name,
+                role=int(member.role),
+                stakeholder_class=member.stakeholder_class,
+                is_bot=member.is_bot,
+            )
+        )
+
+    async def voters(self, community: CommunityId) -> list[MemberId]:
+        query = (
+            select(t.members.c.id)
+            .where(
+                t.members.c.community_id == community,
+                t.members.c.role >= int(Role.MEMBER),
+                t.members.c.is_bot.is_(False),
+            )
+            .order_by(t.members.c.id)
+        )
+        return [MemberId(i) for i in (await self.conn.scalars(query))]
+
+    async def count(self, community: CommunityId, role: Role | None = None) -> int:
+        query = (
+            select(func.count()).select_from(t.members).where(t.members.c.community_id == community)
+        )
+        if role is not None:
+            query = query.where(t.members.c.role == int(role))
+        return int(await self.conn.scalar(query) or 0)
+
+
+class BindingRepo(_Repo):
+    async def community_of(self, room: RoomRef) -> CommunityId | None:
+        value = await self.conn.scalar(
+            select(t.bindings.c.community_id).where(
+                t.bindings.c.platform == room.platform, t.bindings.c.room_id == room.room_id
+            )
+        )
+        return None if value is None else CommunityId(value)
+
+    async def bind(self, room: RoomRef, community: CommunityId) -> None:
+        await self.conn.execute(
+            insert(t.bindings).values(
+                platform=room.platform,
+                room_id=room.room_id,
+                community_id=community,
+                bound_at=func.current_timestamp(),
+            )
+        )
+
+    async def rooms(self, community: CommunityId) -> list[RoomRef]:
+        query = (
+            select(t.bindings.c.platform, t.bindings.c.room_id)
+            .where(t.bindings.c.community_id == community)
+            .order_by(t.bindings.c.platform, t.bindings.c.room_id)
+        )
+        return [RoomRef(r.platform, r.room_id) for r in await self.conn.execute(query)]
+
+
+class ProposalRepo(_Repo):
+    async def add(self, proposal: Proposal) -> Proposal:
+        last = await self.conn.scalar(
+            select(func.max(t.proposals.c.number)).where(
+                t.proposals.c.community_id == proposal.community
+            )
+        )
+        number = ProposalNumber((last or 0) + 1)
+        values = rows.proposal_values(replace(proposal, number=number))
+        new_id = (
+            await self.conn.execute(
+                insert(t.proposals).values(**values).returning(t.proposals.c.id)
+            )
+        ).scalar_one()
+        proposal.id, proposal.number = ProposalId(new_id), number
+        return proposal
+
+    def _locked(self, query: Any, *, share: bool = False) -> Any:
+        # SQLite has no row locks: its transactions begin IMMEDIATE instead.
+        return query.with_for_update(read=share) if self.postgres else query
+
+    async def get(
+        self, community: CommunityId, number: ProposalNumber, *, lock: bool = False
+    ) -> Proposal | None:
+        query = select(t.proposals).where(
+            t.proposals.c.community_id == community, t.proposals.c.number == number
+        )
+        row = (await self.conn.execute(self._locked(query) if lock else query)).first()
+        return None if row is None else rows.proposal(row)
+
+    async def get_by_id(self, proposal: ProposalId, *, lock: bool = False) -> Proposal | None:
+        query = select(t.proposals).where(t.proposals.c.id == proposal)
+        row = (await self.conn.execute(self._locked(query) if lock else query)).first()
+        return None if row is None else rows.proposal(row)
+
+    async def get_many(
+        self, community: CommunityId, numbers: Sequence[ProposalNumber]
+    ) -> dict[ProposalNumber, Proposal]:
+        found: dict[ProposalNumber, Proposal] = {}
+        for chunk in _chunks(list(numbers)):
+            query = select(t.proposals).where(
+                t.proposals.c.community_id == community, t.proposals.c.number.in_(chunk)
+            )
+            for row in await self.conn.execute(self._locked(query, share=True)):
+                found[ProposalNumber(row.number)] = rows.proposal(row)
+        return found
+
+    async def update(self, proposal: Proposal, *, expect: Status) -> bool:
+        values = rows.proposal_values(proposal)
+        done = await self.conn.execute(
+            update(t.proposals)
+            .where(t.proposals.c.id == proposal.id, t.proposals.c.status == expect.value)
+            .values(**values)
+        )
+        return bool(done.rowcount == 1)
+
+    async def recent(self, community: CommunityId, *, limit: int) -> list[Proposal]:
+        query = (
+            select(t.proposals)
+            .where(t.proposals.c.community_id == community)
+            .order_by(t.proposals.c.number.desc())
+            .limit(limit)
+        )
+        return [rows.proposal(r) for r in await self.conn.execute(query)]
+
+    async def add_outcome(
+        self, proposal: ProposalId, statement: str, by: MemberId, at: datetime
+    ) -> None:
+        await self.conn.execute(
+            insert(t.outcomes).values(
+                proposal_id=proposal, statement=statement, recorded_by=by, recorded_at=at
+            )
+        )
+
+    async def outcome(self, proposal: ProposalId) -> str | None:
+        value = await self.conn.scalar(
+            select(t.outcomes.c.statement)
+            .where(t.outcomes.c.proposal_id == proposal)
+            .order_by(t.outcomes.c.id.desc())
+            .limit(1)
+        )
+        return None if value is None else str(value)
+
+
+class BallotRepo(_Repo):
+    async def freeze_roll(self, proposal: ProposalId, members: Sequence[MemberId]) -> None:
+        if members:
+            await self.conn.execute(
+                insert(t.roll), [{"proposal_id": proposal, "member_id": m} for m in members]
+            )
+
+    async def on_roll(
+        self, pairs: Sequence[tuple[ProposalId, MemberId]]
+    ) -> set[tuple[ProposalId, MemberId]]:
+        found: set[tuple[ProposalId, MemberId]] = set()
+        for chunk in _chunks(list(pairs)):
+            query = select(t.roll.c.proposal_id, t.roll.c.member_id).where(
+                tuple_(t.roll.c.proposal_id, t.roll.c.member_id).in_(chunk)
+            )
+            found.update((ProposalId(p), MemberId(m)) for p, m in await self.conn.execute(query))
+        return found
+
+    async def current(self, keys: Sequence[BallotKey]) -> dict[BallotKey, Choice]:
+        found: dict[BallotKey, Choice] = {}
+        for chunk in _chunks(list(keys)):
+            query = select(
+                t.ballots.c.proposal_id, t.ballots.c.voter_key, t.ballots.c.choice
+            ).where(tuple_(t.ballots.c.proposal_id, t.ballots.c.voter_key).in_(chunk))
+            for p, key, choice in await self.conn.execute(query):
+                found[(ProposalId(p), key)] = Choice.from_json(choice)
+        return found
+
+    async def write(self, writes: Sequence[BallotWrite], *, history: bool) -> None:
+        """The group's final state per voter is written; the history keeps every step."""
+        final: dict[BallotKey, BallotWrite] = {}
+        for w in writes:
+            final[(w.proposal, w.voter_key)] = w
+        existing = set(await self.current(list(final)))
+        inserts = [w for k, w in final.items() if w.choice is not None and k not in existing]
+        changes = [w for k, w in final.items() if w.choice is not None and k in existing]
+        removals = [w for k, w in final.items() if w.choice is None and k in existing]
+        if inserts:
+            await self.conn.execute(
+                insert(t.ballots),
+                [
+                    {
+                        "proposal_id": w.proposal,
+                        "voter_key": w.voter_key,
+                        "member_id": w.member,
+                        "choice": w.choice.to_json() if w.choice else None,
+                        "cast_at": w.at,
+                    }
+                    for w in inserts
+                ],
+            )
+        for w in changes:  # changes are rare next to first votes
+            assert w.choice is not None
+            await self.conn.execute(
+                update(t.ballots)
+                .where(t.ballots.c.proposal_id == w.proposal, t.ballots.c.voter_key == w.voter_key)
+                .values(choice=w.choice.to_json(), cast_at=w.at)
+            )
+        for chunk in _chunks([(w.proposal, w.voter_key) for w in removals]):
+            await self.conn.execute(
+                delete(t.ballots).where(
+                    tuple_(t.ballots.c.proposal_id, t.ballots.c.voter_key).in_(chunk)
+                )
+            )
+        if history and writes:
+            await self.conn.execute(
+                insert(t.ballot_history),
+                [
+                    {
+                        "proposal_id": w.proposal,
+                        "member_id": w.member,
+                        "choice": None if w.choice is None else w.choice.to_json(),
+                        "at": w.at,
+                    }
+                    for w in writes
+                ],
+            )
+
+    async def choices(self, proposal: ProposalId) -> list[Choice]:
+        query = select(t.ballots.c.choice).where(t.ballots.c.proposal_id == proposal)
+        return [Choice.from_json(c) for c in await self.conn.scalars(query)]
+
+    async def count(self, proposal: ProposalId) -> int:
+        return int(
+            await self.conn.scalar(
+                select(func.count())
+                .select_from(t.ballots)
+                .where(t.ballots.c.proposal_id == proposal)
+            )
+            or 0
+        )
+
+    async def history(self, proposal: ProposalId, member: MemberId) -> list[Choice | None]:
+        query = (
+            select(t.ballot_history.c.choice)
+            .where(
+                t.ballot_history.c.proposal_id == proposal, t.ballot_history.c.member_id == member
+            )
+            .order_by(t.ballot_history.c.id)
+        )
+        return [None if c is None else Choice.from_json(c) for c in await self.conn.scalars(query)]
+
+    async def set_key(self, proposal: ProposalId, key: bytes) -> None:
+        await self.conn.execute(
+            insert(t.proposal_keys).values(proposal_id=proposal, secret_key=key)
+        )
+
+    async def keys(self, proposals: Sequence[ProposalId]) -> dict[ProposalId, bytes]:
+        query = select(t.proposal_keys).where(t.proposal_keys.c.proposal_id.in_(list(proposals)))
+        return {
+            ProposalId(r.proposal_id): bytes(r.secret_key) for r in await self.conn.execute(query)
+        }
+
+    async def destroy_key(self, proposal: ProposalId) -> None:
+        await self.conn.execute(
+            delete(t.proposal_keys).where(t.proposal_keys.c.proposal_id == proposal)
+        )
+
+
+class LogRepo(_Repo):
+    async def append(
+        self,
+        community: CommunityId,
+        *,
+        at: datetime,
+        kind: str,
+        proposal: ProposalNumber | None,
+        actor: MemberId | None,
+        data: dict[str, Any],
+    ) -> LogEntry:
+        last = (
+            await self.conn.execute(
+                select(t.decision_log.c.seq, t.decision_log.c.hash)
+                .where(t.decision_log.c.community_id == community)
+                .order_by(t.decision_log.c.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
+        body = {
+            "community": community,
+            "seq": seq,
+            "at": at.isoformat(),
+            "kind": kind,
+            "proposal": proposal,
+            "actor": actor,
+            "data": data,
+        }
+        digest = chain_hash(body, prev)
+        await self.conn.execute(
+            insert(t.decision_log).values(
+                community_id=community,
+                seq=seq,
+                at=body["at"],
+                kind=kind,
+                proposal=proposal,
+                actor=actor,
+                data=data,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        return LogEntry(community, seq, at.isoformat(), kind, proposal, actor, data, prev, digest)
+
+    async def entries(self, community: CommunityId) -> list[LogEntry]:
+        query = (
+            select(t.decision_log)
+            .where(t.decision_log.c.community_id == community)
+            .order_by(t.decision_log.c.seq)
+        )
+        return [
+            LogEntry(
+                r.community_id,
+                r.seq,
+                r.at,
+                r.kind,
+                r.proposal,
+                r.actor,
+                r.data,
+                r.prev_hash,
+                r.hash,
+            )
+            for r in await self.conn.execute(query)
+        ]
+
+
+class OutboxRepo(_Repo):
+    async def add(self, events: Sequence[Event], *, at: datetime) -> None:
+        if events:
+            await self.conn.execute(
+                insert(t.outbox),
+                [
+                    {
+                        "community_id": e.community,
+                        "kind": type(e).__name__,
+                        "payload": e.to_json(),
+                        "created_at": at,
+                        "next_attempt_at": at,
+                        "attempts": 0,
+                    }
+                    for e in events
+                ],
+            )
+
+    async def pending(self, *, now: datetime, limit: int) -> list[OutboxRow]:
+        query = (
+            select(t.outbox)
+            .where(t.outbox.c.delivered_at.is_(None), t.outbox.c.next_attempt_at <= now)
+            .order_by(t.outbox.c.id)
+            .limit(limit)
+        )
+        return [
+            OutboxRow(
+                r.id,
+                CommunityId(r.community_id),
+                EVENT_TYPES[r.kind].from_json(r.payload),
+                r.attempts,
+            )
+            for r in await self.conn.execute(query)
+        ]
+
+    async def delivered(self, row: int, *, at: datetime) -> None:
+        await self.conn.execute(
+            update(t.outbox).where(t.outbox.c.id == row).values(delivered_at=at)
+        )
+
+    async def failed(self, row: int, *, retry_at: datetime, error: str) -> None:
+        await self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == row)
+            .values(
+                attempts=t.outbox.c.attempts + 1, next_attempt_at=retry_at, last_error=error[:2000]
+            )
+        )
+
+
+class DueRepo(_Repo):
+    async def add(self, kind: str, proposal: ProposalId, due_at: datetime) -> None:
+        await self.conn.execute(
+            insert(t.due_work).values(kind=kind, proposal_id=proposal, due_at=due_at)
+        )
+
+    async def move(self, kind: str, proposal: ProposalId, due_at: datetime) -> None:
+        await self.conn.execute(
+            update(t.due_work)
+            .where(
+                t.due_work.c.kind == kind,
+                t.due_work.c.proposal_id == proposal,
+                t.due_work.c.done_at.is_(None),
+            )
+            .values(due_at=due_at)
+        )
+
+    async def drop(self, proposal: ProposalId) -> None:
+        await self.conn.execute(
+            delete(t.due_work).where(
+                t.due_work.c.proposal_id == proposal, t.due_work.c.done_at.is_(None)
+            )
+        )
+
+    async def claim(self, now: datetime) -> DueItem | None:
+        query = (
+            select(t.due_work)
+            .where(t.due_work.c.done_at.is_(None), t.due_work.c.due_at <= now)
+            .order_by(t.due_work.c.due_at, t.due_work.c.id)
+            .limit(1)
+        )
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return DueItem(row.id, row.kind, ProposalId(row.proposal_id), row.due_at)
+
+    async def done(self, item: int, *, at: datetime) -> None:
+        await self.conn.execute(
+            update(t.due_work).where(t.due_work.c.id == item).values(done_at=at)
+        )
+
+    async def next_due(self) -> datetime | None:
+        value = await self.conn.scalar(
+            select(func.min(t.due_work.c.due_at)).where(t.due_work.c.done_at.is_(None))
+        )
+        if value is None:
+            return None
+        return t.UTCDateTime().process_result_value(value, self.conn.dialect)

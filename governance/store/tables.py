@@ -1,0 +1,219 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; this module
+mirrors it for queries (tests check the two agree)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which keeps no zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = UTCDateTime()
+
+communities = Table(
+    "communities",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("default_vote", String(32), nullable=False),
+    Column("quorum", String(16)),
+    Column("admins", JSON, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
+    Column("display_name", String(80), nullable=False),
+    Column("role", Integer, nullable=False),
+    Column("stakeholder_class", String(40)),
+    Column("is_bot", Boolean, nullable=False),
+    Column("joined_at", TS, nullable=False),
+    Index("ix_members_community_name", "community_id", "display_name"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("account_id", String(255), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id"), nullable=False),
+    UniqueConstraint("community_id", "platform", "account_id", name="uq_accounts_account"),
+)
+
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("room_id", String(255), primary_key=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
+    Column("bound_at", TS, nullable=False),
+)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("author_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("closed_as", String(16)),
+    Column("vote_length", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("opens_at", TS),
+    Column("opened_at", TS),
+    Column("closes_at", TS),
+    Column("closed_at", TS),
+    Column("roll_size", Integer, nullable=False),
+    Column("result", JSON),
+    UniqueConstraint("community_id", "number", name="uq_proposals_number"),
+)
+
+roll = Table(
+    "roll",
+    metadata,
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
+    Column("member_id", Integer, ForeignKey("members.id"), primary_key=True),
+)
+
+ballots = Table(
+    "ballots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("voter_key", String(80), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id")),
+    Column("choice", JSON, nullable=False),
+    Column("cast_at", TS),
+    UniqueConstraint("proposal_id", "voter_key", name="uq_ballots_voter"),
+)
+"""One ballot per voter per proposal. Open votes: voter_key ``m<member>``, member_id
+and cast_at set. Secret votes: voter_key a keyed tag, member_id and cast_at NULL."""
+
+ballot_history = Table(
+    "ballot_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("choice", JSON),
+    Column("at", TS, nullable=False),
+    Index("ix_ballot_history_proposal_member", "proposal_id", "member_id"),
+)
+"""Open votes only: every cast, change and withdrawal (choice NULL)."""
+
+proposal_keys = Table(
+    "proposal_keys",
+    metadata,
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
+    Column("secret_key", LargeBinary, nullable=False),
+)
+"""The key that links secret ballots to voters while the vote is open; deleted at close."""
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False, index=True),
+    Column("statement", Text, nullable=False),
+    Column("recorded_by", Integer, ForeignKey("members.id"), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+)
+
+decision_log = Table(
+    "decision_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("proposal", Integer),
+    Column("actor", Integer),
+    Column("data", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("community_id", "seq", name="uq_decision_log_seq"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("delivered_at", TS),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("last_error", Text),
+    Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
+)
+
+due_work = Table(
+    "due_work",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("due_at", TS, nullable=False),
+    Column("done_at", TS),
+    Index("ix_due_work_pending", "done_at", "due_at"),
+)

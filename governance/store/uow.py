@@ -1,0 +1,90 @@
+"""The unit of work: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from governance.service.ports import ConflictError
+from governance.store.repositories import (
+    BallotRepo,
+    BindingRepo,
+    CommunityRepo,
+    DueRepo,
+    LogRepo,
+    MemberRepo,
+    OutboxRepo,
+    ProposalRepo,
+)
+
+# PostgreSQL's "could not serialize" and "deadlock detected".
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+class SqlUnitOfWork:
+    communities: CommunityRepo
+    members: MemberRepo
+    bindings: BindingRepo
+    proposals: ProposalRepo
+    ballots: BallotRepo
+    log: LogRepo
+    outbox: OutboxRepo
+    due: DueRepo
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = await self._engine.connect()
+        try:
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        self.communities = CommunityRepo(conn)
+        self.members = MemberRepo(conn)
+        self.bindings = BindingRepo(conn)
+        self.proposals = ProposalRepo(conn)
+        self.ballots = BallotRepo(conn)
+        self.log = LogRepo(conn)
+        self.outbox = OutboxRepo(conn)
+        self.due = DueRepo(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+        if isinstance(exc, IntegrityError) or (
+            isinstance(exc, DBAPIError) and _sqlstate(exc) in _RETRYABLE_SQLSTATES
+        ):
+            raise ConflictError(str(exc.orig if isinstance(exc, DBAPIError) else exc)) from exc
+
+    async def commit(self) -> None:
+        assert self._conn is not None, "commit outside the unit of work"
+        await self._conn.commit()
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine)

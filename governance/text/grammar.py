@@ -1,0 +1,354 @@
+"""The platform-neutral text command grammar (SPEC.md, "Commands").
+
+`parse` turns one chat message into a `Command`, or raises `ParseError` naming the bad
+part and showing the usage line. It never raises anything else, whatever the text.
+
+Rules: the title runs to the first known ``key=``; a value runs to the next known
+key or the end of the line; quotes around a value are optional; ``secret`` as the
+last word of the first line is the secret flag. A proposal's body is the rest of the
+message. Ids are ``12`` or ``#12``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from fractions import Fraction
+
+from governance.domain.commands import (
+    Bind,
+    Cancel,
+    CastVote,
+    CloseEarly,
+    Command,
+    Context,
+    Extend,
+    Help,
+    ListProposals,
+    Propose,
+    RecordOutcome,
+    SetClass,
+    SetRole,
+    ShowResults,
+    ShowStatus,
+    Unvote,
+    Withdraw,
+)
+from governance.domain.errors import ParseError
+from governance.domain.ids import ProposalNumber
+from governance.domain.methods import METHODS
+from governance.domain.policy import MAX_SEATS, Quorum, TieRule, Visibility
+from governance.domain.timing import Deadline, Length, LocalTime, NextWeekday
+from governance.text.usage import USAGE, usage
+
+PREFIX = "!"
+PROPOSE_KEYS = (
+    "method",
+    "options",
+    "deliberate",
+    "vote",
+    "quorum",
+    "threshold",
+    "seats",
+    "dots",
+    "secret",
+    "results",
+    "ties",
+)
+_KEY_RE = re.compile(r"(?<!\S)(" + "|".join(PROPOSE_KEYS) + r")=", re.IGNORECASE)
+_LENGTH_RE = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.IGNORECASE | re.ASCII)
+_ID_RE = re.compile(r"#?(\d{1,9})", re.ASCII)
+_WEEKDAYS = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("monday", "mon"),
+            ("tuesday", "tue", "tues"),
+            ("wednesday", "wed"),
+            ("thursday", "thu", "thurs"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        )
+    )
+    for name in names
+}
+_TIME_RE = re.compile(r"(\d{1,2}):(\d{2})", re.ASCII)
+
+
+def is_command(text: str) -> bool:
+    return text.lstrip().startswith(PREFIX)
+
+
+def parse(text: str, ctx: Context) -> Command:
+    """Parse one message that starts with ``!`` into a command for `ctx`."""
+    stripped = text.strip()
+    if not stripped.startswith(PREFIX):
+        raise ParseError("Commands start with !, e.g. !help.", usage=usage("help"))
+    first_line, _, rest = stripped[len(PREFIX) :].partition("\n")
+    name, _, args = first_line.strip().partition(" ")
+    name = name.lower()
+    parser = _PARSERS.get(name)
+    if parser is None:
+        shown = name[:30] + ("…" if len(name) > 30 else "")
+        raise ParseError(
+            f"Unknown command “!{shown}”. Commands: " + ", ".join("!" + n for n in USAGE) + ".",
+            usage=usage("help"),
+        )
+    return parser(ctx, args.strip(), rest)
+
+
+def _fail(command: str, message: str) -> ParseError:
+    return ParseError(message, usage=usage(command))
+
+
+def _number(command: str, word: str) -> ProposalNumber:
+    match = _ID_RE.fullmatch(word)
+    if match is None:
+        shown = word[:30] if word else "nothing"
+        raise _fail(command, f"“{shown}” is not a proposal id; ids look like 12 or #12.")
+    return ProposalNumber(int(match.group(1)))
+
+
+def _id_and_rest(command: str, args: str, *, rest_name: str | None) -> tuple[ProposalNumber, str]:
+    word, _, rest = args.partition(" ")
+    if not word:
+        raise _fail(command, "Say which proposal: its id, like 12.")
+    number = _number(command, word)
+    rest = rest.strip()
+    if rest_name is not None and not rest:
+        raise _fail(command, f"Give a {rest_name}.")
+    if rest_name is None and rest:
+        raise _fail(command, f"!{command} takes only a proposal id.")
+    return number, rest
+
+
+def parse_length(command: str, key: str, value: str) -> Length:
+    match = _LENGTH_RE.fullmatch(value.strip())
+    if not value.strip() or match is None:
+        raise _fail(
+            command,
+            f"{key}={value[:30]} is not a length; write e.g. {key}=3d, {key}=36h or {key}=1d12h.",
+        )
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    length = Length(days, hours, minutes)
+    if length.is_zero:
+        raise _fail(command, f"{key}={value} is no time at all; give a length like 3d.")
+    return length
+
+
+def parse_deadline(command: str, key: str, value: str) -> Deadline:
+    text = " ".join(value.split()).lower()
+    if text[:1].isdigit() and "-" in text:
+        try:
+            return LocalTime(datetime.strptime(text, "%Y-%m-%d %H:%M"))
+        except ValueError:
+            raise _fail(
+                command,
+                f"{key}={value[:30]} is not a date and time that exists; "
+                f"write e.g. {key}=2026-12-01 18:00.",
+            ) from None
+    day, _, clock = text.partition(" ")
+    if day in _WEEKDAYS:
+        time = _TIME_RE.fullmatch(clock)
+        if time is None or int(time.group(1)) > 23 or int(time.group(2)) > 59:
+            raise _fail(command, f"{key}={value[:30]}: give a time too, e.g. {key}=friday 17:00.")
+        return NextWeekday(_WEEKDAYS[day], int(time.group(1)), int(time.group(2)))
+    return parse_length(command, key, value)
+
+
+_SHARE_RE = re.compile(r"\d{1,6}(?:\.\d{1,6})?%|\d{1,6}/\d{1,6}|\d{0,6}\.\d{1,6}|1", re.ASCII)
+
+
+def parse_share(command: str, key: str, value: str) -> Fraction:
+    text = value.strip()
+    try:
+        if _SHARE_RE.fullmatch(text) is None:
+            raise ValueError(text)
+        share = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise _fail(
+            command, f"{key}={text[:30]} is not a share; write e.g. {key}=2/3 or {key}=60%."
+        ) from None
+    if not 0 < share <= 1:
+        raise _fail(command, f"{key}={text[:30]} must be more than 0 and at most 100%.")
+    return share
+
+
+def _count(command: str, key: str, value: str, *, high: int) -> int:
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= high:
+        raise _fail(command, f"{key}={value[:30]} must be a whole number from 1 to {high}.")
+    return int(value)
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    for left, right in (('"', '"'), ("'", "'"), ("“", "”")):
+        if len(value) >= 2 and value.startswith(left) and value.endswith(right):
+            return value[1:-1].strip()
+    return value
+
+
+def _choice_of(command: str, key: str, value: str, allowed: tuple[str, ...]) -> str:
+    word = value.strip().lower()
+    if word not in allowed:
+        raise _fail(command, f"{key}={value[:30]} is not one of: {', '.join(allowed)}.")
+    return word
+
+
+def _propose(ctx: Context, args: str, body: str) -> Propose:
+    cmd = "propose"
+    secret = False
+    line = args
+    if re.search(r"(?<!\S)secret\s*$", line, re.IGNORECASE) and not re.search(
+        r"(?<!\S)secret=\S*\s*$", line, re.IGNORECASE
+    ):
+        line = re.sub(r"(?<!\S)secret\s*$", "", line, flags=re.IGNORECASE)
+        secret = True
+    matches = list(_KEY_RE.finditer(line))
+    title = _unquote(line[: matches[0].start()] if matches else line)
+    if not title:
+        raise _fail(cmd, "Give the proposal a title.")
+    values: dict[str, str] = {}
+    for i, match in enumerate(matches):
+        key = match.group(1).lower()
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+        if key in values:
+            raise _fail(cmd, f"{key}= is given twice.")
+        values[key] = _unquote(line[match.end() : end])
+    fields: dict[str, object] = {}
+    if "method" in values:
+        fields["method"] = _choice_of(cmd, "method", values["method"], tuple(METHODS))
+    if "options" in values:
+        options = tuple(_unquote(o) for o in values["options"].split("|"))
+        if any(not o for o in options):
+            raise _fail(cmd, "An option is empty; write options=A | B | C.")
+        fields["options"] = options
+    if "deliberate" in values:
+        fields["deliberate"] = parse_length(cmd, "deliberate", values["deliberate"])
+    if "vote" in values:
+        fields["vote"] = parse_deadline(cmd, "vote", values["vote"])
+    if "quorum" in values:
+        q = values["quorum"].strip()
+        fields["quorum"] = (
+            Quorum(count=_count(cmd, "quorum", q, high=1_000_000))
+            if q.isascii() and q.isdigit()
+            else Quorum(share=parse_share(cmd, "quorum", q))
+        )
+    if "threshold" in values:
+        fields["threshold"] = parse_share(cmd, "threshold", values["threshold"])
+    if "seats" in values:
+        fields["seats"] = _count(cmd, "seats", values["seats"], high=MAX_SEATS)
+    if "dots" in values:
+        fields["dots"] = _count(cmd, "dots", values["dots"], high=100)
+    if "secret" in values:
+        flag = _choice_of(cmd, "secret", values["secret"], ("yes", "no", "true", "false"))
+        secret = flag in ("yes", "true")
+    if "results" in values:
+        fields["results"] = Visibility(
+            _choice_of(cmd, "results", values["results"], tuple(v.value for v in Visibility))
+        )
+    if "ties" in values:
+        fields["ties"] = TieRule(
+            _choice_of(cmd, "ties", values["ties"], tuple(t.value for t in TieRule))
+        )
+    return Propose(ctx, title=title, body=body.strip(), secret=secret, **fields)  # type: ignore[arg-type]
+
+
+def _vote(ctx: Context, args: str, rest: str) -> CastVote:
+    number, ballot = _id_and_rest("vote", args, rest_name="ballot, e.g. yes")
+    return CastVote(ctx, number, ballot)
+
+
+def _unvote(ctx: Context, args: str, rest: str) -> Unvote:
+    return Unvote(ctx, _id_and_rest("unvote", args, rest_name=None)[0])
+
+
+def _status(ctx: Context, args: str, rest: str) -> ShowStatus:
+    if not args:
+        return ShowStatus(ctx)
+    return ShowStatus(ctx, _id_and_rest("status", args, rest_name=None)[0])
+
+
+def _proposals(ctx: Context, args: str, rest: str) -> ListProposals:
+    if args:
+        raise _fail("proposals", "!proposals takes nothing after it.")
+    return ListProposals(ctx)
+
+
+def _results(ctx: Context, args: str, rest: str) -> ShowResults:
+    return ShowResults(ctx, _id_and_rest("results", args, rest_name=None)[0])
+
+
+def _close(ctx: Context, args: str, rest: str) -> CloseEarly:
+    return CloseEarly(ctx, *_id_and_rest("close", args, rest_name="reason"))
+
+
+def _extend(ctx: Context, args: str, rest: str) -> Extend:
+    number, more = _id_and_rest("extend", args, rest_name="length and a reason, e.g. 1d")
+    length, _, reason = more.partition(" ")
+    by = parse_length("extend", "length", length)
+    if not reason.strip():
+        raise _fail("extend", "Give a reason for the extension.")
+    return Extend(ctx, number, by, reason.strip())
+
+
+def _cancel(ctx: Context, args: str, rest: str) -> Cancel:
+    return Cancel(ctx, *_id_and_rest("cancel", args, rest_name="reason"))
+
+
+def _withdraw(ctx: Context, args: str, rest: str) -> Withdraw:
+    return Withdraw(ctx, _id_and_rest("withdraw", args, rest_name=None)[0])
+
+
+def _outcome(ctx: Context, args: str, rest: str) -> RecordOutcome:
+    number, statement = _id_and_rest("outcome", args, rest_name="statement")
+    return RecordOutcome(ctx, number, "\n".join(filter(None, [statement, rest.strip()])))
+
+
+def _bind(ctx: Context, args: str, rest: str) -> Bind:
+    if not args or " " in args:
+        raise _fail("bind", "Name one community, e.g. !bind demo.")
+    return Bind(ctx, args)
+
+
+def _member_and_word(command: str, args: str, what: str) -> tuple[str, str]:
+    member, _, word = args.rpartition(" ")
+    member = member.strip()
+    if not member or not word:
+        raise _fail(command, f"Name the member and the {what}.")
+    return member, word
+
+
+def _role(ctx: Context, args: str, rest: str) -> SetRole:
+    return SetRole(ctx, *_member_and_word("role", args, "role"))
+
+
+def _class(ctx: Context, args: str, rest: str) -> SetClass:
+    return SetClass(ctx, *_member_and_word("class", args, "class"))
+
+
+def _help(ctx: Context, args: str, rest: str) -> Help:
+    topic = args.strip().lstrip(PREFIX).lower() or None
+    return Help(ctx, topic)
+
+
+_PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
+    "propose": _propose,
+    "vote": _vote,
+    "unvote": _unvote,
+    "status": _status,
+    "proposals": _proposals,
+    "results": _results,
+    "close": _close,
+    "extend": _extend,
+    "cancel": _cancel,
+    "withdraw": _withdraw,
+    "outcome": _outcome,
+    "bind": _bind,
+    "role": _role,
+    "class": _class,
+    "help": _help,
+}

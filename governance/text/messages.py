@@ -1,0 +1,60 @@
+"""The neutral message model: what the core says, before any platform dresses it.
+
+Adapters turn a `Message` into Matrix HTML with a plain body, a Discord embed, or
+console text (`plain`). User text inside a message is data, never markup: adapters
+escape it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def plain(self) -> list[str]:
+        widths = [
+            max(len(r[i]) for r in (self.header, *self.rows)) for i in range(len(self.header))
+        ]
+
+        def line(row: tuple[str, ...]) -> str:
+            return "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+
+        return [line(self.header), *(line(r) for r in self.rows)]
+
+
+Block = str | Table
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    title: str | None
+    blocks: tuple[Block, ...] = ()
+
+    def plain(self) -> str:
+        lines: list[str] = [] if self.title is None else [self.title]
+        for block in self.blocks:
+            lines.extend(block.plain() if isinstance(block, Table) else [block])
+        return "\n".join(lines)
+
+
+class Audience(StrEnum):
+    HERE = "here"
+    """Answered in place, visible to the room (questions, help, errors)."""
+    QUIET = "quiet"
+    """For the actor only: a reaction or an ephemeral message (vote receipts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    message: Message
+    audience: Audience = Audience.HERE
+    ok: bool = True
+
+    @classmethod
+    def text(cls, text: str, audience: Audience = Audience.HERE, *, ok: bool = True) -> Reply:
+        return cls(Message(None, (text,)), audience, ok)

@@ -1,0 +1,105 @@
+"""Rendering domain events and results into neutral messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from governance.domain.events import (
+    Event,
+    OutcomeRecorded,
+    ProposalCancelled,
+    ProposalClosed,
+    ProposalCreated,
+    ProposalWithdrawn,
+    VotingExtended,
+    VotingOpened,
+)
+from governance.domain.policy import Policy
+from governance.domain.result import Result
+from governance.domain.timing import format_local
+from governance.text.messages import Block, Message, Table
+
+
+def when(moment: datetime, timezone: str) -> str:
+    return format_local(moment, ZoneInfo(timezone))
+
+
+def result_blocks(result: Result) -> tuple[Block, ...]:
+    table = Table(("choice", "votes"), tuple((label, str(n)) for label, n in result.counts))
+    return (result.summary, table, *result.explanation)
+
+
+def vote_line(number: int, hint: str) -> str:
+    return f"Vote: !vote {number} {hint}"
+
+
+def policy_line(method: str, policy: Policy, roll_size: int) -> str:
+    parts = [f"Method: {method}", f"roll: {roll_size} members"]
+    if policy.secret:
+        parts.append("secret ballot")
+    parts.append(f"results: {policy.results.value}")
+    if policy.seats > 1:
+        parts.append(f"seats: {policy.seats}")
+    return "; ".join(parts) + "."
+
+
+def render_event(event: Event) -> Message | None:
+    """The announcement for `event`, or None if it is not announced."""
+    match event:
+        case ProposalCreated() if event.status == "voting":
+            assert event.closes_at is not None
+            blocks: list[Block] = [f"Proposed by {event.author}."]
+            if event.body:
+                blocks.append(event.body)
+            if event.options:
+                blocks.append(
+                    "Options: "
+                    + ", ".join(f"{chr(65 + i)} {o}" for i, o in enumerate(event.options))
+                )
+            blocks += [
+                policy_line(event.method, Policy.from_json(event.policy), event.roll_size),
+                vote_line(event.number, event.ballot_hint),
+            ]
+            return Message(
+                f"#{event.number} {event.title} — voting open until "
+                f"{when(event.closes_at, event.timezone)}",
+                tuple(blocks),
+            )
+        case ProposalCreated():
+            return Message(
+                f"#{event.number} {event.title} — proposed by {event.author}, in {event.status}",
+                (event.body,) if event.body else (),
+            )
+        case VotingOpened():
+            return Message(
+                f"#{event.number} {event.title} — voting open until "
+                f"{when(event.closes_at, event.timezone)}",
+                (f"Roll: {event.roll_size} members.", vote_line(event.number, event.ballot_hint)),
+            )
+        case VotingExtended():
+            return Message(
+                f"#{event.number} {event.title} — voting extended by {event.by} until "
+                f"{when(event.closes_at, event.timezone)}",
+                (f"Reason: {event.reason}",),
+            )
+        case ProposalClosed():
+            result = Result.from_json(event.result)
+            head = "closed early by " + str(event.by) if event.early_reason else "voting closed"
+            blocks = list(result_blocks(result))
+            if event.early_reason:
+                blocks.insert(0, f"Reason: {event.early_reason}")
+            return Message(f"#{event.number} {event.title} — {head}", tuple(blocks))
+        case ProposalCancelled():
+            return Message(
+                f"#{event.number} {event.title} — cancelled by {event.by}",
+                (f"Reason: {event.reason}",),
+            )
+        case ProposalWithdrawn():
+            return Message(f"#{event.number} {event.title} — withdrawn by {event.by}")
+        case OutcomeRecorded():
+            return Message(
+                f"#{event.number} {event.title} — outcome recorded by {event.by}",
+                (event.statement,),
+            )
+    return None

@@ -1,0 +1,36 @@
+"""The usage line and a one-line description of every text command."""
+
+from __future__ import annotations
+
+USAGE: dict[str, tuple[str, str]] = {
+    "propose": (
+        "!propose <title> [method=…] [options=A | B | C] [deliberate=2d] [vote=3d] "
+        "[quorum=50%] [threshold=2/3] [seats=2] [secret] [results=live|voted|closed] "
+        "[ties=report|status-quo|lot]",
+        "Put a proposal to the community; the lines after the first are its body.",
+    ),
+    "vote": (
+        "!vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C",
+        "Cast or change your ballot.",
+    ),
+    "unvote": ("!unvote <id>", "Take your ballot back while voting is open."),
+    "status": ("!status [id]", "Show a proposal, or what is open now."),
+    "proposals": ("!proposals", "List the community's proposals."),
+    "results": ("!results <id>", "Show the tally and its explanation."),
+    "close": ("!close <id> <reason>", "Close voting early (moderators)."),
+    "extend": ("!extend <id> <length> <reason>", "Move the end of voting later (moderators)."),
+    "cancel": ("!cancel <id> <reason>", "Cancel an open proposal (moderators)."),
+    "withdraw": ("!withdraw <id>", "Withdraw your own open proposal."),
+    "outcome": (
+        "!outcome <id> <statement>",
+        "Record what happens now, who, by when (author or moderators).",
+    ),
+    "bind": ("!bind <community>", "Bind this room to a community (admins)."),
+    "role": ("!role <member> <observer|member|moderator|admin>", "Set a member's role (admins)."),
+    "class": ("!class <member> <class|none>", "Set a member's stakeholder class (admins)."),
+    "help": ("!help [command]", "List the commands, or explain one."),
+}
+
+
+def usage(command: str) -> str:
+    return USAGE[command][0]
