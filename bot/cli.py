@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -50,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "console" and "FOLKMOOT_LOG_LEVEL" not in os.environ:
+        logging.getLogger().setLevel(logging.WARNING)  # the terminal is the chat
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         config = load_file_config(settings.config_path())
         if args.command == "console":

@@ -18,6 +18,7 @@ from governance.domain.timing import format_local
 from governance.service.app import Governance
 from governance.service.clocks import SimulatedClock
 from governance.service.dispatcher import Dispatcher
+from governance.service.simulation import advance
 
 PLATFORM = "console"
 COMMUNITY = CommunityId("demo")
@@ -150,10 +151,5 @@ class ConsoleSession:
             return
         days, hours, minutes = (int(g) if g else 0 for g in match.groups())
         target = self._clock.now() + timedelta(days=days, hours=hours, minutes=minutes)
-        while (due := await self._gov.next_due()) is not None and due <= target:
-            self._clock.set(due)
-            await self._gov.run_due()
-            await self._dispatcher.drain()
-        self._clock.set(target)
-        await self._dispatcher.drain()
+        await advance(self._gov, self._dispatcher, self._clock, target)
         self._out.reply_text(f"It is {format_local(target, self._zone)}.")

@@ -39,4 +39,4 @@ class Choice:
             text = self.verdict
         else:
             text = ", ".join(options[i] for i in self.options) or "no option"
-        return f"{text} ({self.reason})" if self.reason else text
+        return f"{text} — “{self.reason}”" if self.reason else text

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 BATCH = 100
 MAX_BACKOFF = timedelta(minutes=10)
 POLL_SECONDS = 5.0
+CLAIM_FOR = timedelta(minutes=2)
+"""How long a claimed row is left to its deliverer before another process may retry it."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -58,6 +60,12 @@ class Dispatcher:
                 return settled
 
     async def _deliver(self, row: OutboxRow) -> bool:
+        async with self._uow() as uow:
+            now = self._deps.clock.now()
+            claimed = await uow.outbox.claim(row.id, now=now, until=now + CLAIM_FOR)
+            await uow.commit()
+        if not claimed:  # another instance is delivering it
+            return False
         error = await self._announce(row.id, row.event)
         async with self._uow() as uow:
             now = self._deps.clock.now()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from governance.domain.ballot import Choice
 from governance.domain.commands import CastVote, Unvote
-from governance.domain.errors import GovernanceError, NotAllowed
+from governance.domain.errors import GovernanceError, InvalidBallot, NotAllowed
 from governance.domain.events import BallotReceived, Event, VoteCast, VoteWithdrawn
 from governance.domain.ids import AccountRef, CommunityId, MemberId, ProposalNumber
 from governance.domain.members import Member
@@ -33,7 +33,8 @@ from governance.service.ports import (
     UnitOfWorkFactory,
 )
 from governance.text.ballots import parse_ballot
-from governance.text.messages import Audience, Reply
+from governance.text.messages import Audience, Reply, sentence
+from governance.text.usage import usage
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +128,20 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         return _Applied(
             Reply.text(f"Your ballot on {ref} is withdrawn.", Audience.QUIET), write, event
         )
-    choice = (
-        cmd.ballot
-        if isinstance(cmd.ballot, Choice)
-        else parse_ballot(cmd.ballot, proposal.method, proposal.options)
-    )
-    choice = proposal.check_ballot(
-        choice=choice,
-        on_roll=(proposal.id, member.id) in group.on_roll,
-        previous=previous,
-        sent_at=cmd.ctx.sent_at,
-    )
+    try:
+        choice = (
+            cmd.ballot
+            if isinstance(cmd.ballot, Choice)
+            else parse_ballot(cmd.ballot, proposal.method, proposal.options)
+        )
+        choice = proposal.check_ballot(
+            choice=choice,
+            on_roll=(proposal.id, member.id) in group.on_roll,
+            previous=previous,
+            sent_at=cmd.ctx.sent_at,
+        )
+    except InvalidBallot as error:
+        raise InvalidBallot(error.message, usage=usage("vote")) from None
     shown = choice.describe(proposal.options)
     if previous == choice:
         text = (
@@ -160,7 +164,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
             Reply.text(text, Audience.QUIET), write, BallotReceived(community, proposal.number)
         )
     if previous is None:
-        text = f"Your vote on {ref} is recorded: {shown}."
+        text = sentence(f"Your vote on {ref} is recorded: {shown}")
     else:
         text = (
             f"Your vote on {ref} is changed to {shown} (was {previous.describe(proposal.options)})."

@@ -508,7 +508,11 @@ class OutboxRepo(_Repo):
     async def pending(self, *, now: datetime, limit: int) -> list[OutboxRow]:
         query = (
             select(t.outbox)
-            .where(t.outbox.c.delivered_at.is_(None), t.outbox.c.next_attempt_at <= now)
+            .where(
+                t.outbox.c.delivered_at.is_(None),
+                t.outbox.c.next_attempt_at <= now,
+                or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
+            )
             .order_by(t.outbox.c.id)
             .limit(limit)
         )
@@ -522,9 +526,21 @@ class OutboxRepo(_Repo):
             for r in await self.conn.execute(query)
         ]
 
+    async def claim(self, row: int, *, now: datetime, until: datetime) -> bool:
+        done = await self.conn.execute(
+            update(t.outbox)
+            .where(
+                t.outbox.c.id == row,
+                t.outbox.c.delivered_at.is_(None),
+                or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
+            )
+            .values(claimed_until=until)
+        )
+        return bool(done.rowcount == 1)
+
     async def delivered(self, row: int, *, at: datetime) -> None:
         await self.conn.execute(
-            update(t.outbox).where(t.outbox.c.id == row).values(delivered_at=at)
+            update(t.outbox).where(t.outbox.c.id == row).values(delivered_at=at, claimed_until=None)
         )
 
     async def failed(self, row: int, *, retry_at: datetime, error: str) -> None:
@@ -532,7 +548,10 @@ class OutboxRepo(_Repo):
             update(t.outbox)
             .where(t.outbox.c.id == row)
             .values(
-                attempts=t.outbox.c.attempts + 1, next_attempt_at=retry_at, last_error=error[:2000]
+                attempts=t.outbox.c.attempts + 1,
+                next_attempt_at=retry_at,
+                claimed_until=None,
+                last_error=error[:2000],
             )
         )
 

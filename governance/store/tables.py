@@ -203,6 +203,7 @@ outbox = Table(
     Column("delivered_at", TS),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", TS, nullable=False),
+    Column("claimed_until", TS),
     Column("last_error", Text),
     Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
 )

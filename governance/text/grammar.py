@@ -4,9 +4,9 @@
 part and showing the usage line. It never raises anything else, whatever the text.
 
 Rules: the title runs to the first known ``key=``; a value runs to the next known
-key or the end of the line; quotes around a value are optional; ``secret`` as the
-last word of the first line is the secret flag. A proposal's body is the rest of the
-message. Ids are ``12`` or ``#12``.
+key (or the ``secret`` flag) or the end of the line; quotes around a value are
+optional; ``secret`` is the secret flag among the keys or as the title's last word.
+A proposal's body is the rest of the message. Ids are ``12`` or ``#12``.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ PROPOSE_KEYS = (
 )
 _KEY_RE = re.compile(r"(?<!\S)(" + "|".join(PROPOSE_KEYS) + r")=", re.IGNORECASE)
 _LENGTH_RE = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.IGNORECASE | re.ASCII)
+_FLAG_RE = re.compile(r"(?<!\S)secret(?=\s|$)", re.IGNORECASE)
+_TRAILING_FLAG_RE = re.compile(r"(?<!\S)secret\s*$", re.IGNORECASE)
 _ID_RE = re.compile(r"#?(\d{1,9})", re.ASCII)
 _WEEKDAYS = {
     name: i
@@ -200,21 +202,21 @@ def _choice_of(command: str, key: str, value: str, allowed: tuple[str, ...]) -> 
 
 def _propose(ctx: Context, args: str, body: str) -> Propose:
     cmd = "propose"
-    secret = False
     line = args
-    if re.search(r"(?<!\S)secret\s*$", line, re.IGNORECASE) and not re.search(
-        r"(?<!\S)secret=\S*\s*$", line, re.IGNORECASE
-    ):
-        line = re.sub(r"(?<!\S)secret\s*$", "", line, flags=re.IGNORECASE)
-        secret = True
     matches = list(_KEY_RE.finditer(line))
-    title = _unquote(line[: matches[0].start()] if matches else line)
+    title_end = matches[0].start() if matches else len(line)
+    # ``secret`` is a flag wherever keys are given, and as the title's last word.
+    flags = [m for m in _FLAG_RE.finditer(line) if m.start() >= title_end]
+    trailing = _TRAILING_FLAG_RE.search(line[:title_end])
+    secret = bool(flags or trailing)
+    title = _unquote(line[: trailing.start() if trailing else title_end])
     if not title:
         raise _fail(cmd, "Give the proposal a title.")
+    starts = sorted([m.start() for m in matches] + [m.start() for m in flags])
     values: dict[str, str] = {}
-    for i, match in enumerate(matches):
+    for match in matches:
         key = match.group(1).lower()
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+        end = next((s for s in starts if s > match.start()), len(line))
         if key in values:
             raise _fail(cmd, f"{key}= is given twice.")
         values[key] = _unquote(line[match.end() : end])

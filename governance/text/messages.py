@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+def sentence(text: str) -> str:
+    """End `text` with a full stop unless it already ends a sentence (``.”``, ``?`` …)."""
+    return text if text.rstrip("”’\"')").endswith((".", "!", "?", "…")) else text + "."
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     header: tuple[str, ...]

@@ -1,0 +1,83 @@
+"""Test helpers that play members in a room and record what they would see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.bootstrap import App
+from governance.domain.commands import Context, Join
+from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.members import Role
+from governance.service.clocks import SimulatedClock
+from governance.service.simulation import advance
+from governance.text.messages import Message, Reply
+
+
+@dataclass
+class RecordingOutlet:
+    """A fake at our own port: it keeps every delivery, with its idempotency key."""
+
+    posts: list[tuple[RoomRef, str, str]] = field(default_factory=list)
+    fail_rooms: set[RoomRef] = field(default_factory=set)
+
+    async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
+        if room in self.fail_rooms:
+            raise ConnectionError(f"{room} is unreachable")
+        self.posts.append((room, message.plain(), key))
+
+    def texts(self) -> list[str]:
+        return [text for _, text, _ in self.posts]
+
+
+class Chat:
+    def __init__(
+        self,
+        app: App,
+        clock: SimulatedClock,
+        outlet: RecordingOutlet,
+        room: RoomRef,
+        community: CommunityId,
+    ) -> None:
+        self.app = app
+        self.clock = clock
+        self.outlet = outlet
+        self.room = room
+        self.community = community
+
+    def account(self, name: str) -> AccountRef:
+        return AccountRef(self.room.platform, name)
+
+    async def join(self, name: str, *, admin: bool = False) -> Reply:
+        ctx = Context(self.account(name), self.room, self.community, self.clock.now())
+        return await self.app.governance.handle(Join(ctx, name, role=Role.ADMIN if admin else None))
+
+    async def send(self, name: str, text: str) -> Reply:
+        reply = await self.app.governance.handle_text(
+            self.room, self.account(name), text, self.clock.now()
+        )
+        assert reply is not None, f"{text!r} was not taken as a command"
+        await self.app.dispatcher.drain()
+        return reply
+
+    async def say(self, name: str, text: str) -> str:
+        """Send and return the reply's text."""
+        return (await self.send(name, text)).message.plain()
+
+    async def ok(self, name: str, text: str) -> str:
+        reply = await self.send(name, text)
+        assert reply.ok, reply.message.plain()
+        return reply.message.plain()
+
+    async def fails(self, name: str, text: str) -> str:
+        reply = await self.send(name, text)
+        assert not reply.ok, f"expected {text!r} to be refused, got: {reply.message.plain()}"
+        return reply.message.plain()
+
+    async def advance(self, **delta: int) -> None:
+        """Move the simulated clock, running due work in time order (as the console does)."""
+        target = self.clock.now() + timedelta(**delta)
+        await advance(self.app.governance, self.app.dispatcher, self.clock, target)
+
+    def announced(self) -> list[str]:
+        return self.outlet.texts()

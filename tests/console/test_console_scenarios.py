@@ -1,0 +1,177 @@
+"""The console, driven by scripted input through the real `folkmoot console` command;
+what members would read is checked word for word."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+START = "2026-11-23T09:00+00:00"
+
+
+async def console(tmp_path: Path, script: str) -> str:
+    env = {**os.environ, "FOLKMOOT_DATA_DIR": str(tmp_path / "data")}
+    env.pop("FOLKMOOT_DATABASE_URL", None)
+    env.pop("FOLKMOOT_CONFIG", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "console", "--start", START,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )
+    out, err = await asyncio.wait_for(process.communicate(script.encode()), timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert b"Traceback" not in err, err.decode()
+    return out.decode()
+
+
+CONSENT = """\
+/as alice
+/as bob
+/as carol
+/as alice
+!propose Adopt the four-day week method=consent vote=2d
+Everyone works Monday to Thursday.
+
+!vote 1 consent
+/as bob
+!vote 1 object
+!vote 1 object Our Friday customers would lose out.
+/as carol
+!vote 1 stand aside
+/clock +2d
+/as alice
+!outcome 1 We keep five days and revisit in spring.
+
+"""
+
+CONSENT_SEEN = """\
+(to alice) Welcome, alice: you are an admin of demo.
+(to bob) Welcome, bob: you are a member of demo.
+(to carol) Welcome, carol: you are a member of demo.
+(to alice) Proposed as #1.
+#1 Adopt the four-day week — voting open until 2026-11-25 09:00 UTC
+Proposed by alice.
+Everyone works Monday to Thursday.
+Method: consent; roll: 3 members; results: live.
+Vote: !vote 1 consent, object <reason> or stand-aside
+(to alice) Your vote on #1 is recorded: consent.
+Say why: object needs a reason.
+Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C
+(to bob) Your vote on #1 is recorded: object — “Our Friday customers would lose out.”
+(to carol) Your vote on #1 is recorded: stand-aside.
+#1 Adopt the four-day week — voting closed
+Rejected — 1 objection stands.
+choice       votes
+consent      1
+object       1
+stand-aside  1
+Ballots: 3 of 3 on the roll.
+Objection: Our Friday customers would lose out.
+It is 2026-11-25 09:00 UTC.
+(to alice) Outcome of #1 recorded.
+#1 Adopt the four-day week — outcome recorded by alice
+We keep five days and revisit in spring.
+"""
+
+
+async def test_a_consent_proposal_with_an_objection(tmp_path: Path) -> None:
+    assert await console(tmp_path, CONSENT) == CONSENT_SEEN
+
+
+MAJORITY = """\
+/as ana
+/as ben
+/as cleo
+/as dev
+/as ana
+!propose Buy a delivery bike vote=3d quorum=50%
+
+!vote 1 yes
+/as ben
+!vote 1 no
+/as cleo
+!vote 1 yes
+/clock +2d
+!status 1
+!vote 1 abstain
+/clock +1d
+!vote 1 yes
+!results 1
+"""
+
+MAJORITY_SEEN = """\
+(to ana) Welcome, ana: you are an admin of demo.
+(to ben) Welcome, ben: you are a member of demo.
+(to cleo) Welcome, cleo: you are a member of demo.
+(to dev) Welcome, dev: you are a member of demo.
+(to ana) Proposed as #1.
+#1 Buy a delivery bike — voting open until 2026-11-26 09:00 UTC
+Proposed by ana.
+Method: majority; roll: 4 members; results: live.
+Vote: !vote 1 yes, no or abstain
+(to ana) Your vote on #1 is recorded: yes.
+(to ben) Your vote on #1 is recorded: no.
+(to cleo) Your vote on #1 is recorded: yes.
+It is 2026-11-25 09:00 UTC.
+#1 Buy a delivery bike — voting until 2026-11-26 09:00 UTC
+Method: majority; roll: 4 members; results: live.
+Ballots so far: 3 of 4.
+Your vote: yes.
+Vote: !vote 1 yes, no or abstain
+(to cleo) Your vote on #1 is changed to abstain (was yes).
+#1 Buy a delivery bike — voting closed
+Tied — 1 yes, 1 no.
+choice   votes
+yes      1
+no       1
+abstain  1
+Ballots: 3 of 4 on the roll.
+Quorum: 2 needed (50%) — reached.
+Threshold: yes/(yes+no) = 1/2 = 50%; needs more than 50%.
+Tie: reported as a tie (ties=report).
+It is 2026-11-26 09:00 UTC.
+Voting on #1 has closed.
+#1 Buy a delivery bike — result
+Tied — 1 yes, 1 no.
+choice   votes
+yes      1
+no       1
+abstain  1
+Ballots: 3 of 4 on the roll.
+Quorum: 2 needed (50%) — reached.
+Threshold: yes/(yes+no) = 1/2 = 50%; needs more than 50%.
+Tie: reported as a tie (ties=report).
+"""
+
+
+async def test_a_majority_vote_closes_on_the_simulated_clock(tmp_path: Path) -> None:
+    assert await console(tmp_path, MAJORITY) == MAJORITY_SEEN
+
+
+async def test_bad_input_gets_answers_and_the_console_keeps_running(tmp_path: Path) -> None:
+    script = "\n".join([
+        "!help", "/as", "/as 9lives", "/warp", "/clock tomorrow", "/as eve",
+        "!vote", "!vote abc yes", "!vote 7 yes", "!propose", "", "!propose x vote=0h", "",
+        "!propose " + "t" * 300, "", "!propose Ring \x07 the bell", "", "!frobnicate",
+        "!propose Still fine after all that", "", "!proposals",
+    ]) + "\n"
+    seen = (await console(tmp_path, script)).splitlines()
+    assert seen[0] == "Play a member first: /as alice"
+    assert seen[1].startswith("Usage: /as <name>") and seen[2].startswith("Usage: /as <name>")
+    assert seen[3] == "Unknown console command /warp; /help lists them."
+    assert seen[4] == "Usage: /clock +3d, /clock +2d1h or /clock +90m"
+    assert seen[5] == "(to eve) Welcome, eve: you are an admin of demo."
+    assert seen[6:8] == ["Say which proposal: its id, like 12.",
+                         "Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object "
+                         "<reason> · !vote 12 A C"]
+    assert seen[8] == "“abc” is not a proposal id; ids look like 12 or #12."
+    assert seen[10] == "There is no proposal #7 here; !proposals lists them."
+    assert seen[11] == "Give the proposal a title."
+    assert seen[13] == "vote=0h is no time at all; give a length like 3d."
+    assert seen[15] == "The title is 300 characters; the limit is 200."
+    assert seen[16] == "The title contains a control character (U+0007); remove it."
+    assert seen[17].startswith("Unknown command “!frobnicate”.")
+    assert "(to eve) Proposed as #1." in seen
+    assert seen[-1] == "#1 Still fine after all that — voting until 2026-11-30 09:00 UTC"

@@ -1,0 +1,138 @@
+"""Restarts, second instances and failing platforms lose nothing and repeat nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.bootstrap import bootstrap
+from governance.domain.ids import RoomRef
+from governance.service.clocks import SimulatedClock
+from governance.store import tables as t
+from governance.store.engine import make_engine
+from tests.chat import Chat, RecordingOutlet
+from tests.conftest import COMMUNITIES
+
+
+async def test_a_close_missed_while_down_runs_at_start_exactly_once(
+    chat: Chat, db_url: str
+) -> None:
+    await chat.ok("alice", "!propose Rent the hall vote=1d")
+    await chat.ok("bob", "!vote 1 yes")
+    # The bot is down for two days; two instances come back at once.
+    later = SimulatedClock(chat.clock.now() + timedelta(days=2))
+    outlets = [RecordingOutlet(), RecordingOutlet()]
+    apps = [
+        await bootstrap(
+            engine=make_engine(db_url), clock=later, outlets={"test": o}, communities=COMMUNITIES
+        )
+        for o in outlets
+    ]
+    try:
+        ran = await asyncio.gather(*(a.governance.run_due() for a in apps))
+        assert sorted(ran) == [0, 1]
+        await asyncio.gather(*(a.dispatcher.drain() for a in apps))
+        delivered = [text for o in outlets for text in o.texts()]
+        assert [text.splitlines()[1] for text in delivered if "voting closed" in text] == [
+            "Passed — 1 yes, 0 no."
+        ]
+    finally:
+        for a in apps:
+            await a.close()
+
+
+async def test_an_announcement_committed_but_not_sent_goes_out_after_a_restart(
+    chat: Chat, db_url: str
+) -> None:
+    # The vote is proposed, but the process dies before the outbox is read.
+    reply = await chat.app.governance.handle_text(
+        chat.room, chat.account("alice"), "!propose Fix the roof", chat.clock.now()
+    )
+    assert reply is not None and reply.ok
+    assert chat.announced() == []
+    outlet = RecordingOutlet()
+    again = await bootstrap(
+        engine=make_engine(db_url),
+        clock=chat.clock,
+        outlets={"test": outlet},
+        communities=COMMUNITIES,
+    )
+    try:
+        assert await again.dispatcher.drain() == 1
+        assert outlet.texts()[0].startswith("#1 Fix the roof — voting open until")
+        assert await again.dispatcher.drain() == 0
+    finally:
+        await again.close()
+
+
+async def test_one_unreachable_room_does_not_block_the_others_and_is_retried(chat: Chat) -> None:
+    second, broken = RoomRef("test", "room-2"), RoomRef("test", "room-3")
+    for room in (second, broken):
+        await chat.app.governance.handle_text(
+            room, chat.account("alice"), "!bind demo", chat.clock.now()
+        )
+    chat.outlet.fail_rooms.add(broken)
+    await chat.ok("alice", "!propose Share the van")
+    rooms = [room for room, text, _ in chat.outlet.posts if "Share the van" in text]
+    assert rooms == [chat.room, second]
+    async with chat.app.engine.connect() as conn:
+        row = (
+            await conn.execute(select(t.outbox).where(t.outbox.c.kind == "ProposalCreated"))
+        ).one()
+    assert row.delivered_at is None and row.attempts == 1 and "room-3" in row.last_error
+
+    chat.outlet.fail_rooms.clear()
+    chat.clock.set(chat.clock.now() + timedelta(seconds=3))
+    await chat.app.dispatcher.drain()
+    deliveries = [(room, key) for room, text, key in chat.outlet.posts if "Share the van" in text]
+    assert [room for room, _ in deliveries] == [chat.room, second, chat.room, second, broken]
+    keys = {room: key for room, key in deliveries}
+    # A retry reuses each room's key, so platforms can drop the duplicate.
+    assert [key for room, key in deliveries if room == chat.room] == [keys[chat.room]] * 2
+    assert len(set(keys.values())) == 3
+
+
+async def test_binding_needs_an_admin_and_a_room_belongs_to_one_community(chat: Chat) -> None:
+    room = RoomRef("test", "room-9")
+
+    async def say(name: str, text: str) -> str:
+        reply = await chat.app.governance.handle_text(
+            room, chat.account(name), text, chat.clock.now()
+        )
+        assert reply is not None
+        return reply.message.plain()
+
+    assert await say("bob", "!vote 1 yes") == (
+        "This room is not bound to a community; an admin can !bind it."
+    )
+    assert await say("bob", "!bind demo") == "Only an admin of demo can bind a room to it."
+    assert await say("alice", "!bind nowhere") == (
+        "There is no community called “nowhere” in the config."
+    )
+    assert await say("alice", "!bind demo") == "This room is now bound to demo."
+    assert await say("alice", "!bind demo") == "This room is already bound to demo."
+    # test:root is a configured admin of "demo" though not yet a member.
+    assert (await say("root", "!bind coop")).startswith("Only an admin of coop")
+    await chat.ok("alice", "!propose Meet on Tuesdays")
+    assert sum("Meet on Tuesdays" in text for text in chat.announced()) == 2
+
+
+async def test_the_unique_ballot_key_holds_in_the_database(chat: Chat) -> None:
+    await chat.ok("alice", "!propose One vote each")
+    await chat.ok("bob", "!vote 1 yes")
+    async with chat.app.engine.connect() as conn:
+        (proposal_id,) = (await conn.execute(select(t.proposals.c.id))).one()
+        try:
+            await conn.execute(
+                t.ballots.insert().values(
+                    proposal_id=proposal_id, voter_key="m2", member_id=2, choice={"v": "no"}
+                )
+            )
+        except Exception as error:  # the driver's IntegrityError
+            assert "unique" in str(error).lower()
+        else:
+            raise AssertionError("a second ballot for the same voter was stored")
+        await conn.rollback()
+        assert await conn.scalar(select(func.count()).select_from(t.ballots)) == 1
