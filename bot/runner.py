@@ -19,6 +19,9 @@ from governance.store.engine import make_engine
 log = logging.getLogger(__name__)
 
 
+SHUTDOWN_SECONDS = 20.0
+
+
 class NoAdapterConfigured(Exception):
     pass
 
@@ -87,9 +90,10 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
         await stop.wait()
     finally:
         wakeup.shutdown()
-        dispatcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await dispatcher
-        await app.dispatcher.drain()
+        app.dispatcher.stop()
+        try:
+            await asyncio.wait_for(dispatcher, timeout=SHUTDOWN_SECONDS)
+        except TimeoutError:
+            log.warning("announcements still pending at shutdown are sent at the next start")
         await app.close()
     return 0

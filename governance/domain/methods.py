@@ -265,6 +265,18 @@ class Consent(Method):
             return no_quorum(t, counts)
         reasons = _reasons(ballots, "object")
         lines = list(t.lines)
+        if not ballots:
+            lines.append("No ballots were cast, so no one consented.")
+            return Result(
+                ClosedAs.REJECTED,
+                "Rejected — no ballots were cast.",
+                counts,
+                t.ballots,
+                t.roll,
+                True,
+                (),
+                tuple(lines),
+            )
         if reasons:
             lines += [f"Objection: {reason}" for _, reason in reasons]
             summary = (

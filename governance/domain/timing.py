@@ -80,11 +80,16 @@ def end_of(spec: Deadline, start: datetime, zone: tzinfo) -> datetime:
         )
     if end <= start:
         raise InvalidProposal(f"The end {format_local(end, zone)} is not in the future.")
-    if end - start > MAX_VOTE_LENGTH:
+    # Measured on the wall clock, so "90d" across a DST change is still 90 days.
+    if _wall(end, zone) - _wall(start, zone) > MAX_VOTE_LENGTH:
         raise InvalidProposal(
             f"The end {format_local(end, zone)} is more than {MAX_VOTE_LENGTH.days} days away."
         )
     return end
+
+
+def _wall(moment: datetime, zone: tzinfo) -> datetime:
+    return moment.astimezone(zone).replace(tzinfo=None)
 
 
 def format_local(moment: datetime, zone: tzinfo) -> str:

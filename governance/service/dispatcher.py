@@ -38,6 +38,7 @@ class Dispatcher:
         self._deps = deps
         self._outlets = outlets
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Something was committed: look at the outbox soon."""
@@ -98,10 +99,17 @@ class Dispatcher:
                 errors.append(f"{room}: {error!r}")
         return "; ".join(errors) or None
 
+    def stop(self) -> None:
+        """Finish the current pass, one more for what it woke for, then return from `run`:
+        a delivery is never cut off half-way at shutdown."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Deliver until cancelled: on every wake-up, and every few seconds for retries
+        """Deliver until `stop`: on every wake-up, and every few seconds for retries
         and for events committed by other instances."""
         while True:
+            stopping = self._stopping
             self._wake.clear()
             try:
                 await self.drain()
@@ -109,5 +117,7 @@ class Dispatcher:
                 raise
             except Exception:
                 log.exception("outbox dispatcher pass failed; retrying")
+            if stopping:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)

@@ -180,7 +180,7 @@ def parse_share(command: str, key: str, value: str) -> Fraction:
 
 def _count(command: str, key: str, value: str, *, high: int) -> int:
     value = value.strip()
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= high:
+    if not (value.isascii() and value.isdigit() and len(value) <= 9) or not 1 <= int(value) <= high:
         raise _fail(command, f"{key}={value[:30]} must be a whole number from 1 to {high}.")
     return int(value)
 
@@ -193,6 +193,26 @@ def _unquote(value: str) -> str:
     return value
 
 
+_QUOTES = {'"': '"', "“": "”"}
+
+
+def _quoted_spans(line: str) -> list[tuple[int, int]]:
+    """Where quoted text stands: keys and flags inside quotes are just text."""
+    spans, i = [], 0
+    while i < len(line):
+        close = _QUOTES.get(line[i])
+        end = line.find(close, i + 1) if close else -1
+        if end > i:
+            spans.append((i, end))
+            i = end
+        i += 1
+    return spans
+
+
+def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start < position < end for start, end in spans)
+
+
 def _choice_of(command: str, key: str, value: str, allowed: tuple[str, ...]) -> str:
     word = value.strip().lower()
     if word not in allowed:
@@ -203,16 +223,31 @@ def _choice_of(command: str, key: str, value: str, allowed: tuple[str, ...]) -> 
 def _propose(ctx: Context, args: str, body: str) -> Propose:
     cmd = "propose"
     line = args
-    matches = list(_KEY_RE.finditer(line))
+    quoted = _quoted_spans(line)
+    matches = [m for m in _KEY_RE.finditer(line) if not _inside(m.start(), quoted)]
     title_end = matches[0].start() if matches else len(line)
     # ``secret`` is a flag wherever keys are given, and as the title's last word.
-    flags = [m for m in _FLAG_RE.finditer(line) if m.start() >= title_end]
+    flags = [
+        m
+        for m in _FLAG_RE.finditer(line)
+        if m.start() >= title_end and not _inside(m.start(), quoted)
+    ]
     trailing = _TRAILING_FLAG_RE.search(line[:title_end])
+    if trailing and _inside(trailing.start(), quoted):
+        trailing = None
     secret = bool(flags or trailing)
     title = _unquote(line[: trailing.start() if trailing else title_end])
     if not title:
         raise _fail(cmd, "Give the proposal a title.")
     starts = sorted([m.start() for m in matches] + [m.start() for m in flags])
+    for flag in flags:
+        stray = line[flag.end() : next((s for s in starts if s > flag.start()), len(line))]
+        if stray.strip():
+            raise _fail(
+                cmd,
+                f"“{stray.strip()[:40]}” after secret belongs to no key; if "
+                "“secret” is part of a value, put the value in quotes.",
+            )
     values: dict[str, str] = {}
     for match in matches:
         key = match.group(1).lower()

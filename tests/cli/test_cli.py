@@ -1,0 +1,161 @@
+"""The `folkmoot` command as an operator uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from bot.bootstrap import bootstrap, ensure_binding
+from governance.domain.ids import CommunityId
+from governance.service.clocks import SimulatedClock
+from governance.store import tables as t
+from governance.store.engine import make_engine
+from tests.chat import Chat, RecordingOutlet
+from tests.conftest import COMMUNITIES, ROOM, START
+
+TIMEOUT = 60
+
+
+async def folkmoot(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+        cwd=cwd,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=TIMEOUT)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_help_names_every_command(tmp_path: Path) -> None:
+    code, out, _ = await folkmoot("--help", env={}, cwd=tmp_path)
+    assert code == 0
+    for command in ("run", "console", "migrate", "verify-log"):
+        assert command in out
+
+
+async def test_run_without_an_adapter_says_which_keys_to_set(tmp_path: Path) -> None:
+    code, _, err = await folkmoot("run", env={"FOLKMOOT_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert code == 2
+    assert "no platform adapter is configured" in err
+    assert "[record]" in err and "FOLKMOOT_CONFIG" in err and "Traceback" not in err
+
+
+async def test_a_config_file_with_an_unknown_key_is_refused_by_name(tmp_path: Path) -> None:
+    config = tmp_path / "folkmoot.toml"
+    config.write_text('[[communities]]\nname = "demo"\ntimezon = "UTC"\n')
+    code, _, err = await folkmoot("migrate", env={"FOLKMOOT_CONFIG": str(config)}, cwd=tmp_path)
+    assert code == 2 and "timezon" in err and "Traceback" not in err
+
+
+async def test_migrate_then_verify_log_finds_the_first_tampered_entry(
+    chat: Chat, db_url: str, tmp_path: Path
+) -> None:
+    env = {"FOLKMOOT_DATABASE_URL": db_url, "FOLKMOOT_DATA_DIR": str(tmp_path)}
+    code, out, _ = await folkmoot("migrate", env=env, cwd=tmp_path)
+    assert code == 0 and "at revision" in out
+    await chat.ok("alice", "!propose Buy bread")
+    await chat.ok("alice", "!close 1 the bakery closed")
+    code, out, _ = await folkmoot("verify-log", "demo", env=env, cwd=tmp_path)
+    assert (code, out) == (0, "demo: 6 entries, chain intact\n")
+
+    async with chat.app.engine.begin() as conn:
+        await conn.execute(
+            update(t.decision_log)
+            .where(t.decision_log.c.seq == 4)
+            .values(data={"title": "Buy cake"})
+        )
+    code, out, _ = await folkmoot("verify-log", "demo", env=env, cwd=tmp_path)
+    assert code == 1
+    assert out == "demo: entry 4 is bad: its content does not match its hash\n"
+
+
+@asynccontextmanager
+async def room_at(db_url: str, clock: SimulatedClock) -> AsyncIterator[Chat]:
+    app = await bootstrap(
+        engine=make_engine(db_url), clock=clock, outlets={}, communities=COMMUNITIES
+    )
+    try:
+        await ensure_binding(app, ROOM, CommunityId("demo"))
+        yield Chat(app, clock, RecordingOutlet(), ROOM, CommunityId("demo"))
+    finally:
+        await app.close()
+
+
+async def test_run_closes_a_vote_missed_while_down_and_announces_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Three hours ago a one-hour vote opened; no bot has run since.
+    async with room_at(db_url, SimulatedClock(datetime.now(UTC) - timedelta(hours=3))) as chat:
+        await chat.join("alice", admin=True)
+        await chat.ok("alice", "!propose Fix the bike shed vote=1h")
+        await chat.ok("alice", "!vote 1 yes")
+    record = tmp_path / "deliveries.jsonl"
+    config = tmp_path / "folkmoot.toml"
+    config.write_text(
+        f'[[communities]]\nname = "demo"\n\n[record]\npath = "{record}"\nrooms = ["demo=hall"]\n'
+    )
+    env = {
+        "FOLKMOOT_DATABASE_URL": db_url,
+        "FOLKMOOT_CONFIG": str(config),
+        "FOLKMOOT_DATA_DIR": str(tmp_path),
+        "FOLKMOOT_LOG_LEVEL": "INFO",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+        cwd=tmp_path,
+    )
+    assert process.stderr is not None
+    try:
+
+        async def started() -> str:
+            assert process.stderr is not None
+            while line := (await process.stderr.readline()).decode():
+                if "folkmoot running" in line:
+                    return line
+            raise AssertionError("folkmoot run ended before it started")
+
+        line = await asyncio.wait_for(started(), timeout=TIMEOUT)
+        assert "1 missed item(s) ran at start" in line
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=TIMEOUT)
+    assert process.returncode == 0
+    deliveries = [json.loads(line) for line in record.read_text().splitlines()]
+    closes = [d for d in deliveries if "voting closed" in d["text"]]
+    assert len(closes) == 1
+    assert closes[0]["room"] == "record:hall"
+    assert closes[0]["text"].splitlines()[1] == "Passed — 1 yes, 0 no."
+
+
+async def test_a_restarted_bot_keeps_its_votes(db_url: str) -> None:
+    clock = SimulatedClock(START)
+    async with room_at(db_url, clock) as chat:
+        await chat.join("ana", admin=True)
+        await chat.ok("ana", "!propose Keep the records")
+        await chat.ok("ana", "!vote 1 yes")
+    clock.set(START + timedelta(hours=1))
+    async with room_at(db_url, clock) as chat:
+        assert "Your vote: yes." in await chat.ok("ana", "!status 1")
