@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -56,6 +56,4 @@ class SchedulerWakeup:
 
 
 def _soon() -> datetime:
-    from datetime import UTC, timedelta
-
     return datetime.now(UTC) + timedelta(seconds=5)

@@ -8,11 +8,12 @@ wake-up, a restart or a second instance closes a vote exactly once.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from governance.domain.lifecycle import Status
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import CLOSE, OPEN_VOTING, close_vote, open_voting
-from governance.service.ports import UnitOfWork, UnitOfWorkFactory
+from governance.service.ports import DueItem, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ async def run_due(uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10
             item = await uow.due.claim(now)
             if item is None:
                 break
-            await _run_one(uow, deps, item.kind, item.proposal, now)
+            await _run_one(uow, deps, item, now)
             await uow.due.done(item.id, at=now)
             await deps.commit(uow)
         ran += 1
@@ -36,15 +37,16 @@ async def run_due(uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10
     return ran
 
 
-async def _run_one(uow: UnitOfWork, deps: Deps, kind: str, proposal_id: int, now: object) -> None:
-    proposal = await uow.proposals.get_by_id(proposal_id, lock=True)  # type: ignore[arg-type]
+async def _run_one(uow: UnitOfWork, deps: Deps, item: DueItem, now: datetime) -> None:
+    kind = item.kind
+    proposal = await uow.proposals.get_by_id(item.proposal, lock=True)
     if proposal is None:
         return
     if kind == CLOSE and proposal.status is Status.VOTING:
-        await close_vote(uow, proposal, now=deps.clock.now())
+        await close_vote(uow, proposal, now=now)
     elif kind == OPEN_VOTING and proposal.status is Status.DELIBERATION:
         community = await uow.communities.get(proposal.community)
         assert community is not None
-        await open_voting(uow, deps, proposal, community, now=deps.clock.now())
+        await open_voting(uow, deps, proposal, community, now=now)
     else:
         log.info("dropping due %s for #%s: it is %s now", kind, proposal.number, proposal.status)

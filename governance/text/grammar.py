@@ -281,8 +281,8 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     if "dots" in values:
         fields["dots"] = _count(cmd, "dots", values["dots"], high=100)
     if "secret" in values:
-        flag = _choice_of(cmd, "secret", values["secret"], ("yes", "no", "true", "false"))
-        secret = flag in ("yes", "true")
+        answer = _choice_of(cmd, "secret", values["secret"], ("yes", "no", "true", "false"))
+        secret = answer in ("yes", "true")
     if "results" in values:
         fields["results"] = Visibility(
             _choice_of(cmd, "results", values["results"], tuple(v.value for v in Visibility))
