@@ -396,14 +396,17 @@ class _OptionMethod(Method):
             )
             return self._winners(sure + order[:open_seats], counts, t, lines)
         lines.append("Reported as a tie (ties=report).")
+        summary = f"Tied — {tied_text}, {plural(boundary, 'vote')} each"
+        if sure:
+            summary += f", for {plural(open_seats, 'seat')}; {', '.join(sure)} won a seat"
         return Result(
             ClosedAs.TIED,
-            f"Tied — {tied_text}, {plural(boundary, 'vote')} each.",
+            summary + ".",
             counts,
             t.ballots,
             t.roll,
             True,
-            (),
+            tuple(sure),
             tuple(lines),
         )
 

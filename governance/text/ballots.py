@@ -49,8 +49,7 @@ def _options(words: list[str], options: tuple[str, ...], method: Method) -> list
     by_name = {name.casefold(): i for i, name in enumerate(options)}
     chosen: list[int] = []
     i = 0
-    cleaned = [w.strip(",") for w in words]
-    cleaned = [w for w in cleaned if w]
+    cleaned = [piece for word in words for piece in word.split(",") if piece]
     while i < len(cleaned):
         for j in range(len(cleaned), i, -1):
             index = by_name.get(" ".join(cleaned[i:j]).casefold())
@@ -70,6 +69,6 @@ def _letter_or_number(word: str, options: tuple[str, ...], method: Method) -> in
         index = ord(word.upper()) - ord("A")
         if 0 <= index < len(options):
             return index
-    if word.isascii() and word.isdigit() and 1 <= int(word) <= len(options):
+    if word.isascii() and word.isdigit() and len(word) <= 3 and 1 <= int(word) <= len(options):
         return int(word) - 1
     raise InvalidBallot(f"“{word[:30]}” is not an option here; vote {method.ballot_hint(options)}.")

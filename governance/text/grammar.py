@@ -11,6 +11,7 @@ A proposal's body is the rest of the message. Ids are ``12`` or ``#12``.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -89,7 +90,7 @@ def parse(text: str, ctx: Context) -> Command:
     if not stripped.startswith(PREFIX):
         raise ParseError("Commands start with !, e.g. !help.", usage=usage("help"))
     first_line, _, rest = stripped[len(PREFIX) :].partition("\n")
-    name, _, args = first_line.strip().partition(" ")
+    name, args = _first_word(first_line)
     name = name.lower()
     parser = _PARSERS.get(name)
     if parser is None:
@@ -114,7 +115,7 @@ def _number(command: str, word: str) -> ProposalNumber:
 
 
 def _id_and_rest(command: str, args: str, *, rest_name: str | None) -> tuple[ProposalNumber, str]:
-    word, _, rest = args.partition(" ")
+    word, rest = _first_word(args)
     if not word:
         raise _fail(command, "Say which proposal: its id, like 12.")
     number = _number(command, word)
@@ -187,26 +188,53 @@ def _count(command: str, key: str, value: str, *, high: int) -> int:
 
 def _unquote(value: str) -> str:
     value = value.strip()
-    for left, right in (('"', '"'), ("'", "'"), ("“", "”")):
+    for left, right in _QUOTES.items():
         if len(value) >= 2 and value.startswith(left) and value.endswith(right):
             return value[1:-1].strip()
     return value
 
 
-_QUOTES = {'"': '"', "“": "”"}
+_QUOTES = {'"': '"', "“": "”", "'": "'"}
+_OPENS_AFTER = " \t=|"
+_CLOSES_BEFORE = " \t|"
 
 
 def _quoted_spans(line: str) -> list[tuple[int, int]]:
-    """Where quoted text stands: keys and flags inside quotes are just text."""
+    """Where quoted text stands: keys, flags and bars inside quotes are just text.
+
+    A quote opens only at the start of a word (or of a value) and closes only at the end
+    of one, so an apostrophe in "don't" or "co-op's" quotes nothing.
+    """
     spans, i = [], 0
     while i < len(line):
         close = _QUOTES.get(line[i])
-        end = line.find(close, i + 1) if close else -1
-        if end > i:
-            spans.append((i, end))
-            i = end
+        if close is not None and (i == 0 or line[i - 1] in _OPENS_AFTER):
+            end = next(
+                (
+                    j
+                    for j in range(i + 1, len(line))
+                    if line[j] == close and (j + 1 == len(line) or line[j + 1] in _CLOSES_BEFORE)
+                ),
+                -1,
+            )
+            if end > i:
+                spans.append((i, end))
+                i = end
         i += 1
     return spans
+
+
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    spans = _quoted_spans(text)
+    cuts = [i for i, ch in enumerate(text) if ch == separator and not _inside(i, spans)]
+    bounds = [-1, *cuts, len(text)]
+    return [text[a + 1 : b] for a, b in itertools.pairwise(bounds)]
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    """Split off the first word at any white space (a tab or a no-break space too)."""
+    parts = text.strip().split(maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else ((parts[0], "") if parts else ("", ""))
 
 
 def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
@@ -246,7 +274,7 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
             raise _fail(
                 cmd,
                 f"“{stray.strip()[:40]}” after secret belongs to no key; if "
-                "“secret” is part of a value, put the value in quotes.",
+                "“secret” is part of a value, put the value in double quotes.",
             )
     values: dict[str, str] = {}
     for match in matches:
@@ -259,7 +287,7 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     if "method" in values:
         fields["method"] = _choice_of(cmd, "method", values["method"], tuple(METHODS))
     if "options" in values:
-        options = tuple(_unquote(o) for o in values["options"].split("|"))
+        options = tuple(_unquote(o) for o in _split_outside_quotes(values["options"], "|"))
         if any(not o for o in options):
             raise _fail(cmd, "An option is empty; write options=A | B | C.")
         fields["options"] = options
@@ -325,7 +353,7 @@ def _close(ctx: Context, args: str, rest: str) -> CloseEarly:
 
 def _extend(ctx: Context, args: str, rest: str) -> Extend:
     number, more = _id_and_rest("extend", args, rest_name="length and a reason, e.g. 1d")
-    length, _, reason = more.partition(" ")
+    length, reason = _first_word(more)
     by = parse_length("extend", "length", length)
     if not reason.strip():
         raise _fail("extend", "Give a reason for the extension.")
@@ -352,8 +380,7 @@ def _bind(ctx: Context, args: str, rest: str) -> Bind:
 
 
 def _member_and_word(command: str, args: str, what: str) -> tuple[str, str]:
-    member, _, word = args.rpartition(" ")
-    member = member.strip()
+    member, _, word = " ".join(args.split()).rpartition(" ")
     if not member or not word:
         raise _fail(command, f"Name the member and the {what}.")
     return member, word

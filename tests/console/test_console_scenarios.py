@@ -16,9 +16,17 @@ async def console(tmp_path: Path, script: str) -> str:
     env.pop("FOLKMOOT_DATABASE_URL", None)
     env.pop("FOLKMOOT_CONFIG", None)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "console", "--start", START,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "console",
+        "--start",
+        START,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
     )
     out, err = await asyncio.wait_for(process.communicate(script.encode()), timeout=60)
     assert process.returncode == 0, err.decode()
@@ -151,21 +159,44 @@ async def test_a_majority_vote_closes_on_the_simulated_clock(tmp_path: Path) -> 
 
 
 async def test_bad_input_gets_answers_and_the_console_keeps_running(tmp_path: Path) -> None:
-    script = "\n".join([
-        "!help", "/as", "/as 9lives", "/warp", "/clock tomorrow", "/as eve",
-        "!vote", "!vote abc yes", "!vote 7 yes", "!propose", "", "!propose x vote=0h", "",
-        "!propose " + "t" * 300, "", "!propose Ring \x07 the bell", "", "!frobnicate",
-        "!propose Still fine after all that", "", "!proposals",
-    ]) + "\n"
+    script = (
+        "\n".join(
+            [
+                "!help",
+                "/as",
+                "/as 9lives",
+                "/warp",
+                "/clock tomorrow",
+                "/as eve",
+                "!vote",
+                "!vote abc yes",
+                "!vote 7 yes",
+                "!propose",
+                "",
+                "!propose x vote=0h",
+                "",
+                "!propose " + "t" * 300,
+                "",
+                "!propose Ring \x07 the bell",
+                "",
+                "!frobnicate",
+                "!propose Still fine after all that",
+                "",
+                "!proposals",
+            ]
+        )
+        + "\n"
+    )
     seen = (await console(tmp_path, script)).splitlines()
     assert seen[0] == "Play a member first: /as alice"
     assert seen[1].startswith("Usage: /as <name>") and seen[2].startswith("Usage: /as <name>")
     assert seen[3] == "Unknown console command /warp; /help lists them."
     assert seen[4] == "Usage: /clock +3d, /clock +2d1h or /clock +90m"
     assert seen[5] == "(to eve) Welcome, eve: you are an admin of demo."
-    assert seen[6:8] == ["Say which proposal: its id, like 12.",
-                         "Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object "
-                         "<reason> · !vote 12 A C"]
+    assert seen[6:8] == [
+        "Say which proposal: its id, like 12.",
+        "Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C",
+    ]
     assert seen[8] == "“abc” is not a proposal id; ids look like 12 or #12."
     assert seen[10] == "There is no proposal #7 here; !proposals lists them."
     assert seen[11] == "Give the proposal a title."
