@@ -77,6 +77,18 @@ def no_quorum(tally: Tally, counts: tuple[tuple[str, int], ...]) -> Result:
     )
 
 
+def no_ballots(tally: Tally, counts: tuple[tuple[str, int], ...], why: str) -> Result:
+    return Result(
+        ClosedAs.REJECTED,
+        "Rejected — no ballots were cast.",
+        counts,
+        tally.ballots,
+        tally.roll,
+        True,
+        explanation=(*tally.lines, why),
+    )
+
+
 class Method(ABC):
     name: str
     shape: BallotShape
@@ -266,17 +278,7 @@ class Consent(Method):
         reasons = _reasons(ballots, "object")
         lines = list(t.lines)
         if not ballots:
-            lines.append("No ballots were cast, so no one consented.")
-            return Result(
-                ClosedAs.REJECTED,
-                "Rejected — no ballots were cast.",
-                counts,
-                t.ballots,
-                t.roll,
-                True,
-                (),
-                tuple(lines),
-            )
+            return no_ballots(t, counts, "No ballots were cast, so no one consented.")
         if reasons:
             lines += [f"Objection: {reason}" for _, reason in reasons]
             summary = (
@@ -355,17 +357,7 @@ class _OptionMethod(Method):
         seats = min(policy.seats, len(option_counts))
         ranked = sorted(option_counts, key=lambda oc: -oc[1])
         if t.ballots == 0:
-            lines.append("No ballots were cast.")
-            return Result(
-                ClosedAs.REJECTED,
-                "Rejected — no ballots were cast.",
-                counts,
-                t.ballots,
-                t.roll,
-                True,
-                (),
-                tuple(lines),
-            )
+            return no_ballots(t, counts, "No ballots were cast.")
         boundary = ranked[seats - 1][1]
         sure = [name for name, n in ranked if n > boundary]
         tied = [name for name, n in ranked if n == boundary]

@@ -25,8 +25,9 @@ from tests.conftest import COMMUNITIES, ROOM, START
 TIMEOUT = 60
 
 
-async def folkmoot(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
+async def spawn(*args: str, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    """The real `folkmoot` command, in a process of its own."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.cli",
@@ -37,6 +38,10 @@ async def folkmoot(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str
         env={**os.environ, **env},
         cwd=cwd,
     )
+
+
+async def folkmoot(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await spawn(*args, env=env, cwd=cwd)
     out, err = await asyncio.wait_for(process.communicate(), timeout=TIMEOUT)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -116,17 +121,7 @@ async def test_run_closes_a_vote_missed_while_down_and_announces_it(
         "FOLKMOOT_DATA_DIR": str(tmp_path),
         "FOLKMOOT_LOG_LEVEL": "INFO",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **env},
-        cwd=tmp_path,
-    )
+    process = await spawn("run", env=env, cwd=tmp_path)
     assert process.stderr is not None
     try:
 
