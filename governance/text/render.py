@@ -15,6 +15,7 @@ from governance.domain.events import (
     VotingExtended,
     VotingOpened,
 )
+from governance.domain.methods import plural
 from governance.domain.policy import Policy
 from governance.domain.result import Result
 from governance.domain.timing import format_local
@@ -35,7 +36,7 @@ def vote_line(number: int, hint: str) -> str:
 
 
 def policy_line(method: str, policy: Policy, roll_size: int) -> str:
-    parts = [f"Method: {method}", f"roll: {roll_size} members"]
+    parts = [f"Method: {method}", f"roll: {plural(roll_size, 'member')}"]
     if policy.secret:
         parts.append("secret ballot")
     parts.append(f"results: {policy.results.value}")
@@ -75,7 +76,10 @@ def render_event(event: Event) -> Message | None:
             return Message(
                 f"#{event.number} {event.title} — voting open until "
                 f"{when(event.closes_at, event.timezone)}",
-                (f"Roll: {event.roll_size} members.", vote_line(event.number, event.ballot_hint)),
+                (
+                    f"Roll: {plural(event.roll_size, 'member')}.",
+                    vote_line(event.number, event.ballot_hint),
+                ),
             )
         case VotingExtended():
             return Message(
