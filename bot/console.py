@@ -45,7 +45,8 @@ async def run_console(
         if interactive:
             print(
                 "folkmoot console — community “demo”. /help for console commands, "
-                "!help for folkmoot's. Start with /as <name>."
+                "!help for folkmoot's. Start with /as <name>.\n"
+                "A !propose takes the lines after it as its body; an empty line ends it."
             )
         loop = asyncio.get_running_loop()
 
