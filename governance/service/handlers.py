@@ -49,6 +49,7 @@ from governance.service.lifecycle_ops import OPEN_VOTING, after_open, close_vote
 from governance.service.ports import UnitOfWork
 from governance.text.grammar import parse_share
 from governance.text.messages import Audience, Reply
+from governance.text.usage import usage
 
 Handler = Callable[[Command, UnitOfWork, Deps], Awaitable[Reply]]
 
@@ -57,6 +58,8 @@ def _policy(
     cmd: Propose, method_name: str, options: tuple[str, ...], default_quorum: str | None, deps: Deps
 ) -> Policy:
     method = method_named(method_name)
+    if cmd.dots is not None:
+        raise InvalidProposal("dots= applies to dots votes, which this version does not offer yet.")
     if cmd.threshold is not None and method_name not in ("majority", "consensus"):
         raise InvalidProposal("threshold= applies to majority and consensus votes only.")
     seats = cmd.seats or 1
@@ -427,10 +430,24 @@ async def join(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
 
 
+def _with_usage(command: str, handler: Handler) -> Handler:
+    """Show the command's usage line with a mistake in what was proposed."""
+
+    async def handle(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+        try:
+            return await handler(cmd, uow, deps)
+        except InvalidProposal as error:
+            if error.usage is not None:
+                raise
+            raise InvalidProposal(error.message, usage=usage(command)) from None
+
+    return handle
+
+
 HANDLERS: dict[type[Command], Handler] = {
-    Propose: propose,
+    Propose: _with_usage("propose", propose),
     CloseEarly: close_early,
-    Extend: extend,
+    Extend: _with_usage("extend", extend),
     Cancel: cancel,
     Withdraw: withdraw,
     RecordOutcome: record_outcome,

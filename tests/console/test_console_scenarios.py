@@ -202,7 +202,8 @@ async def test_bad_input_gets_answers_and_the_console_keeps_running(tmp_path: Pa
     assert seen[11] == "Give the proposal a title."
     assert seen[13] == "vote=0h is no time at all; give a length like 3d."
     assert seen[15] == "The title is 300 characters; the limit is 200."
-    assert seen[16] == "The title contains a control character (U+0007); remove it."
-    assert seen[17].startswith("Unknown command “!frobnicate”.")
+    assert seen[16].startswith("Usage: !propose <title>")
+    assert seen[17] == "The title contains a control character (U+0007); remove it."
+    assert seen[19].startswith("Unknown command “!frobnicate”.")
     assert "(to eve) Proposed as #1." in seen
     assert seen[-1] == "#1 Still fine after all that — voting until 2026-11-30 09:00 UTC"

@@ -130,16 +130,23 @@ async def test_secret_ballots_keep_no_link_between_voter_and_choice(chat: Chat) 
 
 
 async def test_limits_and_odd_text_are_refused_and_nothing_is_stored(chat: Chat) -> None:
-    long_title = "x" * 201
-    assert await chat.fails("alice", f"!propose {long_title}") == (
-        "The title is 201 characters; the limit is 200."
+    async def refusal(text: str) -> str:
+        answer, usage = (await chat.fails("alice", text)).split("\n")
+        assert usage.startswith("Usage: !propose <title> [method=…]")
+        return answer
+
+    assert (
+        await refusal("!propose " + "x" * 201) == "The title is 201 characters; the limit is 200."
     )
-    assert await chat.fails("alice", "!propose Fine title\n" + "b" * 4001) == (
+    assert await refusal("!propose Fine title\n" + "b" * 4001) == (
         "The body is 4,001 characters; the limit is 4,000."
     )
     options = " | ".join(f"o{i}" for i in range(21))
-    assert await chat.fails("alice", f"!propose Many options={options}") == (
+    assert await refusal(f"!propose Many options={options}") == (
         "A proposal may have at most 20 options; this one has 21."
+    )
+    assert await refusal("!propose Spend dots=5") == (
+        "dots= applies to dots votes, which this version does not offer yet."
     )
     assert "control character (U+0007)" in await chat.fails("alice", "!propose Bell \x07 here")
     assert "bidirectional control character (U+202E)" in await chat.fails(
