@@ -7,6 +7,7 @@ reference — never a traceback in chat.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from governance.domain.commands import (
+    Bind,
     CastVote,
     Command,
     Context,
@@ -52,20 +54,28 @@ class Governance:
         self._uow = uow
         self.deps = deps
         self.votes = VoteWriter(uow, deps)
-        self._bindings: dict[RoomRef, tuple[float, CommunityId | None]] = {}
+        self._bindings: dict[RoomRef, tuple[float, asyncio.Future[CommunityId | None]]] = {}
 
     async def close(self) -> None:
         await self.votes.close()
 
     async def community_of(self, room: RoomRef) -> CommunityId | None:
-        """Which community a room belongs to; cached briefly, as it rarely changes."""
+        """Which community a room belongs to; cached briefly, as it rarely changes.
+
+        A burst of messages from one room shares a single lookup."""
         cached = self._bindings.get(room)
-        if cached is not None and time.monotonic() - cached[0] < BINDING_TTL:
-            return cached[1]
+        if cached is None or time.monotonic() - cached[0] >= BINDING_TTL:
+            cached = (time.monotonic(), asyncio.ensure_future(self._lookup_binding(room)))
+            self._bindings[room] = cached
+        try:
+            return await asyncio.shield(cached[1])
+        except Exception:
+            self._bindings.pop(room, None)
+            raise
+
+    async def _lookup_binding(self, room: RoomRef) -> CommunityId | None:
         async with self._uow() as uow:
-            community = await uow.bindings.community_of(room)
-        self._bindings[room] = (time.monotonic(), community)
-        return community
+            return await uow.bindings.community_of(room)
 
     async def handle_text(
         self, room: RoomRef, actor: AccountRef, text: str, sent_at: datetime
@@ -99,7 +109,8 @@ class Governance:
                 if attempt == RETRIES:
                     raise
                 log.info("%s lost a race; trying again", type(cmd).__name__)
-        self._bindings.pop(cmd.ctx.room, None)
+        if isinstance(cmd, Bind):
+            self._bindings.pop(cmd.ctx.room, None)
         return reply
 
     async def _guard(self, work: Callable[[], Awaitable[Reply]]) -> Reply:
