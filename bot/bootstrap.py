@@ -59,7 +59,14 @@ async def bootstrap(
     async with factory() as uow:
         for c in communities:
             await uow.communities.upsert(
-                Community(CommunityId(c.name), c.timezone, c.default_vote, c.quorum), c.admins
+                Community(
+                    CommunityId(c.name),
+                    c.timezone,
+                    c.default_vote,
+                    c.quorum,
+                    frozenset(c.admins),
+                    tuple(c.bridge_patterns),
+                )
             )
         await uow.commit()
     return App(engine, governance, dispatcher, deps)

@@ -91,7 +91,9 @@ def outlet() -> RecordingOutlet:
 
 
 COMMUNITIES = [
-    CommunityConfig(name="demo", timezone="UTC", admins=["test:root"]),
+    CommunityConfig(
+        name="demo", timezone="UTC", admins=["test:root"], bridge_patterns=["test:bridge_*"]
+    ),
     CommunityConfig(name="coop", timezone="Europe/Berlin", default_vote="3d"),
 ]
 ROOM = RoomRef("test", "room-1")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from enum import IntEnum
 
 from governance.domain.errors import GovernanceError, NotAllowed
-from governance.domain.ids import CommunityId, MemberId
+from governance.domain.ids import AccountRef, CommunityId, MemberId
 
 MAX_CLASS_LENGTH = 40
 
@@ -44,6 +45,16 @@ class Community:
     timezone: str
     default_vote: str = "7d"
     quorum: str | None = None
+    admins: frozenset[str] = frozenset()
+    """Accounts (``platform:id``) that are admins from the start, as configured."""
+    bridge_patterns: tuple[str, ...] = ()
+    """Glob patterns of bridge bots and puppets (``matrix:@discord_*``): never voters."""
+
+    def is_configured_admin(self, account: AccountRef) -> bool:
+        return str(account) in self.admins
+
+    def is_bridge(self, account: AccountRef) -> bool:
+        return any(fnmatch.fnmatchcase(str(account), p) for p in self.bridge_patterns)
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,11 +327,12 @@ async def record_outcome(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, Bind)
     target = CommunityId(cmd.community_name.strip().lower())
-    if await uow.communities.get(target) is None:
+    community = await uow.communities.get(target)
+    if community is None:
         raise NotFound(f"There is no community called “{cmd.community_name[:60]}” in the config.")
     member = await uow.members.by_account(target, cmd.ctx.actor)
     is_admin = (member is not None and member.role >= Role.ADMIN) or (
-        str(cmd.ctx.actor) in await uow.communities.admins(target)
+        community.is_configured_admin(cmd.ctx.actor)
     )
     if not is_admin:
         raise NotAllowed(f"Only an admin of {target} can bind a room to it.")
@@ -408,16 +409,19 @@ async def set_class(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 async def join(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     """Idempotent: a member already known keeps their role."""
     assert isinstance(cmd, Join)
-    community = lookups.community_id(cmd)
-    known = await uow.members.by_account(community, cmd.ctx.actor)
+    community = await lookups.community(uow, cmd)
+    known = await uow.members.by_account(community.id, cmd.ctx.actor)
     if known is not None:
         return Reply.text(f"{known.display_name} is already a member.", Audience.QUIET)
     name = check_text("name", cmd.display_name, 80)
-    admins = await uow.communities.admins(community)
-    role = Role.ADMIN if str(cmd.ctx.actor) in admins else (cmd.role or Role.MEMBER)
-    member = await uow.members.add(community, cmd.ctx.actor, name, role, cmd.is_bot)
+    is_bot = cmd.is_bot or community.is_bridge(cmd.ctx.actor)
+    if community.is_configured_admin(cmd.ctx.actor):
+        role = Role.ADMIN
+    else:
+        role = Role.OBSERVER if is_bot else (cmd.role or Role.MEMBER)
+    member = await uow.members.add(community.id, cmd.ctx.actor, name, role, is_bot)
     await uow.log.append(
-        community,
+        community.id,
         at=deps.clock.now(),
         kind="member joined",
         proposal=None,
@@ -426,7 +430,7 @@ async def join(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
     await deps.commit(uow, events=False)
     return Reply.text(
-        f"Welcome, {name}: you are {article(role.word)} of {community}.", Audience.QUIET
+        f"Welcome, {name}: you are {article(role.word)} of {community.id}.", Audience.QUIET
     )
 
 

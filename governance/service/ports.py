@@ -68,7 +68,6 @@ class OutboxRow:
 
 class Communities(Protocol):
     async def get(self, community: CommunityId) -> Community | None: ...
-    async def admins(self, community: CommunityId) -> frozenset[str]: ...
 
 
 class Members(Protocol):

@@ -53,25 +53,27 @@ class CommunityRepo(_Repo):
         ).first()
         if row is None:
             return None
-        return Community(CommunityId(row.id), row.timezone, row.default_vote, row.quorum)
-
-    async def admins(self, community: CommunityId) -> frozenset[str]:
-        value = await self.conn.scalar(
-            select(t.communities.c.admins).where(t.communities.c.id == community)
+        return Community(
+            CommunityId(row.id),
+            row.timezone,
+            row.default_vote,
+            row.quorum,
+            frozenset(row.admins),
+            tuple(row.bridge_patterns),
         )
-        return frozenset(value or ())
 
     async def names(self) -> list[str]:
         return list(
             await self.conn.scalars(select(t.communities.c.id).order_by(t.communities.c.id))
         )
 
-    async def upsert(self, community: Community, admins: Sequence[str]) -> None:
+    async def upsert(self, community: Community) -> None:
         values = {
             "timezone": community.timezone,
             "default_vote": community.default_vote,
             "quorum": community.quorum,
-            "admins": list(admins),
+            "admins": sorted(community.admins),
+            "bridge_patterns": list(community.bridge_patterns),
         }
         done = await self.conn.execute(
             update(t.communities).where(t.communities.c.id == community.id).values(**values)

@@ -65,6 +65,7 @@ communities = Table(
     Column("default_vote", String(32), nullable=False),
     Column("quorum", String(16)),
     Column("admins", JSON, nullable=False),
+    Column("bridge_patterns", JSON, nullable=False),
 )
 
 members = Table(

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("default_vote", sa.String(length=32), nullable=False),
         sa.Column("quorum", sa.String(length=16), nullable=True),
         sa.Column("admins", sa.JSON(), nullable=False),
+        sa.Column("bridge_patterns", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_communities")),
     )
     op.create_table(

@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from governance.domain.commands import Context, Join
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId
 from governance.store import tables as t
@@ -82,6 +83,21 @@ async def test_the_roll_is_frozen_when_voting_opens(chat: Chat) -> None:
     await chat.ok("alice", "!propose Close on Mondays")
     assert "not on the voter roll of #2" in await chat.fails("carol", "!vote 2 yes")
     assert "Ballots so far: 0 of 3." in await chat.ok("dora", "!status 2")
+
+
+async def test_bots_and_bridge_puppets_never_join_a_roll(chat: Chat) -> None:
+    joined = await chat.join("bridge_ana")
+    assert joined.message.plain() == "Welcome, bridge_ana: you are an observer of demo."
+    await chat.app.governance.handle(
+        Join(
+            Context(chat.account("helper"), chat.room, chat.community, chat.clock.now()),
+            "helper",
+            is_bot=True,
+        )
+    )
+    await chat.ok("alice", "!propose Count only people")
+    assert "roll: 3 members" in chat.announced()[-1]
+    assert "not on the voter roll of #1" in await chat.fails("bridge_ana", "!vote 1 yes")
 
 
 async def test_a_member_s_mistake_does_not_spoil_the_votes_grouped_with_it(chat: Chat) -> None:
