@@ -56,7 +56,7 @@ async def bootstrap(
     governance = Governance(factory, deps)
     dispatcher = Dispatcher(factory, deps, outlets)
     deps.on_events = dispatcher.wake
-    async with factory() as uow:
+    async with SqlUnitOfWork(engine) as uow:
         for c in communities:
             await uow.communities.upsert(
                 Community(

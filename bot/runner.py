@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -34,6 +35,14 @@ NO_ADAPTER = (
     "([discord]; FOLKMOOT_DISCORD_TOKEN) are not part of this version yet. "
     "To try folkmoot without a platform, run `folkmoot console`."
 )
+
+
+def settle_memory() -> None:
+    """Move what start-up built (modules, metadata, compiled queries) out of the garbage
+    collector's view: a full collection then scans only what serving creates, and its
+    pauses stop being the vote latency's p99 (33–44 ms → none; docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _outlets(config: FileConfig) -> dict[str, Outlet]:
@@ -68,6 +77,7 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     app = await bootstrap(
         engine=engine, clock=SystemClock(), outlets=outlets, communities=config.communities
     )
+    settle_memory()
     wakeup = SchedulerWakeup(app.governance.run_due)
     app.deps.wakeup = wakeup
     stop = stop or asyncio.Event()

@@ -3,11 +3,20 @@ secret votes' events carry neither the voter nor the choice."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
 from governance.domain.ids import CommunityId, MemberId, ProposalNumber
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +27,16 @@ class Event:
     internal subscribers, e.g. live tallies)."""
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key, value in data.items():
+        # Field by field rather than `asdict`: events are shallow, and this is on the
+        # path of every vote.
+        data: dict[str, Any] = {}
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
             if isinstance(value, datetime):
-                data[key] = value.isoformat()
+                value = value.isoformat()
             elif isinstance(value, tuple):
-                data[key] = list(value)
+                value = list(value)
+            data[name] = value
         return data
 
     @classmethod

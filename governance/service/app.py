@@ -67,14 +67,17 @@ class Governance:
         if cached is None or time.monotonic() - cached[0] >= BINDING_TTL:
             cached = (time.monotonic(), asyncio.ensure_future(self._lookup_binding(room)))
             self._bindings[room] = cached
+        lookup = cached[1]
+        if lookup.done() and not lookup.cancelled() and lookup.exception() is None:
+            return lookup.result()
         try:
-            return await asyncio.shield(cached[1])
+            return await asyncio.shield(lookup)
         except Exception:
             self._bindings.pop(room, None)
             raise
 
     async def _lookup_binding(self, room: RoomRef) -> CommunityId | None:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.bindings.community_of(room)
 
     async def handle_text(
@@ -99,10 +102,13 @@ class Governance:
                     "This room is not bound to a community; an admin can !bind it."
                 )
             return await self.votes.submit(cmd)
-        handler = HANDLERS.get(type(cmd)) or QUERIES[type(cmd)]
+        handler = HANDLERS.get(type(cmd))
+        read_only = handler is None
+        if handler is None:
+            handler = QUERIES[type(cmd)]
         for attempt in range(1, RETRIES + 1):
             try:
-                async with self._uow() as uow:
+                async with self._uow(read_only=read_only) as uow:
                     reply = await handler(cmd, uow, self.deps)
                 break
             except ConflictError:
@@ -124,11 +130,11 @@ class Governance:
             return Reply.text(f"Something went wrong (ref {ref}); nothing was changed.", ok=False)
 
     async def member(self, community: CommunityId, account: AccountRef) -> Member | None:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.members.by_account(community, account)
 
     async def member_count(self, community: CommunityId) -> int:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.members.count(community)
 
     async def run_due(self) -> int:
@@ -136,5 +142,5 @@ class Governance:
         return await run_due(self._uow, self.deps)
 
     async def next_due(self) -> datetime | None:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.due.next_due()

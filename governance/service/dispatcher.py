@@ -48,7 +48,7 @@ class Dispatcher:
         """Deliver everything pending now; returns how many rows were settled."""
         settled = 0
         while True:
-            async with self._uow() as uow:
+            async with self._uow(read_only=True) as uow:
                 rows = await uow.outbox.pending(now=self._deps.clock.now(), limit=BATCH)
             if not rows:
                 return settled
@@ -85,7 +85,7 @@ class Dispatcher:
         message = render_event(event)
         if message is None:
             return None
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             rooms = await uow.bindings.rooms(event.community)
         errors = []
         for room in rooms:

@@ -30,7 +30,7 @@ async def run_due(uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10
             await uow.due.done(item.id, at=now)
             await deps.commit(uow)
         ran += 1
-    async with uow_factory() as uow:
+    async with uow_factory(read_only=True) as uow:
         upcoming = await uow.due.next_due()
     if upcoming is not None:
         deps.wakeup.due_at(upcoming)

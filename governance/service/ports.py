@@ -3,7 +3,7 @@ implement them; tests compose fakes of the same shape."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -48,6 +48,8 @@ class BallotWrite:
     choice: Choice | None
     """None removes the ballot."""
     at: datetime | None
+    existed: bool
+    """Whether the voter had a ballot before this write (an update, not an insert)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,11 @@ class UnitOfWork(Protocol):
         ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work; `read_only` ones never write, so the store may let them run
+        beside the writer (SQLite: a deferred transaction instead of an immediate one)."""
+        ...
 
 
 class Outlet(Protocol):

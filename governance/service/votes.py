@@ -118,7 +118,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
             raise GovernanceError(f"You have no ballot on {ref}.")
         del group.current[key]
         write = BallotWrite(
-            proposal.id, key[1], None if secret else member.id, None, cmd.ctx.sent_at
+            proposal.id, key[1], None if secret else member.id, None, cmd.ctx.sent_at, True
         )
         event: Event = (
             BallotReceived(community, proposal.number)
@@ -157,6 +157,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         None if secret else member.id,
         choice,
         None if secret else cmd.ctx.sent_at,
+        previous is not None,
     )
     if secret:
         text = f"Your secret ballot on {ref} is recorded. Only the count will be shown."

@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with ``synchronous=NORMAL``: it survives a process crash, not
 a power cut (``FOLKMOOT_SQLITE_SYNCHRONOUS=FULL`` survives both, at some cost). Every
 SQLite transaction begins IMMEDIATE, so a transaction that reads and then writes
-holds the write lock from the start and never fails half-way with "database is locked".
+holds the write lock from the start and never fails half-way with "database is locked";
+a read-only one begins deferred and reads beside the writer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+READ_ONLY = "folkmoot_read_only"
+"""Execution option of a connection whose transaction only reads: on SQLite it begins
+deferred, so it reads a snapshot beside the writer instead of queueing for its lock."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -54,6 +58,7 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> Asyn
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

@@ -8,8 +8,22 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    and_,
+    any_,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+    values,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from governance.domain.ballot import Choice
 from governance.domain.decision_log import GENESIS, LogEntry, chain_hash
@@ -44,6 +58,47 @@ class _Repo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+
+    def _in(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+        """``column IN (…)``; on PostgreSQL ``= ANY(array)``, one statement for any count
+        (an IN list of each length is a statement of its own to parse and plan)."""
+        if self.postgres:
+            array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+            return column == any_(array)  # type: ignore[no-any-return]
+        return column.in_(values)  # type: ignore[no-any-return]
+
+    async def _pairs(
+        self, a: Any, b: Any, pairs: Sequence[tuple[Any, Any]], *extra: Any
+    ) -> list[Any]:
+        """Rows whose (a, b) is one of `pairs`, found by joining the pairs as an inline
+        table so the index on (a, b) is used. On PostgreSQL the pairs go as two arrays
+        through ``unnest``: one statement text whatever the count, and a plan that stays
+        good as the table grows. (Row-value ``IN`` lists scanned the whole table.)"""
+        found: list[Any] = []
+        if not pairs:
+            return found
+        for chunk in _chunks(sorted(set(pairs))):
+            inline: Any
+            if self.postgres:
+                inline = (
+                    func.unnest(
+                        bindparam(None, [x for x, _ in chunk], type_=postgresql.ARRAY(a.type)),
+                        bindparam(None, [y for _, y in chunk], type_=postgresql.ARRAY(b.type)),
+                    )
+                    .table_valued(column("a", a.type), column("b", b.type))
+                    .render_derived(name="wanted", with_types=False)
+                )
+            else:
+                inline = (
+                    values(column("a", a.type), column("b", b.type), name="wanted")
+                    .data(list(chunk))
+                    .cte("wanted")
+                )
+            query = select(a, b, *extra).join_from(
+                a.table, inline, and_(a == inline.c.a, b == inline.c.b)
+            )
+            found += list(await self.conn.execute(query))
+        return found
 
 
 class CommunityRepo(_Repo):
@@ -92,19 +147,22 @@ class MemberRepo(_Repo):
         self, community: CommunityId, accounts: Sequence[AccountRef]
     ) -> dict[AccountRef, Member]:
         found: dict[AccountRef, Member] = {}
-        for chunk in _chunks(list(accounts)):
-            query = (
-                select(t.members, t.accounts.c.platform, t.accounts.c.account_id)
-                .join(t.accounts, t.accounts.c.member_id == t.members.c.id)
-                .where(
-                    t.accounts.c.community_id == community,
-                    tuple_(t.accounts.c.platform, t.accounts.c.account_id).in_(
-                        [(a.platform, a.account_id) for a in chunk]
-                    ),
+        by_platform: dict[str, list[str]] = {}
+        for account in accounts:
+            by_platform.setdefault(account.platform, []).append(account.account_id)
+        for platform, ids in by_platform.items():
+            for chunk in _chunks(ids):
+                query = (
+                    select(t.members, t.accounts.c.account_id)
+                    .join(t.accounts, t.accounts.c.member_id == t.members.c.id)
+                    .where(
+                        t.accounts.c.community_id == community,
+                        t.accounts.c.platform == platform,
+                        self._in(t.accounts.c.account_id, chunk),
+                    )
                 )
-            )
-            for row in await self.conn.execute(query):
-                found[AccountRef(row.platform, row.account_id)] = rows.member(row)
+                for row in await self.conn.execute(query):
+                    found[AccountRef(platform, row.account_id)] = rows.member(row)
         return found
 
     async def find(self, community: CommunityId, ref: str) -> list[Member]:
@@ -313,33 +371,26 @@ class BallotRepo(_Repo):
     async def on_roll(
         self, pairs: Sequence[tuple[ProposalId, MemberId]]
     ) -> set[tuple[ProposalId, MemberId]]:
-        found: set[tuple[ProposalId, MemberId]] = set()
-        for chunk in _chunks(list(pairs)):
-            query = select(t.roll.c.proposal_id, t.roll.c.member_id).where(
-                tuple_(t.roll.c.proposal_id, t.roll.c.member_id).in_(chunk)
-            )
-            found.update((ProposalId(p), MemberId(m)) for p, m in await self.conn.execute(query))
-        return found
+        found = await self._pairs(t.roll.c.proposal_id, t.roll.c.member_id, pairs)
+        return {(ProposalId(p), MemberId(m)) for p, m in found}
 
     async def current(self, keys: Sequence[BallotKey]) -> dict[BallotKey, Choice]:
-        found: dict[BallotKey, Choice] = {}
-        for chunk in _chunks(list(keys)):
-            query = select(
-                t.ballots.c.proposal_id, t.ballots.c.voter_key, t.ballots.c.choice
-            ).where(tuple_(t.ballots.c.proposal_id, t.ballots.c.voter_key).in_(chunk))
-            for p, key, choice in await self.conn.execute(query):
-                found[(ProposalId(p), key)] = Choice.from_json(choice)
-        return found
+        found = await self._pairs(
+            t.ballots.c.proposal_id, t.ballots.c.voter_key, keys, t.ballots.c.choice
+        )
+        return {(ProposalId(p), key): Choice.from_json(choice) for p, key, choice in found}
 
     async def write(self, writes: Sequence[BallotWrite], *, history: bool) -> None:
         """The group's final state per voter is written; the history keeps every step."""
         final: dict[BallotKey, BallotWrite] = {}
+        existed: dict[BallotKey, bool] = {}
         for w in writes:
-            final[(w.proposal, w.voter_key)] = w
-        existing = set(await self.current(list(final)))
-        inserts = [w for k, w in final.items() if w.choice is not None and k not in existing]
-        changes = [w for k, w in final.items() if w.choice is not None and k in existing]
-        removals = [w for k, w in final.items() if w.choice is None and k in existing]
+            key = (w.proposal, w.voter_key)
+            final[key] = w
+            existed.setdefault(key, w.existed)
+        inserts = [w for k, w in final.items() if w.choice is not None and not existed[k]]
+        changes = [w for k, w in final.items() if w.choice is not None and existed[k]]
+        removals = [w for k, w in final.items() if w.choice is None and existed[k]]
         if inserts:
             await self.conn.execute(
                 insert(t.ballots),
@@ -361,10 +412,10 @@ class BallotRepo(_Repo):
                 .where(t.ballots.c.proposal_id == w.proposal, t.ballots.c.voter_key == w.voter_key)
                 .values(choice=w.choice.to_json(), cast_at=w.at)
             )
-        for chunk in _chunks([(w.proposal, w.voter_key) for w in removals]):
+        for w in removals:
             await self.conn.execute(
                 delete(t.ballots).where(
-                    tuple_(t.ballots.c.proposal_id, t.ballots.c.voter_key).in_(chunk)
+                    t.ballots.c.proposal_id == w.proposal, t.ballots.c.voter_key == w.voter_key
                 )
             )
         if history and writes:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from governance.service.ports import ConflictError
+from governance.service.ports import ConflictError, UnitOfWorkFactory
+from governance.store.engine import READ_ONLY
 from governance.store.repositories import (
     BallotRepo,
     BindingRepo,
@@ -35,13 +35,16 @@ class SqlUnitOfWork:
     outbox: OutboxRepo
     due: DueRepo
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
         conn = await self._engine.connect()
         try:
+            if self._read_only:
+                await conn.execution_options(**{READ_ONLY: True})
             await conn.begin()
         except BaseException:
             await conn.close()
@@ -86,5 +89,8 @@ def _sqlstate(error: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
-def uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(engine)
+def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
+    def make(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, read_only=read_only)
+
+    return make
