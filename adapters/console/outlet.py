@@ -27,6 +27,3 @@ class ConsoleOutlet:
 
     def reply_text(self, text: str) -> None:
         self._write(text)
-
-    def private(self, recipient: str, message: Message) -> None:
-        self._write(f"(to {recipient}) {message.plain()}")

@@ -75,8 +75,9 @@ async def _load(uow: UnitOfWork, commands: Sequence[VoteCommand]) -> _Group:
         and (c, cmd.ctx.actor) in group.members
     }
     group.on_roll = {(p, m) for p, m in await uow.ballots.on_roll(sorted(pairs))}
-    keys = [(p, _voter_key(group, p, MemberId(m))) for p, m in sorted(pairs)]
-    group.current = await uow.ballots.current([k for k in keys if k[1]])
+    group.current = await uow.ballots.current(
+        [(p, _voter_key(group, p, MemberId(m))) for p, m in sorted(pairs)]
+    )
     return group
 
 
