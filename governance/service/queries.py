@@ -111,7 +111,7 @@ async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         raise GovernanceError(f"#{p.number} has no results: it {_plain_state(p)}.")
     cast = await uow.ballots.count(p.id)
     if p.policy.results is Visibility.CLOSED:
-        what = "secret votes" if p.policy.secret else "this vote's results"
+        what = "secret votes" if p.policy.secret else f"#{p.number}"
         raise GovernanceError(
             f"The results of {what} are shown after voting closes; "
             f"{cast} of {p.roll_size} have voted so far."
