@@ -136,3 +136,34 @@ async def test_the_unique_ballot_key_holds_in_the_database(chat: Chat) -> None:
             raise AssertionError("a second ballot for the same voter was stored")
         await conn.rollback()
         assert await conn.scalar(select(func.count()).select_from(t.ballots)) == 1
+
+
+async def test_two_instances_taking_the_same_member_s_votes_store_one_ballot(
+    chat: Chat, db_url: str
+) -> None:
+    await chat.ok("alice", "!propose One ballot each, whatever the instance")
+    other = await bootstrap(
+        engine=make_engine(db_url), clock=chat.clock, outlets={}, communities=COMMUNITIES
+    )
+    try:
+        apps = [chat.app, other]
+        replies = await asyncio.gather(
+            *(
+                apps[i % 2].governance.handle_text(
+                    chat.room,
+                    chat.account("bob"),
+                    f"!vote 1 {'yes' if i % 2 else 'no'}",
+                    chat.clock.now(),
+                )
+                for i in range(20)
+            )
+        )
+        assert all(r is not None and r.ok for r in replies), [
+            r.message.plain() for r in replies if r is not None and not r.ok
+        ]
+    finally:
+        await other.close()
+    async with chat.app.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(t.ballots)) == 1
+        history = await conn.scalar(select(func.count()).select_from(t.ballot_history))
+    assert history is not None and history >= 1
