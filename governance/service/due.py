@@ -8,27 +8,51 @@ wake-up, a restart or a second instance closes a vote exactly once.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from governance.domain.lifecycle import Status
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import CLOSE, OPEN_VOTING, close_vote, open_voting
-from governance.service.ports import DueItem, UnitOfWork, UnitOfWorkFactory
+from governance.service.ports import ConflictError, DueItem, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = timedelta(days=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes after each failure, at most a day."""
+    return min(timedelta(minutes=2 ** min(attempts, 11)), MAX_RETRY_DELAY)
 
 
 async def run_due(uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10_000) -> int:
     ran = 0
     while ran < limit:
-        async with uow_factory() as uow:
-            now = deps.clock.now()
-            item = await uow.due.claim(now)
+        item: DueItem | None = None
+        now = deps.clock.now()
+        try:
+            async with uow_factory() as uow:
+                item = await uow.due.claim(now)
+                if item is None:
+                    break
+                await _run_one(uow, deps, item, now)
+                await uow.due.done(item.id, at=now)
+                await deps.commit(uow)
+        except ConflictError:
+            log.info("due work lost a race with another instance; it has been done")
+        except Exception:
             if item is None:
-                break
-            await _run_one(uow, deps, item, now)
-            await uow.due.done(item.id, at=now)
-            await deps.commit(uow)
+                raise
+            # One item's failure must not hold up every close due after it.
+            log.exception(
+                "due %s for proposal %s failed (attempt %d); retrying later",
+                item.kind,
+                item.proposal,
+                item.attempts + 1,
+            )
+            async with uow_factory() as uow:
+                await uow.due.postpone(item.id, to=now + retry_delay(item.attempts))
+                await uow.commit()
         ran += 1
     async with uow_factory(read_only=True) as uow:
         upcoming = await uow.due.next_due()

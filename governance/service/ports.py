@@ -58,6 +58,8 @@ class DueItem:
     kind: str
     proposal: ProposalId
     due_at: datetime
+    attempts: int = 0
+    """How many times it has failed before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,10 @@ class DueWork(Protocol):
         ...
 
     async def done(self, item: int, *, at: datetime) -> None: ...
+    async def postpone(self, item: int, *, to: datetime) -> None:
+        """It failed: count the attempt and try again at `to`."""
+        ...
+
     async def next_due(self) -> datetime | None: ...
 
 

@@ -645,11 +645,18 @@ class DueRepo(_Repo):
         row = (await self.conn.execute(query)).first()
         if row is None:
             return None
-        return DueItem(row.id, row.kind, ProposalId(row.proposal_id), row.due_at)
+        return DueItem(row.id, row.kind, ProposalId(row.proposal_id), row.due_at, row.attempts)
 
     async def done(self, item: int, *, at: datetime) -> None:
         await self.conn.execute(
             update(t.due_work).where(t.due_work.c.id == item).values(done_at=at)
+        )
+
+    async def postpone(self, item: int, *, to: datetime) -> None:
+        await self.conn.execute(
+            update(t.due_work)
+            .where(t.due_work.c.id == item)
+            .values(due_at=to, attempts=t.due_work.c.attempts + 1)
         )
 
     async def next_due(self) -> datetime | None:

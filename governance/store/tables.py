@@ -217,5 +217,6 @@ due_work = Table(
     Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
     Column("due_at", TS, nullable=False),
     Column("done_at", TS),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_due_work_pending", "done_at", "due_at"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.bootstrap import bootstrap
 from governance.domain.ids import RoomRef
@@ -167,3 +167,27 @@ async def test_two_instances_taking_the_same_member_s_votes_store_one_ballot(
         assert await conn.scalar(select(func.count()).select_from(t.ballots)) == 1
         history = await conn.scalar(select(func.count()).select_from(t.ballot_history))
     assert history is not None and history >= 1
+
+
+async def test_a_close_that_fails_is_retried_later_and_does_not_hold_up_the_others(
+    chat: Chat,
+) -> None:
+    await chat.ok("alice", "!propose Broken one vote=1h")
+    await chat.ok("alice", "!propose Healthy one vote=2h")
+    async with chat.app.engine.begin() as conn:  # a row the code can no longer read
+        await conn.execute(
+            update(t.proposals).where(t.proposals.c.number == 1).values(method="lottery")
+        )
+    await chat.advance(hours=3)
+    closed = [text.splitlines()[0] for text in chat.announced() if "voting closed" in text]
+    assert closed == ["#2 Healthy one — voting closed"]
+    async with chat.app.engine.connect() as conn:
+        row = (await conn.execute(select(t.due_work).where(t.due_work.c.done_at.is_(None)))).one()
+    assert row.attempts >= 1 and row.due_at > chat.clock.now()
+    # Repaired, it closes at its next try.
+    async with chat.app.engine.begin() as conn:
+        await conn.execute(
+            update(t.proposals).where(t.proposals.c.number == 1).values(method="majority")
+        )
+    await chat.advance(days=1)
+    assert any(text.startswith("#1 Broken one — voting closed") for text in chat.announced())
