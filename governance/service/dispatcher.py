@@ -82,7 +82,11 @@ class Dispatcher:
     async def _announce(self, row_id: int, event: Event) -> str | None:
         if not event.announce:
             return None
-        message = render_event(event)
+        try:
+            message = render_event(event)
+        except Exception as error:  # a bug: keep the row for a fixed version, go on
+            log.exception("outbox row %d could not be rendered", row_id)
+            return f"rendering failed: {error!r}"
         if message is None:
             return None
         async with self._uow(read_only=True) as uow:
