@@ -3,6 +3,7 @@ hot paths (a vote group costs the same handful of statements whatever its size).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -19,7 +20,6 @@ from sqlalchemy import (
     or_,
     select,
     update,
-    values,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -71,14 +71,16 @@ class _Repo:
         self, a: Any, b: Any, pairs: Sequence[tuple[Any, Any]], *extra: Any
     ) -> list[Any]:
         """Rows whose (a, b) is one of `pairs`, found by joining the pairs as an inline
-        table so the index on (a, b) is used. On PostgreSQL the pairs go as two arrays
-        through ``unnest``: one statement text whatever the count, and a plan that stays
-        good as the table grows. (Row-value ``IN`` lists scanned the whole table.)"""
+        table so the index on (a, b) is used: on PostgreSQL two arrays through
+        ``unnest``, on SQLite one JSON array through ``json_each``. Either way one
+        statement text whatever the count, and a plan that stays good as the table
+        grows. (Row-value ``IN`` lists scanned whole tables.)"""
         found: list[Any] = []
         if not pairs:
             return found
         for chunk in _chunks(sorted(set(pairs))):
             inline: Any
+            on: ColumnElement[bool]
             if self.postgres:
                 inline = (
                     func.unnest(
@@ -88,15 +90,19 @@ class _Repo:
                     .table_valued(column("a", a.type), column("b", b.type))
                     .render_derived(name="wanted", with_types=False)
                 )
+                on = and_(a == inline.c.a, b == inline.c.b)
             else:
+                # SQLite: the pairs as one JSON parameter, read by json_each.
                 inline = (
-                    values(column("a", a.type), column("b", b.type), name="wanted")
-                    .data(list(chunk))
-                    .cte("wanted")
+                    func.json_each(bindparam(None, json.dumps(list(chunk))))
+                    .table_valued("value")
+                    .alias("wanted")
                 )
-            query = select(a, b, *extra).join_from(
-                a.table, inline, and_(a == inline.c.a, b == inline.c.b)
-            )
+                on = and_(
+                    a == func.json_extract(inline.c.value, "$[0]"),
+                    b == func.json_extract(inline.c.value, "$[1]"),
+                )
+            query = select(a, b, *extra).join_from(a.table, inline, on)
             found += list(await self.conn.execute(query))
         return found
 
