@@ -3,6 +3,7 @@ hot paths (a vote group costs the same handful of statements whatever its size).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -58,6 +59,17 @@ class _Repo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+
+    async def _serialise(self, community: CommunityId) -> None:
+        """Take the community's sequence lock until commit (PostgreSQL; SQLite's
+        transactions already write one at a time). The decision log's next entry and
+        the next proposal number are read-then-insert: without it, two instances (or
+        two commands) pick the same number and one fails on the unique key."""
+        if self.postgres:
+            key = int.from_bytes(
+                hashlib.sha256(community.encode()).digest()[:8], "big", signed=True
+            )
+            await self.conn.execute(select(func.pg_advisory_xact_lock(key)))
 
     def _in(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
         """``column IN (…)``; on PostgreSQL ``= ANY(array)``, one statement for any count
@@ -285,6 +297,7 @@ class BindingRepo(_Repo):
 
 class ProposalRepo(_Repo):
     async def add(self, proposal: Proposal) -> Proposal:
+        await self._serialise(proposal.community)
         last = await self.conn.scalar(
             select(func.max(t.proposals.c.number)).where(
                 t.proposals.c.community_id == proposal.community
@@ -490,6 +503,7 @@ class LogRepo(_Repo):
         actor: MemberId | None,
         data: dict[str, Any],
     ) -> LogEntry:
+        await self._serialise(community)
         last = (
             await self.conn.execute(
                 select(t.decision_log.c.seq, t.decision_log.c.hash)

@@ -8,6 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from bot.bootstrap import bootstrap
+from governance.domain.commands import Context, Join
+from governance.domain.decision_log import verify_chain
 from governance.domain.ids import RoomRef
 from governance.service.clocks import SimulatedClock
 from governance.store import tables as t
@@ -191,3 +193,43 @@ async def test_a_close_that_fails_is_retried_later_and_does_not_hold_up_the_othe
         )
     await chat.advance(days=1)
     assert any(text.startswith("#1 Broken one — voting closed") for text in chat.announced())
+
+
+async def test_concurrent_commands_in_one_community_all_succeed_and_keep_one_chain(
+    chat: Chat, db_url: str
+) -> None:
+    other = await bootstrap(
+        engine=make_engine(db_url), clock=chat.clock, outlets={}, communities=COMMUNITIES
+    )
+    try:
+        apps = [chat.app, other]
+        joins = [
+            apps[i % 2].governance.handle(
+                Join(
+                    Context(chat.account(f"j{i}"), chat.room, chat.community, chat.clock.now()),
+                    f"j{i}",
+                )
+            )
+            for i in range(12)
+        ]
+        proposals = [
+            apps[i % 2].governance.handle_text(
+                chat.room, chat.account("alice"), f"!propose Idea {i}", chat.clock.now()
+            )
+            for i in range(8)
+        ]
+        replies = await asyncio.gather(*joins, *proposals)
+        failed = [r.message.plain() for r in replies if r is None or not r.ok]
+        assert failed == []
+    finally:
+        await other.close()
+    numbers = sorted(
+        int(r.message.plain().removeprefix("Proposed as #").rstrip("."))
+        for r in replies[12:]
+        if r is not None
+    )
+    assert numbers == list(range(1, 9))
+    async with chat.app.uow() as uow:
+        entries = await uow.log.entries(chat.community)
+    assert verify_chain(entries) is None
+    assert len(entries) == 3 + 12 + 8 * 2  # 3 joins, 12 more, each proposal and its opening
