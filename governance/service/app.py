@@ -35,7 +35,7 @@ from governance.service.handlers import HANDLERS, Handler
 from governance.service.ports import ConflictError, UnitOfWorkFactory
 from governance.service.votes import VoteWriter
 from governance.text.grammar import is_command, parse
-from governance.text.messages import Reply
+from governance.text.messages import Audience, Reply
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,12 @@ class Governance:
                 raise GovernanceError(
                     "This room is not bound to a community; an admin can !bind it."
                 )
-            return await self.votes.submit(cmd)
+            try:
+                return await self.votes.submit(cmd)
+            except GovernanceError as error:
+                # Like the receipt, a refusal is the voter's alone: in a secret vote the
+                # room must not learn from it how someone meant to vote.
+                return Reply.text(str(error), Audience.QUIET, ok=False)
         handler = HANDLERS.get(type(cmd))
         read_only = handler is None
         if handler is None:

@@ -265,6 +265,7 @@ async def _end(
     await uow.due.drop(proposal.id)
     if proposal.policy.secret:
         await uow.ballots.destroy_key(proposal.id)
+        await uow.ballots.seal_secret(proposal.id)
     kind = "withdrawn" if reason is None else "cancelled"
     await uow.log.append(
         proposal.community,

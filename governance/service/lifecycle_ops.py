@@ -85,6 +85,7 @@ async def close_vote(
         return False
     if proposal.policy.secret:
         await uow.ballots.destroy_key(proposal.id)
+        await uow.ballots.seal_secret(proposal.id)
     await uow.due.drop(proposal.id)
     data: dict[str, object] = {
         "closed_as": result.closed_as.value,

@@ -475,6 +475,29 @@ class BallotRepo(_Repo):
         )
         return [None if c is None else Choice.from_json(c) for c in await self.conn.scalars(query)]
 
+    async def seal_secret(self, proposal: ProposalId) -> None:
+        """At close: rewrite a secret vote's ballots in an order and under keys that
+        say nothing of who cast them or when (row ids followed arrival order)."""
+        rows_ = (
+            await self.conn.execute(
+                select(t.ballots.c.voter_key, t.ballots.c.choice).where(
+                    t.ballots.c.proposal_id == proposal
+                )
+            )
+        ).all()
+        await self.conn.execute(delete(t.ballots).where(t.ballots.c.proposal_id == proposal))
+        if rows_:
+            # The tags are keyed hashes: their order is random and unrelated to time.
+            ordered = sorted(rows_, key=lambda r: str(r.voter_key))
+            await self.conn.execute(
+                insert(t.ballots),
+                [
+                    {"proposal_id": proposal, "voter_key": f"sealed-{i}", "member_id": None,
+                     "choice": r.choice, "cast_at": None}
+                    for i, r in enumerate(ordered, 1)
+                ],
+            )
+
     async def set_key(self, proposal: ProposalId, key: bytes) -> None:
         await self.conn.execute(
             insert(t.proposal_keys).values(proposal_id=proposal, secret_key=key)

@@ -65,7 +65,7 @@ Everyone works Monday to Thursday.
 Method: consent; roll: 3 members; results: live.
 Vote: !vote 1 consent, object <reason> or stand-aside
 (to alice) Your vote on #1 is recorded: consent.
-Say why: object needs a reason.
+(to bob) Say why: object needs a reason.
 Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C
 (to bob) Your vote on #1 is recorded: object — “Our Friday customers would lose out.”
 (to carol) Your vote on #1 is recorded: stand-aside.
@@ -140,7 +140,7 @@ Quorum: 2 needed (50%) — reached.
 Threshold: yes/(yes+no) = 1/2 = 50%; needs more than 50%.
 Tie: reported as a tie (ties=report).
 It is 2026-11-26 09:00 UTC.
-Voting on #1 has closed.
+(to cleo) Voting on #1 has closed.
 #1 Buy a delivery bike — result
 Tied — 1 yes, 1 no.
 choice   votes
@@ -198,7 +198,7 @@ async def test_bad_input_gets_answers_and_the_console_keeps_running(tmp_path: Pa
         "Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C",
     ]
     assert seen[8] == "“abc” is not a proposal id; ids look like 12 or #12."
-    assert seen[10] == "There is no proposal #7 here; !proposals lists them."
+    assert seen[10] == "(to eve) There is no proposal #7 here; !proposals lists them."
     assert seen[11] == "Give the proposal a title."
     assert seen[13] == "vote=0h is no time at all; give a length like 3d."
     assert seen[15] == "The title is 300 characters; the limit is 200."

@@ -10,6 +10,7 @@ from governance.domain.commands import Context, Join
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId
 from governance.store import tables as t
+from governance.text.messages import Audience
 from tests.chat import Chat
 
 
@@ -139,10 +140,27 @@ async def test_secret_ballots_keep_no_link_between_voter_and_choice(chat: Chat) 
         ]
         assert payloads and all(set(p) == {"community", "number"} for p in payloads)
         assert await conn.scalar(select(func.count()).select_from(t.proposal_keys)) == 1
+    # A refusal is for the voter alone: the room must not learn how they meant to vote.
+    refusal = await chat.send("alice", "!vote 1 Ana Ana")
+    assert not refusal.ok and refusal.audience is Audience.QUIET
+    await chat.ok("alice", "!vote 1 Ben")
+    async with chat.app.engine.connect() as conn:
+        arrival = [
+            b.choice for b in (await conn.execute(select(t.ballots).order_by(t.ballots.c.id)))
+        ]
     await chat.advance(days=1)
     assert "Winner: Ana" in chat.announced()[-1]
     async with chat.app.engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(t.proposal_keys)) == 0
+        sealed = (await conn.execute(select(t.ballots).order_by(t.ballots.c.id))).all()
+    # After close the rows keep the choices and nothing else: no keyed tags, and an
+    # order that is not the order of arrival.
+    assert sorted(b.choice["o"] for b in sealed) == sorted(c["o"] for c in arrival)
+    assert [(b.voter_key, b.member_id, b.cast_at) for b in sealed] == [
+        ("sealed-1", None, None),
+        ("sealed-2", None, None),
+        ("sealed-3", None, None),
+    ]
 
 
 async def test_limits_and_odd_text_are_refused_and_nothing_is_stored(chat: Chat) -> None:
