@@ -7,7 +7,7 @@ given what the store knows about that voter.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from governance.domain.ballot import Choice
@@ -115,8 +115,12 @@ class Proposal:
                 "opened, with the members who held the member role then."
             )
         choice = self.method.check_ballot(choice, self.options)
-        if choice.reason is not None and len(choice.reason) > MAX_REASON:
-            raise InvalidBallot(f"A reason may be at most {MAX_REASON:,} characters.")
+        if choice.reason is not None:
+            try:
+                reason = check_text("reason", choice.reason, MAX_REASON)
+            except InvalidProposal as error:  # the same rules as titles, as a ballot error
+                raise InvalidBallot(error.message) from None
+            choice = replace(choice, reason=reason)
         if previous is not None and not self.policy.allow_change and previous != choice:
             raise GovernanceError(f"Votes on {self.ref} cannot be changed.")
         return choice

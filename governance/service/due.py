@@ -10,9 +10,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from governance.domain.errors import InvalidProposal
 from governance.domain.lifecycle import Status
 from governance.service.deps import Deps
-from governance.service.lifecycle_ops import CLOSE, OPEN_VOTING, close_vote, open_voting
+from governance.service.lifecycle_ops import (
+    CLOSE,
+    OPEN_VOTING,
+    cancel_unopenable,
+    close_vote,
+    open_voting,
+)
 from governance.service.ports import ConflictError, DueItem, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -39,7 +46,7 @@ async def run_due(uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10
                 await uow.due.done(item.id, at=now)
                 await deps.commit(uow)
         except ConflictError:
-            log.info("due work lost a race with another instance; it has been done")
+            log.info("due work met another writer's change; trying again")
         except Exception:
             if item is None:
                 raise
@@ -71,6 +78,10 @@ async def _run_one(uow: UnitOfWork, deps: Deps, item: DueItem, now: datetime) ->
     elif kind == OPEN_VOTING and proposal.status is Status.DELIBERATION:
         community = await uow.communities.get(proposal.community)
         assert community is not None
-        await open_voting(uow, deps, proposal, community, now=now)
+        try:
+            await open_voting(uow, deps, proposal, community, now=now)
+        except InvalidProposal as error:
+            # e.g. an absolute end that passed while the bot was down: no one could vote.
+            await cancel_unopenable(uow, proposal, reason=error.message, now=now)
     else:
         log.info("dropping due %s for #%s: it is %s now", kind, proposal.number, proposal.status)

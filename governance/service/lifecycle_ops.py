@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from governance.domain.events import ProposalClosed, VotingOpened
+from governance.domain.events import ProposalCancelled, ProposalClosed, VotingOpened
 from governance.domain.ids import MemberId
-from governance.domain.lifecycle import Status
+from governance.domain.lifecycle import Move, Status
 from governance.domain.members import Community
 from governance.domain.proposal import Proposal
 from governance.domain.timing import end_of
@@ -65,6 +65,33 @@ async def after_open(uow: UnitOfWork, deps: Deps, proposal: Proposal, roll: list
         proposal=proposal.number,
         actor=None,
         data={"closes_at": proposal.closes_at.isoformat(), "roll_size": len(roll)},
+    )
+
+
+BOT_NAME = "folkmoot"
+
+
+async def cancel_unopenable(
+    uow: UnitOfWork, proposal: Proposal, *, reason: str, now: datetime
+) -> None:
+    """Cancel a proposal whose vote cannot open, saying why in every room."""
+    proposal.move(Move.CANCEL)
+    proposal.closed_at = now
+    if not await uow.proposals.update(proposal, expect=Status.DELIBERATION):
+        return
+    reason = f"voting could not open: {reason}"
+    await uow.due.drop(proposal.id)
+    await uow.log.append(
+        proposal.community,
+        at=now,
+        kind="cancelled",
+        proposal=proposal.number,
+        actor=None,
+        data={"reason": reason},
+    )
+    await uow.outbox.add(
+        [ProposalCancelled(proposal.community, proposal.number, proposal.title, reason, BOT_NAME)],
+        at=now,
     )
 
 

@@ -492,8 +492,13 @@ class BallotRepo(_Repo):
             await self.conn.execute(
                 insert(t.ballots),
                 [
-                    {"proposal_id": proposal, "voter_key": f"sealed-{i}", "member_id": None,
-                     "choice": r.choice, "cast_at": None}
+                    {
+                        "proposal_id": proposal,
+                        "voter_key": f"sealed-{i}",
+                        "member_id": None,
+                        "choice": r.choice,
+                        "cast_at": None,
+                    }
                     for i, r in enumerate(ordered, 1)
                 ],
             )

@@ -32,5 +32,8 @@ USAGE: dict[str, tuple[str, str]] = {
 }
 
 
-def usage(command: str) -> str:
-    return USAGE[command][0]
+def usage(command: str) -> str | None:
+    """The usage line of a chat command; None for other callers of the parsers (the
+    config file reuses them)."""
+    entry = USAGE.get(command)
+    return None if entry is None else entry[0]

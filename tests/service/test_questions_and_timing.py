@@ -3,6 +3,8 @@ vote on time."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.chat import Chat
 
 
@@ -81,4 +83,32 @@ async def test_lists_status_classes_and_help(chat: Chat) -> None:
     )
     assert await chat.fails("carol", "!help dance") == (
         "No command called “dance”. !help lists them.\nUsage: !help [command]"
+    )
+
+
+async def test_a_deliberation_whose_vote_end_passed_while_down_is_cancelled_saying_why(
+    chat: Chat,
+) -> None:
+    await chat.ok("alice", "!propose Plan the fair deliberate=1d vote=2026-11-24 18:00")
+    # The bot was down for two days: the end passed before voting could open.
+    chat.clock.set(chat.clock.now() + timedelta(days=2))
+    await chat.app.governance.run_due()
+    await chat.app.dispatcher.drain()
+    assert chat.announced()[-1].splitlines() == [
+        "#1 Plan the fair — cancelled by folkmoot",
+        "Reason: voting could not open: The end 2026-11-24 18:00 UTC is not in the future.",
+    ]
+    assert "#1 Plan the fair — cancelled" in await chat.ok("bob", "!proposals")
+    assert await chat.app.governance.next_due() is None
+
+
+async def test_vote_reasons_follow_the_same_rules_as_titles(chat: Chat) -> None:
+    await chat.ok("alice", "!propose Change the locks method=consent")
+    refused = await chat.fails("bob", "!vote 1 object \u202e\x07 gnikcah")
+    assert refused.splitlines()[0] == (
+        "The reason contains a bidirectional control character (U+202E), which can "
+        "disguise text; remove it."
+    )
+    assert await chat.ok("bob", "!vote 1 object  spaces   are fine  ") == (
+        "Your vote on #1 is recorded: object — “spaces are fine”."
     )
