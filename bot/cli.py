@@ -10,6 +10,9 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
 from bot.config import ConfigError, Settings, load_file_config
 from bot.console import run_console
 from bot.runner import NoAdapterConfigured, run_bot
@@ -68,9 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, NoAdapterConfigured) as error:
         print(f"folkmoot: {error}", file=sys.stderr)
         return 2
+    except (ArgumentError, DBAPIError, OSError) as error:
+        where = _shown_url(settings.db_url())
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        print(
+            f"folkmoot: cannot use the database {where} (FOLKMOOT_DATABASE_URL): {reason}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)
+
+
+def _shown_url(url: str) -> str:
+    """The URL as it may be shown: never its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
 
 
 def _start_time(text: str | None) -> datetime | None:
@@ -101,7 +120,13 @@ async def _verify(settings: Settings, community: str | None) -> int:
     bad = 0
     try:
         async with SqlUnitOfWork(engine) as uow:
-            names = [community] if community else await uow.communities.names()
+            known = await uow.communities.names()
+            if community is not None and community not in known:
+                raise ConfigError(
+                    f"there is no community called {community!r} in the database "
+                    f"(known: {', '.join(known) or 'none'})"
+                )
+            names = [community] if community else known
             for name in names:
                 entries = await uow.log.entries(CommunityId(name))
                 problem = verify_chain(entries)

@@ -154,3 +154,35 @@ async def test_a_restarted_bot_keeps_its_votes(db_url: str) -> None:
     clock.set(START + timedelta(hours=1))
     async with room_at(db_url, clock) as chat:
         assert "Your vote: yes." in await chat.ok("ana", "!status 1")
+
+
+async def test_database_and_config_trouble_gets_one_clear_line(tmp_path: Path) -> None:
+    code, _, err = await folkmoot(
+        "migrate",
+        env={"FOLKMOOT_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+        cwd=tmp_path,
+    )
+    assert code == 2 and "Traceback" not in err
+    assert "cannot use the database postgresql://u:***@127.0.0.1:1/x" in err
+    assert "hunter2" not in err
+    code, _, err = await folkmoot(
+        "migrate", env={"FOLKMOOT_DATABASE_URL": "nonsense"}, cwd=tmp_path
+    )
+    assert code == 2 and "not a database URL" in err and "Traceback" not in err
+
+    config = tmp_path / "folkmoot.toml"
+    config.write_text('[[communities]]\nname = "coop"\ndefault_vote = "banana"\n')
+    code, _, err = await folkmoot("run", env={"FOLKMOOT_CONFIG": str(config)}, cwd=tmp_path)
+    assert code == 2 and "default_vote=banana is not a length" in err
+    assert "Traceback" not in err
+
+
+async def test_verify_log_names_an_unknown_community(
+    chat: Chat, db_url: str, tmp_path: Path
+) -> None:
+    env = {"FOLKMOOT_DATABASE_URL": db_url}
+    code, _, err = await folkmoot("verify-log", "nosuch", env=env, cwd=tmp_path)
+    assert code == 2
+    assert "there is no community called 'nosuch' in the database (known: coop, demo)" in err
+    code, out, _ = await folkmoot("verify-log", env=env, cwd=tmp_path)
+    assert (code, out) == (0, "coop: 0 entries, chain intact\ndemo: 3 entries, chain intact\n")
