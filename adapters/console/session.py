@@ -68,7 +68,7 @@ class ConsoleSession:
             if line is None:
                 return
             line = line.rstrip("\n")
-            if line.startswith("!propose") or line.startswith("!outcome"):
+            if line.startswith("!propose"):
                 line = await self._with_body(line, read_line, prompt)
             if not await self.handle(line):
                 return
