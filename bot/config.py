@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from governance.domain.errors import GovernanceError
-from governance.text.grammar import parse_deadline, parse_length, parse_share
+from governance.text.grammar import parse_deadline, parse_length, parse_quorum
 
 DEFAULT_CONFIG_NAME = "folkmoot.toml"
 
@@ -54,8 +54,8 @@ class CommunityConfig(BaseModel):
     @field_validator("quorum")
     @classmethod
     def _quorum(cls, value: str | None) -> str | None:
-        if value is not None and not (value.isascii() and value.isdigit()):
-            _check(lambda: parse_share("config", "quorum", value))
+        if value is not None:
+            _check(lambda: parse_quorum("config", "quorum", value))
         return value
 
     @field_validator("reminders")

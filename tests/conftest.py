@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +16,9 @@ from sqlalchemy.engine import make_url
 
 from bot.bootstrap import App, bootstrap, ensure_binding
 from bot.config import CommunityConfig
-from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.ids import CommunityId, RoomRef
 from governance.service.clocks import SimulatedClock
 from governance.store.engine import make_engine
-from governance.text.messages import Message, Reply
 from tests.chat import Chat, RecordingOutlet
 
 PG_ADMIN_URL = os.environ.get(
@@ -94,7 +93,7 @@ COMMUNITIES = [
     CommunityConfig(
         name="demo", timezone="UTC", admins=["test:root"], bridge_patterns=["test:bridge_*"]
     ),
-    CommunityConfig(name="coop", timezone="Europe/Berlin", default_vote="3d"),
+    CommunityConfig(name="coop", timezone="Europe/Berlin", default_vote="3d", quorum="2"),
 ]
 ROOM = RoomRef("test", "room-1")
 
@@ -120,11 +119,3 @@ async def chat(app: App, clock: SimulatedClock, outlet: RecordingOutlet) -> Chat
     await room.join("bob")
     await room.join("carol")
     return room
-
-
-@pytest.fixture
-def account() -> Iterator[AccountRef]:
-    yield AccountRef("test", "alice")
-
-
-__all__ = ["Message", "Reply"]

@@ -3,7 +3,7 @@ result visibility and the tie rule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -81,9 +81,6 @@ class Policy:
             raise InvalidProposal(
                 "A secret vote shows its results only after close (results=closed)."
             )
-
-    def with_secret(self) -> Policy:
-        return replace(self, secret=True, results=Visibility.CLOSED)
 
     def to_json(self) -> dict[str, Any]:
         return {

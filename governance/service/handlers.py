@@ -33,7 +33,7 @@ from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNum
 from governance.domain.lifecycle import Status
 from governance.domain.members import MAX_CLASS_LENGTH, Role, article
 from governance.domain.methods import BallotShape, method_named
-from governance.domain.policy import Policy, Quorum, TieRule, Visibility
+from governance.domain.policy import Policy, TieRule, Visibility
 from governance.domain.proposal import (
     MAX_BODY,
     MAX_OUTCOME,
@@ -47,7 +47,7 @@ from governance.service import lookups
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import OPEN_VOTING, after_open, close_vote, vote_end
 from governance.service.ports import UnitOfWork
-from governance.text.grammar import parse_share
+from governance.text.grammar import parse_quorum
 from governance.text.messages import Audience, Reply
 from governance.text.usage import usage
 
@@ -76,11 +76,7 @@ def _policy(
         )
     quorum = cmd.quorum
     if quorum is None and default_quorum:
-        quorum = (
-            Quorum(count=int(default_quorum))
-            if default_quorum.isdigit()
-            else Quorum(share=parse_share("propose", "quorum", default_quorum))
-        )
+        quorum = parse_quorum("propose", "quorum", default_quorum)
     ties = cmd.ties or TieRule.REPORT
     return Policy(
         quorum=quorum,

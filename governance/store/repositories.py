@@ -156,8 +156,6 @@ class CommunityRepo(_Repo):
 
 
 class MemberRepo(_Repo):
-    _columns = select(t.members)
-
     async def by_account(self, community: CommunityId, account: AccountRef) -> Member | None:
         return (await self.by_accounts(community, [account])).get(account)
 

@@ -179,6 +179,14 @@ def parse_share(command: str, key: str, value: str) -> Fraction:
     return share
 
 
+def parse_quorum(command: str, key: str, value: str) -> Quorum:
+    """``12`` is a count of ballots; ``50%`` or ``2/3`` a share of the roll."""
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return Quorum(count=_count(command, key, text, high=1_000_000))
+    return Quorum(share=parse_share(command, key, text))
+
+
 def _count(command: str, key: str, value: str, *, high: int) -> int:
     value = value.strip()
     if not (value.isascii() and value.isdigit() and len(value) <= 9) or not 1 <= int(value) <= high:
@@ -296,12 +304,7 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     if "vote" in values:
         fields["vote"] = parse_deadline(cmd, "vote", values["vote"])
     if "quorum" in values:
-        q = values["quorum"].strip()
-        fields["quorum"] = (
-            Quorum(count=_count(cmd, "quorum", q, high=1_000_000))
-            if q.isascii() and q.isdigit()
-            else Quorum(share=parse_share(cmd, "quorum", q))
-        )
+        fields["quorum"] = parse_quorum(cmd, "quorum", values["quorum"])
     if "threshold" in values:
         fields["threshold"] = parse_share(cmd, "threshold", values["threshold"])
     if "seats" in values:

@@ -591,9 +591,3 @@ def test_policy_json_round_trip(policy: Policy) -> None:
 def test_policy_refuses_impossible_settings(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidProposal, match=message):
         Policy(**kwargs)  # type: ignore[arg-type]
-
-
-def test_with_secret_hides_results_until_close() -> None:
-    policy = Policy().with_secret()
-    assert policy.secret
-    assert policy.results is Visibility.CLOSED
