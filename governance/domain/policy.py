@@ -11,12 +11,22 @@ from typing import Any
 from governance.domain.errors import InvalidProposal
 
 MAX_SEATS = 20
+MAX_DOTS = 100
+DEFAULT_DOTS = 10
+MAX_CLASSES = 20
 
 
 class TieRule(StrEnum):
     REPORT = "report"
     STATUS_QUO = "status-quo"
     LOT = "lot"
+
+
+class Strength(StrEnum):
+    """How the Schulze method measures a pairwise defeat."""
+
+    MARGINS = "margins"
+    WINNING = "winning-votes"
 
 
 class Visibility(StrEnum):
@@ -47,11 +57,23 @@ class Quorum:
 
 
 def format_share(share: Fraction) -> str:
-    """`Fraction(1, 2)` → ``50%``, `Fraction(2, 3)` → ``2/3``."""
+    """`Fraction(1, 2)` → ``50%``, `Fraction(2, 3)` → ``2/3``, `Fraction(1, 8)` → ``12.5%``."""
     percent = share * 100
     if percent.denominator == 1:
         return f"{percent.numerator}%"
+    if (percent * 10).denominator == 1:
+        return f"{float(percent):.1f}%"
     return f"{share.numerator}/{share.denominator}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRule:
+    """A stakeholder class's part in a decision: its weight and, optionally, its quorum."""
+
+    name: str
+    weight: Fraction | None = None
+    """A share of the result (the weights of a policy add up to 1); None: no weighting."""
+    quorum: Quorum | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,30 +88,37 @@ class Policy:
     ties: TieRule = TieRule.REPORT
     lot_seed: str | None = None
     allow_change: bool = True
+    strength: Strength = Strength.MARGINS
+    classes: tuple[ClassRule, ...] = ()
+    """Stakeholder classes with a weight or a quorum of their own (the multi-stakeholder
+    co-op: workers 40 %, users 30 %, …)."""
+
+    @property
+    def weighted(self) -> bool:
+        return any(rule.weight is not None for rule in self.classes)
+
+    @property
+    def dot_budget(self) -> int:
+        return DEFAULT_DOTS if self.dots is None else self.dots
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not (0 < self.threshold <= 1):
             raise InvalidProposal("A threshold must be more than 0 and at most 100%.")
         if self.quorum is not None:
-            if self.quorum.share is not None and not (0 < self.quorum.share <= 1):
-                raise InvalidProposal("A quorum share must be more than 0 and at most 100%.")
-            if self.quorum.count is not None and self.quorum.count < 1:
-                raise InvalidProposal("A quorum count must be at least 1.")
+            check_quorum(self.quorum)
         if not 1 <= self.seats <= MAX_SEATS:
             raise InvalidProposal(f"Seats must be between 1 and {MAX_SEATS}.")
         if self.secret and self.results is not Visibility.CLOSED:
             raise InvalidProposal(
                 "A secret vote shows its results only after close (results=closed)."
             )
+        if self.dots is not None and not 1 <= self.dots <= MAX_DOTS:
+            raise InvalidProposal(f"dots= must be between 1 and {MAX_DOTS}.")
+        check_classes(self.classes)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "quorum": None
-            if self.quorum is None
-            else {
-                "share": None if self.quorum.share is None else str(self.quorum.share),
-                "count": self.quorum.count,
-            },
+            "quorum": _quorum_json(self.quorum),
             "threshold": None if self.threshold is None else str(self.threshold),
             "seats": self.seats,
             "dots": self.dots,
@@ -98,20 +127,21 @@ class Policy:
             "ties": self.ties.value,
             "lot_seed": self.lot_seed,
             "allow_change": self.allow_change,
+            "strength": self.strength.value,
+            "classes": [
+                {
+                    "name": rule.name,
+                    "weight": None if rule.weight is None else str(rule.weight),
+                    "quorum": _quorum_json(rule.quorum),
+                }
+                for rule in self.classes
+            ],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Policy:
-        q = data.get("quorum")
-        quorum = (
-            None
-            if q is None
-            else Quorum(
-                share=None if q["share"] is None else Fraction(q["share"]), count=q["count"]
-            )
-        )
         return cls(
-            quorum=quorum,
+            quorum=_quorum_from_json(data.get("quorum")),
             threshold=None if data.get("threshold") is None else Fraction(data["threshold"]),
             seats=data.get("seats", 1),
             dots=data.get("dots"),
@@ -120,4 +150,62 @@ class Policy:
             ties=TieRule(data.get("ties", "report")),
             lot_seed=data.get("lot_seed"),
             allow_change=data.get("allow_change", True),
+            strength=Strength(data.get("strength", "margins")),
+            classes=tuple(
+                ClassRule(
+                    c["name"],
+                    None if c.get("weight") is None else Fraction(c["weight"]),
+                    _quorum_from_json(c.get("quorum")),
+                )
+                for c in data.get("classes", ())
+            ),
+        )
+
+
+def _quorum_json(quorum: Quorum | None) -> dict[str, Any] | None:
+    if quorum is None:
+        return None
+    return {"share": None if quorum.share is None else str(quorum.share), "count": quorum.count}
+
+
+def _quorum_from_json(data: dict[str, Any] | None) -> Quorum | None:
+    if data is None:
+        return None
+    share = data.get("share")
+    return Quorum(share=None if share is None else Fraction(share), count=data.get("count"))
+
+
+def check_quorum(quorum: Quorum, what: str = "quorum") -> None:
+    if quorum.share is not None and not (0 < quorum.share <= 1):
+        raise InvalidProposal(f"A {what} share must be more than 0 and at most 100%.")
+    if quorum.count is not None and quorum.count < 1:
+        raise InvalidProposal(f"A {what} count must be at least 1.")
+
+
+def check_classes(classes: tuple[ClassRule, ...]) -> None:
+    """Weights must all be set or all absent, be positive and add up to 100 %."""
+    if len(classes) > MAX_CLASSES:
+        raise InvalidProposal(f"At most {MAX_CLASSES} stakeholder classes; {len(classes)} given.")
+    names = [rule.name for rule in classes]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidProposal(f"The class {twice[0]} is named twice.")
+    for rule in classes:
+        if rule.quorum is not None:
+            check_quorum(rule.quorum, f"{rule.name} quorum")
+    weights = [rule.weight for rule in classes if rule.weight is not None]
+    if not weights:
+        return
+    for rule in classes:
+        if rule.weight is not None and rule.weight <= 0:
+            raise InvalidProposal(
+                f"The weight of {rule.name} must be more than 0; leave the class out instead."
+            )
+    total = sum(weights, Fraction(0))
+    if total != 1:
+        listed = ", ".join(
+            f"{rule.name} {format_share(rule.weight)}" for rule in classes if rule.weight
+        )
+        raise InvalidProposal(
+            f"Class weights must add up to 100%; these add up to {format_share(total)} ({listed})."
         )

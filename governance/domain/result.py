@@ -9,6 +9,33 @@ from governance.domain.lifecycle import ClosedAs
 
 
 @dataclass(frozen=True, slots=True)
+class TallyTable:
+    """A table a member reads to check a count: rounds, stages, pairwise wins, classes.
+
+    Plain strings, so every platform can lay it out its own way (an HTML table, an
+    embed field, aligned console columns)."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "header": list(self.header),
+            "rows": [list(r) for r in self.rows],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TallyTable:
+        return cls(
+            str(data["title"]),
+            tuple(str(h) for h in data["header"]),
+            tuple(tuple(str(c) for c in row) for row in data["rows"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """What a method concluded and why.
 
@@ -28,6 +55,8 @@ class Result:
     explanation: tuple[str, ...] = ()
     reasons: tuple[tuple[str, str], ...] = field(default=())
     """(verdict, reason) pairs, e.g. the objections that stood, without voters' names."""
+    tables: tuple[TallyTable, ...] = ()
+    """Rounds, stages, the pairwise matrix, the per-class breakdown: in reading order."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +69,7 @@ class Result:
             "winners": list(self.winners),
             "explanation": list(self.explanation),
             "reasons": [list(r) for r in self.reasons],
+            "tables": [table.to_json() for table in self.tables],
         }
 
     @classmethod
@@ -54,4 +84,5 @@ class Result:
             winners=tuple(data["winners"]),
             explanation=tuple(data["explanation"]),
             reasons=tuple((str(v), str(r)) for v, r in data["reasons"]),
+            tables=tuple(TallyTable.from_json(t) for t in data.get("tables", ())),
         )
