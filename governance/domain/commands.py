@@ -10,7 +10,7 @@ from fractions import Fraction
 from governance.domain.ballot import Choice
 from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.members import Role
-from governance.domain.policy import Quorum, TieRule, Visibility
+from governance.domain.policy import ClassRule, Quorum, Strength, TieRule, Visibility
 from governance.domain.timing import Deadline, Length
 
 
@@ -53,6 +53,9 @@ class Propose(Command):
     secret: bool = False
     results: Visibility | None = None
     ties: TieRule | None = None
+    strength: Strength | None = None
+    classes: tuple[ClassRule, ...] = ()
+    """Class weights (``weights=``) and class quorums (``class-quorum=``), merged by name."""
 
 
 @dataclass(frozen=True, slots=True)

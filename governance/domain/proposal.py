@@ -15,7 +15,7 @@ from governance.domain.errors import GovernanceError, InvalidBallot, InvalidProp
 from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNumber
 from governance.domain.lifecycle import ClosedAs, Move, Status, next_status
 from governance.domain.members import Member, Role
-from governance.domain.methods import Method, method_named
+from governance.domain.methods import BallotShape, Method, method_named
 from governance.domain.policy import Policy
 from governance.domain.result import Result
 
@@ -87,6 +87,14 @@ class Proposal:
     def ref(self) -> str:
         return f"#{self.number}"
 
+    def describe(self, choice: Choice) -> str:
+        """A ballot as its voter reads it back: ``Birch > Acorn``, ``yes``, ``Acorn=5``."""
+        return choice.describe(self.options, ranking=self.method.shape is BallotShape.RANKING)
+
+    @property
+    def ballot_hint(self) -> str:
+        return self.method.ballot_hint(self.options, self.policy)
+
     def move(self, move: Move) -> None:
         self.status = next_status(self.status, move)
 
@@ -114,7 +122,7 @@ class Proposal:
                 f"You are not on the voter roll of {self.ref}: it was fixed when voting "
                 "opened, with the members who held the member role then."
             )
-        choice = self.method.check_ballot(choice, self.options)
+        choice = self.method.check_ballot(choice, self.options, self.policy)
         if choice.reason is not None:
             try:
                 reason = check_text("reason", choice.reason, MAX_REASON)

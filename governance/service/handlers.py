@@ -32,8 +32,8 @@ from governance.domain.events import (
 from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNumber
 from governance.domain.lifecycle import Status
 from governance.domain.members import MAX_CLASS_LENGTH, Role, article
-from governance.domain.methods import BallotShape, method_named
-from governance.domain.policy import Policy, TieRule, Visibility
+from governance.domain.methods import method_named
+from governance.domain.policy import Policy, Strength, TieRule, Visibility
 from governance.domain.proposal import (
     MAX_BODY,
     MAX_OUTCOME,
@@ -58,36 +58,31 @@ def _policy(
     cmd: Propose, method_name: str, options: tuple[str, ...], default_quorum: str | None, deps: Deps
 ) -> Policy:
     method = method_named(method_name)
-    if cmd.dots is not None:
-        raise InvalidProposal("dots= applies to dots votes, which this version does not offer yet.")
-    if cmd.threshold is not None and method_name not in ("majority", "consensus"):
-        raise InvalidProposal("threshold= applies to majority and consensus votes only.")
-    seats = cmd.seats or 1
-    if seats > 1 and method_name != "approval":
-        raise InvalidProposal("seats= applies to approval votes here.")
-    if method.shape is not BallotShape.VERDICT and seats >= len(options):
-        raise InvalidProposal(
-            f"seats={seats} leaves nothing to choose among {len(options)} options."
-        )
     if cmd.secret and cmd.results not in (None, Visibility.CLOSED):
         raise InvalidProposal(
             "A secret vote shows its results only after close; "
             "leave out results= or use results=closed."
         )
+    if cmd.strength is not None and method_name != "condorcet":
+        raise InvalidProposal("strength= applies to condorcet votes only.")
     quorum = cmd.quorum
     if quorum is None and default_quorum:
         quorum = parse_quorum("propose", "quorum", default_quorum)
     ties = cmd.ties or TieRule.REPORT
-    return Policy(
+    policy = Policy(
         quorum=quorum,
         threshold=cmd.threshold,
-        seats=seats,
+        seats=cmd.seats or 1,
         dots=cmd.dots,
         secret=cmd.secret,
         results=Visibility.CLOSED if cmd.secret else (cmd.results or Visibility.LIVE),
         ties=ties,
         lot_seed=deps.random_bytes(8).hex() if ties is TieRule.LOT else None,
+        strength=cmd.strength or Strength.MARGINS,
+        classes=cmd.classes,
     )
+    method.check_policy(policy, options)
+    return policy
 
 
 async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
@@ -167,7 +162,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                 proposal.closes_at,
                 community.timezone,
                 len(roll),
-                method.ballot_hint(options),
+                proposal.ballot_hint,
             )
         ],
         at=now,

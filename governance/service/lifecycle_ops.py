@@ -43,7 +43,7 @@ async def open_voting(
                     closes_at,
                     community.timezone,
                     len(roll),
-                    proposal.method.ballot_hint(proposal.options),
+                    proposal.ballot_hint,
                 )
             ],
             at=now,

@@ -44,7 +44,7 @@ async def _my_ballot(uow: UnitOfWork, cmd: Command, p: Proposal) -> str | None:
     mine = await uow.ballots.current([(p.id, open_voter_key(member.id))])
     if not mine:
         return "you have not voted yet"
-    return f"your vote: {next(iter(mine.values())).describe(p.options)}"
+    return f"your vote: {p.describe(next(iter(mine.values())))}"
 
 
 async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
@@ -79,7 +79,7 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         mine = await _my_ballot(uow, cmd, p)
         if mine:
             blocks.append(mine[0].upper() + mine[1:] + ".")
-        blocks.append(vote_line(p.number, p.method.ballot_hint(p.options)))
+        blocks.append(vote_line(p.number, p.ballot_hint))
     outcome = await uow.proposals.outcome(p.id)
     if outcome:
         blocks.append(f"Outcome: {outcome}")

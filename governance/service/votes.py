@@ -133,7 +133,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         choice = (
             cmd.ballot
             if isinstance(cmd.ballot, Choice)
-            else parse_ballot(cmd.ballot, proposal.method, proposal.options)
+            else parse_ballot(cmd.ballot, proposal.method, proposal.options, proposal.policy)
         )
         choice = proposal.check_ballot(
             choice=choice,
@@ -143,7 +143,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         )
     except InvalidBallot as error:
         raise InvalidBallot(error.message, usage=usage("vote")) from None
-    shown = choice.describe(proposal.options)
+    shown = proposal.describe(choice)
     if previous == choice:
         text = (
             f"Your secret ballot on {ref} is already recorded; nothing changed."
@@ -169,7 +169,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         text = sentence(f"Your vote on {ref} is recorded: {shown}")
     else:
         text = (
-            f"Your vote on {ref} is changed to {shown} (was {previous.describe(proposal.options)})."
+            f"Your vote on {ref} is changed to {shown} (was {proposal.describe(previous)})."
         )
     return _Applied(
         Reply.text(text, Audience.QUIET),

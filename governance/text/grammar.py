@@ -39,7 +39,15 @@ from governance.domain.commands import (
 from governance.domain.errors import ParseError
 from governance.domain.ids import ProposalNumber
 from governance.domain.methods import METHODS
-from governance.domain.policy import MAX_SEATS, Quorum, TieRule, Visibility
+from governance.domain.policy import (
+    MAX_DOTS,
+    MAX_SEATS,
+    ClassRule,
+    Quorum,
+    Strength,
+    TieRule,
+    Visibility,
+)
 from governance.domain.timing import Deadline, Length, LocalTime, NextWeekday
 from governance.text.usage import USAGE, usage
 
@@ -56,6 +64,9 @@ PROPOSE_KEYS = (
     "secret",
     "results",
     "ties",
+    "strength",
+    "weights",
+    "class-quorum",
 )
 _KEY_RE = re.compile(r"(?<!\S)(" + "|".join(PROPOSE_KEYS) + r")=", re.IGNORECASE)
 _LENGTH_RE = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.IGNORECASE | re.ASCII)
@@ -310,7 +321,7 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     if "seats" in values:
         fields["seats"] = _count(cmd, "seats", values["seats"], high=MAX_SEATS)
     if "dots" in values:
-        fields["dots"] = _count(cmd, "dots", values["dots"], high=100)
+        fields["dots"] = _count(cmd, "dots", values["dots"], high=MAX_DOTS)
     if "secret" in values:
         answer = _choice_of(cmd, "secret", values["secret"], ("yes", "no", "true", "false"))
         secret = answer in ("yes", "true")
@@ -322,7 +333,56 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
         fields["ties"] = TieRule(
             _choice_of(cmd, "ties", values["ties"], tuple(t.value for t in TieRule))
         )
+    if "strength" in values:
+        fields["strength"] = Strength(
+            _choice_of(cmd, "strength", values["strength"], tuple(s.value for s in Strength))
+        )
+    if "weights" in values or "class-quorum" in values:
+        fields["classes"] = parse_classes(
+            cmd, values.get("weights", ""), values.get("class-quorum", "")
+        )
     return Propose(ctx, title=title, body=body.strip(), secret=secret, **fields)  # type: ignore[arg-type]
+
+
+_CLASS_ITEM_RE = re.compile(r"([^\s:,]{1,40}):([^\s,]+)")
+
+
+def _class_items(command: str, key: str, text: str, example: str) -> list[tuple[str, str]]:
+    items = [piece for piece in re.split(r"[\s,]+", text.strip()) if piece]
+    parsed: list[tuple[str, str]] = []
+    for item in items:
+        match = _CLASS_ITEM_RE.fullmatch(item)
+        if match is None:
+            raise _fail(
+                command, f"{key}=: “{item[:30]}” is not class:value; write e.g. {key}={example}."
+            )
+        parsed.append((match.group(1).lower(), match.group(2)))
+    if not parsed:
+        raise _fail(command, f"{key}= is empty; write e.g. {key}={example}.")
+    return parsed
+
+
+def parse_classes(command: str, weights: str, quorums: str) -> tuple[ClassRule, ...]:
+    """``weights=workers:40 users:30 investors:20 public:10`` (shares of 100%, or
+    fractions like 2/5) and ``class-quorum=workers:50% users:3`` (share of the class's
+    roll, or a count), merged by class name."""
+    rules: dict[str, ClassRule] = {}
+    if weights:
+        for name, value in _class_items(command, "weights", weights, "workers:60 users:40"):
+            if name in rules:
+                raise _fail(command, f"weights=: the class {name} is named twice.")
+            text = value if value.endswith("%") or "/" in value else value + "%"
+            rules[name] = ClassRule(name, parse_share(command, f"weight of {name}", text))
+    if quorums:
+        seen: set[str] = set()
+        for name, value in _class_items(command, "class-quorum", quorums, "workers:50%"):
+            if name in seen:
+                raise _fail(command, f"class-quorum=: the class {name} is named twice.")
+            seen.add(name)
+            quorum = parse_quorum(command, f"quorum of {name}", value)
+            rule = rules.get(name, ClassRule(name))
+            rules[name] = ClassRule(name, rule.weight, quorum)
+    return tuple(rules.values())
 
 
 def _vote(ctx: Context, args: str, rest: str) -> CastVote:

@@ -179,9 +179,7 @@ async def test_limits_and_odd_text_are_refused_and_nothing_is_stored(chat: Chat)
     assert await refusal(f"!propose Many options={options}") == (
         "A proposal may have at most 20 options; this one has 21."
     )
-    assert await refusal("!propose Spend dots=5") == (
-        "dots= applies to dots votes, which this version does not offer yet."
-    )
+    assert await refusal("!propose Spend dots=5") == "dots= applies to dots votes, not majority."
     assert "control character (U+0007)" in await chat.fails("alice", "!propose Bell \x07 here")
     assert "bidirectional control character (U+202E)" in await chat.fails(
         "alice", "!propose Pay \u202eevil"

@@ -248,11 +248,11 @@ class Method(ABC):
             for i, mark in enumerate(choice.marks):
                 if mark is not None and not low <= mark <= high:
                     raise InvalidBallot(
-                        f"{options[i]}={mark}: scores run from {low} to {high}; {hint}."
+                        f"{options[i]}={mark}: scores run from {low} to {high}; vote {hint}."
                     )
             return choice
         if any(m < 0 for m in given):
-            raise InvalidBallot(f"Dots cannot be negative; {hint}.")
+            raise InvalidBallot(f"Dots cannot be negative; spread {hint}.")
         spent, budget = sum(given), policy.dot_budget
         if spent > budget:
             raise InvalidBallot(
@@ -260,7 +260,7 @@ class Method(ABC):
                 f"e.g. {self._dots_example(options, budget)}."
             )
         if spent == 0:
-            raise InvalidBallot(f"Put at least one dot on an option; {hint}.")
+            raise InvalidBallot(f"Put at least one dot on an option; spread {hint}.")
         return Choice(marks=tuple(m if m else None for m in choice.marks))
 
     @staticmethod
