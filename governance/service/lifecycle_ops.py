@@ -9,7 +9,9 @@ from governance.domain.events import ProposalCancelled, ProposalClosed, VotingOp
 from governance.domain.ids import MemberId
 from governance.domain.lifecycle import Move, Status
 from governance.domain.members import Community
+from governance.domain.methods import ClassBallots, decide
 from governance.domain.proposal import Proposal
+from governance.domain.result import Result
 from governance.domain.timing import end_of
 from governance.service.deps import Deps
 from governance.service.ports import UnitOfWork
@@ -95,6 +97,16 @@ async def cancel_unopenable(
     )
 
 
+async def tally(uow: UnitOfWork, proposal: Proposal) -> Result:
+    """The proposal's result from its ballots now (provisional while voting is open)."""
+    if proposal.policy.classes:
+        groups = await uow.ballots.by_class(proposal.id)
+    else:
+        ballots = await uow.ballots.choices(proposal.id)
+        groups = [ClassBallots(None, proposal.roll_size, ballots)]
+    return decide(proposal.method, groups, proposal.options, proposal.policy)
+
+
 async def close_vote(
     uow: UnitOfWork,
     proposal: Proposal,
@@ -105,8 +117,7 @@ async def close_vote(
     by_name: str | None = None,
 ) -> bool:
     """Tally and close. False if someone else closed it first (the update is conditional)."""
-    choices = await uow.ballots.choices(proposal.id)
-    result = proposal.method.tally(choices, proposal.options, proposal.policy, proposal.roll_size)
+    result = await tally(uow, proposal)
     proposal.close(result=result, now=now)
     if not await uow.proposals.update(proposal, expect=Status.VOTING):
         return False

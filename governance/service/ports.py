@@ -22,6 +22,7 @@ from governance.domain.ids import (
 )
 from governance.domain.lifecycle import Status
 from governance.domain.members import Community, Member, Role
+from governance.domain.methods import ClassBallots
 from governance.domain.proposal import Proposal
 from governance.text.messages import Message
 
@@ -50,6 +51,8 @@ class BallotWrite:
     at: datetime | None
     existed: bool
     """Whether the voter had a ballot before this write (an update, not an insert)."""
+    stakeholder_class: str | None = None
+    """The voter's class on the frozen roll."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +133,20 @@ class Ballots(Protocol):
     async def freeze_roll(self, proposal: ProposalId, members: Sequence[MemberId]) -> None: ...
     async def on_roll(
         self, pairs: Sequence[tuple[ProposalId, MemberId]]
-    ) -> set[tuple[ProposalId, MemberId]]: ...
+    ) -> dict[tuple[ProposalId, MemberId], str | None]:
+        """The pairs on the roll, each with the voter's stakeholder class."""
+        ...
+
     async def current(self, keys: Sequence[BallotKey]) -> dict[BallotKey, Choice]: ...
     async def write(self, writes: Sequence[BallotWrite], *, history: bool) -> None:
         """Apply ballot inserts, changes and removals; with `history`, keep each one."""
         ...
 
     async def choices(self, proposal: ProposalId) -> list[Choice]: ...
+    async def by_class(self, proposal: ProposalId) -> list[ClassBallots]:
+        """Ballots grouped by their voters' classes, with each class's size on the roll."""
+        ...
+
     async def count(self, proposal: ProposalId) -> int: ...
     async def seal_secret(self, proposal: ProposalId) -> None:
         """After a secret vote closes: keep the choices, lose every trace of order."""

@@ -13,6 +13,7 @@ from governance.domain.secrecy import open_voter_key, secret_voter_key
 from governance.domain.timing import format_local
 from governance.service import lookups
 from governance.service.deps import Deps
+from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
 from governance.text.messages import Block, Message, Reply
 from governance.text.render import policy_line, result_blocks, vote_line
@@ -106,7 +107,7 @@ async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     p = await lookups.proposal(uow, cmd, cmd.number)
     title = f"#{p.number} {p.title}"
     if p.status is Status.CLOSED and p.result is not None:
-        return Reply(Message(f"{title} — result", result_blocks(p.result)))
+        return Reply(Message(f"{title} — result", result_blocks(p.result, p.method_name)))
     if p.status is not Status.VOTING:
         raise GovernanceError(f"#{p.number} has no results: it {_plain_state(p)}.")
     cast = await uow.ballots.count(p.id)
@@ -120,9 +121,10 @@ async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         mine = await _my_ballot(uow, cmd, p)
         if mine is None or mine.startswith("you have not"):
             raise GovernanceError(f"The results of #{p.number} are shown once you have voted.")
-    choices = await uow.ballots.choices(p.id)
-    result = p.method.tally(choices, p.options, p.policy, p.roll_size)
-    return Reply(Message(f"{title} — provisional, voting still open", result_blocks(result)))
+    result = await tally(uow, p)
+    return Reply(
+        Message(f"{title} — provisional, voting still open", result_blocks(result, p.method_name))
+    )
 
 
 def _plain_state(p: Proposal) -> str:

@@ -19,7 +19,7 @@ from governance.domain.ballot import Choice
 from governance.domain.commands import CastVote, Unvote
 from governance.domain.errors import GovernanceError, InvalidBallot, NotAllowed
 from governance.domain.events import BallotReceived, Event, VoteCast, VoteWithdrawn
-from governance.domain.ids import AccountRef, CommunityId, MemberId, ProposalNumber
+from governance.domain.ids import AccountRef, CommunityId, MemberId, ProposalId, ProposalNumber
 from governance.domain.members import Member
 from governance.domain.proposal import Proposal
 from governance.domain.secrecy import open_voter_key, secret_voter_key
@@ -50,7 +50,8 @@ class _Group:
     members: dict[tuple[CommunityId, AccountRef], Member] = field(default_factory=dict)
     proposals: dict[tuple[CommunityId, ProposalNumber], Proposal] = field(default_factory=dict)
     keys: dict[int, bytes] = field(default_factory=dict)
-    on_roll: set[tuple[int, int]] = field(default_factory=set)
+    on_roll: dict[tuple[ProposalId, MemberId], str | None] = field(default_factory=dict)
+    """(proposal, member) pairs on the roll, with the member's class there."""
     current: dict[BallotKey, Choice] = field(default_factory=dict)
 
 
@@ -74,7 +75,7 @@ async def _load(uow: UnitOfWork, commands: Sequence[VoteCommand]) -> _Group:
         if (c := lookups.community_id(cmd), cmd.number) in group.proposals
         and (c, cmd.ctx.actor) in group.members
     }
-    group.on_roll = {(p, m) for p, m in await uow.ballots.on_roll(sorted(pairs))}
+    group.on_roll = await uow.ballots.on_roll(sorted(pairs))
     group.current = await uow.ballots.current(
         [(p, _voter_key(group, p, MemberId(m))) for p, m in sorted(pairs)]
     )
@@ -159,6 +160,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         choice,
         None if secret else cmd.ctx.sent_at,
         previous is not None,
+        group.on_roll.get((proposal.id, member.id)),
     )
     if secret:
         text = f"Your secret ballot on {ref} is recorded. Only the count will be shown."
@@ -168,9 +170,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
     if previous is None:
         text = sentence(f"Your vote on {ref} is recorded: {shown}")
     else:
-        text = (
-            f"Your vote on {ref} is changed to {shown} (was {proposal.describe(previous)})."
-        )
+        text = f"Your vote on {ref} is changed to {shown} (was {proposal.describe(previous)})."
     return _Applied(
         Reply.text(text, Audience.QUIET),
         write,

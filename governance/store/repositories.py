@@ -39,6 +39,7 @@ from governance.domain.ids import (
 )
 from governance.domain.lifecycle import Status
 from governance.domain.members import Community, Member, Role
+from governance.domain.methods import ClassBallots
 from governance.domain.proposal import Proposal
 from governance.service.ports import BallotKey, BallotWrite, DueItem, OutboxRow
 from governance.store import rows
@@ -384,12 +385,24 @@ class BallotRepo(_Repo):
             await self.conn.execute(
                 insert(t.roll), [{"proposal_id": proposal, "member_id": m} for m in members]
             )
+            their_class = (
+                select(t.members.c.stakeholder_class)
+                .where(t.members.c.id == t.roll.c.member_id)
+                .scalar_subquery()
+            )
+            await self.conn.execute(
+                update(t.roll)
+                .where(t.roll.c.proposal_id == proposal)
+                .values(stakeholder_class=their_class)
+            )
 
     async def on_roll(
         self, pairs: Sequence[tuple[ProposalId, MemberId]]
-    ) -> set[tuple[ProposalId, MemberId]]:
-        found = await self._pairs(t.roll.c.proposal_id, t.roll.c.member_id, pairs)
-        return {(ProposalId(p), MemberId(m)) for p, m in found}
+    ) -> dict[tuple[ProposalId, MemberId], str | None]:
+        found = await self._pairs(
+            t.roll.c.proposal_id, t.roll.c.member_id, pairs, t.roll.c.stakeholder_class
+        )
+        return {(ProposalId(p), MemberId(m)): c for p, m, c in found}
 
     async def current(self, keys: Sequence[BallotKey]) -> dict[BallotKey, Choice]:
         found = await self._pairs(
@@ -418,6 +431,7 @@ class BallotRepo(_Repo):
                         "member_id": w.member,
                         "choice": w.choice.to_json() if w.choice else None,
                         "cast_at": w.at,
+                        "stakeholder_class": w.stakeholder_class,
                     }
                     for w in inserts
                 ],
@@ -453,6 +467,24 @@ class BallotRepo(_Repo):
         query = select(t.ballots.c.choice).where(t.ballots.c.proposal_id == proposal)
         return [Choice.from_json(c) for c in await self.conn.scalars(query)]
 
+    async def by_class(self, proposal: ProposalId) -> list[ClassBallots]:
+        sizes = await self.conn.execute(
+            select(t.roll.c.stakeholder_class, func.count())
+            .where(t.roll.c.proposal_id == proposal)
+            .group_by(t.roll.c.stakeholder_class)
+        )
+        groups: dict[str | None, tuple[int, list[Choice]]] = {
+            name: (int(n), []) for name, n in sizes
+        }
+        rows = await self.conn.execute(
+            select(t.ballots.c.stakeholder_class, t.ballots.c.choice).where(
+                t.ballots.c.proposal_id == proposal
+            )
+        )
+        for name, choice in rows:
+            groups.setdefault(name, (0, []))[1].append(Choice.from_json(choice))
+        return [ClassBallots(name, size, ballots) for name, (size, ballots) in groups.items()]
+
     async def count(self, proposal: ProposalId) -> int:
         return int(
             await self.conn.scalar(
@@ -478,9 +510,9 @@ class BallotRepo(_Repo):
         say nothing of who cast them or when (row ids followed arrival order)."""
         rows_ = (
             await self.conn.execute(
-                select(t.ballots.c.voter_key, t.ballots.c.choice).where(
-                    t.ballots.c.proposal_id == proposal
-                )
+                select(
+                    t.ballots.c.voter_key, t.ballots.c.choice, t.ballots.c.stakeholder_class
+                ).where(t.ballots.c.proposal_id == proposal)
             )
         ).all()
         await self.conn.execute(delete(t.ballots).where(t.ballots.c.proposal_id == proposal))
@@ -496,6 +528,7 @@ class BallotRepo(_Repo):
                         "member_id": None,
                         "choice": r.choice,
                         "cast_at": None,
+                        "stakeholder_class": r.stakeholder_class,
                     }
                     for i, r in enumerate(ordered, 1)
                 ],

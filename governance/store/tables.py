@@ -131,7 +131,9 @@ roll = Table(
     metadata,
     Column("proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
     Column("member_id", Integer, ForeignKey("members.id"), primary_key=True),
+    Column("stakeholder_class", String(40)),
 )
+"""The voter roll, frozen when voting opens, with each voter's class at that moment."""
 
 ballots = Table(
     "ballots",
@@ -142,10 +144,12 @@ ballots = Table(
     Column("member_id", Integer, ForeignKey("members.id")),
     Column("choice", JSON, nullable=False),
     Column("cast_at", TS),
+    Column("stakeholder_class", String(40)),
     UniqueConstraint("proposal_id", "voter_key", name="uq_ballots_voter"),
 )
 """One ballot per voter per proposal. Open votes: voter_key ``m<member>``, member_id
-and cast_at set. Secret votes: voter_key a keyed tag, member_id and cast_at NULL."""
+and cast_at set. Secret votes: voter_key a keyed tag, member_id and cast_at NULL.
+stakeholder_class is the voter's class on the roll (for class quorums and weights)."""
 
 ballot_history = Table(
     "ballot_history",

@@ -26,9 +26,20 @@ def when(moment: datetime, timezone: str) -> str:
     return format_local(moment, ZoneInfo(timezone))
 
 
-def result_blocks(result: Result) -> tuple[Block, ...]:
-    table = Table(("choice", "votes"), tuple((label, str(n)) for label, n in result.counts))
-    return (result.summary, table, *result.explanation)
+_COUNTED_AS = {"condorcet": "first preferences", "dots": "dots"}
+_SHOWN_IN_TABLES = frozenset({"ranked", "stv", "score"})
+"""Methods whose own tables already hold the counts (round 1, stage 1, scores)."""
+
+
+def result_blocks(result: Result, method: str) -> tuple[Block, ...]:
+    """Summary, the tally, every table of rounds, stages or classes, then the reasons."""
+    blocks: list[Block] = [result.summary]
+    if result.counts and method not in _SHOWN_IN_TABLES:
+        header = ("choice", _COUNTED_AS.get(method, "votes"))
+        blocks.append(Table(header, tuple((label, str(n)) for label, n in result.counts)))
+    for table in result.tables:
+        blocks += [f"{table.title}:", Table(table.header, table.rows)]
+    return (*blocks, *result.explanation)
 
 
 def vote_line(number: int, hint: str) -> str:
@@ -90,7 +101,7 @@ def render_event(event: Event) -> Message | None:
         case ProposalClosed():
             result = Result.from_json(event.result)
             head = "closed early by " + str(event.by) if event.early_reason else "voting closed"
-            blocks = list(result_blocks(result))
+            blocks = list(result_blocks(result, event.method))
             if event.early_reason:
                 blocks.insert(0, f"Reason: {event.early_reason}")
             return Message(f"#{event.number} {event.title} — {head}", tuple(blocks))

@@ -26,7 +26,6 @@ from governance.domain.methods.base import (
     Tally,
     Weights,
     count_quorum,
-    decide_top,
     list_names,
     no_ballots,
     no_quorum,
@@ -175,6 +174,7 @@ class Ranked(_Ranked):
                 )
             return winners_result([options[winners[0]]], counts, t, lines, table)
         names = [options[w] for w in winners]
+        lines.append("The rounds above follow one way of breaking the ties.")
         tie_text = "; ".join(
             f"{list_names([options[i] for i in tied])} tied for fewest votes"
             for tied, _ in explored.ties
@@ -329,8 +329,17 @@ class Condorcet(_Ranked):
                 f"{options[w]}'s strongest paths are at least as strong as every path back "
                 f"to it: p[{letters[w]}][x] ≥ p[x][{letters[w]}] for every x."
             )
-        scored = [(options[i], int(i in count.winners), "unbeaten paths") for i in range(n)]
-        return decide_top(scored, 1, policy, t, lines, counts, tables)
+        names = [options[w] for w in count.winners]
+        if len(names) == 1:
+            return winners_result(names, counts, t, lines, tables)
+        if policy.ties is TieRule.LOT and policy.lot_seed is not None:
+            order = lot_order(policy.lot_seed, names)
+            lines.append(
+                f"Tie settled by lot: seed {policy.lot_seed} orders them {' > '.join(order)}."
+            )
+            return winners_result(order[:1], counts, t, lines, tables)
+        lines.append(f"Tie: {list_names(names)} each have paths at least as strong as any back.")
+        return _unsettled(names, policy, counts, t, lines, tables)
 
 
 class Stv(_Ranked):
@@ -440,7 +449,7 @@ def _stv_lines(count: StvCount, options: tuple[str, ...]) -> list[str]:
             how = (
                 "the most recent earlier stage at which they differed decides"
                 if stage.tie == "look-back"
-                else "decided by lot"
+                else "the rules leave it to a lot"
             )
             text += f" ({equal} were equal; {how})"
         if stage.elected:
