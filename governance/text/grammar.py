@@ -372,7 +372,15 @@ def parse_classes(command: str, weights: str, quorums: str) -> tuple[ClassRule, 
             if name in rules:
                 raise _fail(command, f"weights=: the class {name} is named twice.")
             text = value if value.endswith("%") or "/" in value else value + "%"
-            rules[name] = ClassRule(name, parse_share(command, f"weight of {name}", text))
+            try:
+                weight = parse_share(command, "weight", text)
+            except ParseError:
+                raise _fail(
+                    command,
+                    f"weights=: {name}:{value[:20]} is not a weight; give a share more than 0 "
+                    f"and at most 100%, e.g. {name}:40 or {name}:2/5.",
+                ) from None
+            rules[name] = ClassRule(name, weight)
     if quorums:
         seen: set[str] = set()
         for name, value in _class_items(command, "class-quorum", quorums, "workers:50%"):
