@@ -66,6 +66,8 @@ async def bootstrap(
                     c.quorum,
                     frozenset(c.admins),
                     tuple(c.bridge_patterns),
+                    c.weights_text(),
+                    c.class_quorum_text(),
                 )
             )
         await uow.commit()

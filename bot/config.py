@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from governance.domain.errors import GovernanceError
-from governance.text.grammar import parse_deadline, parse_length, parse_quorum
+from governance.domain.policy import Policy
+from governance.text.grammar import parse_classes, parse_deadline, parse_length, parse_quorum
 
 DEFAULT_CONFIG_NAME = "folkmoot.toml"
 
@@ -33,6 +34,27 @@ class CommunityConfig(BaseModel):
     quorum: str | None = None
     reminders: list[str] = ["24h", "1h"]
     bridge_patterns: list[str] = []
+    weights: dict[str, int | str] = {}
+    """Stakeholder-class weights in percent, adding up to 100: ``{workers = 40, …}``."""
+    class_quorum: dict[str, int | str] = {}
+    """A quorum per class: a share of its members (``"50%"``) or a count (``3``)."""
+
+    def weights_text(self) -> str | None:
+        return _items(self.weights)
+
+    def class_quorum_text(self) -> str | None:
+        return _items(self.class_quorum)
+
+    @model_validator(mode="after")
+    def _classes(self) -> CommunityConfig:
+        _check(
+            lambda: Policy(
+                classes=parse_classes(
+                    "config", self.weights_text() or "", self.class_quorum_text() or ""
+                )
+            )
+        )
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -73,6 +95,11 @@ class CommunityConfig(BaseModel):
             if not sep or not platform or not account:
                 raise ValueError(f"admin {item!r} must be written platform:id")
         return value
+
+
+def _items(mapping: dict[str, int | str]) -> str | None:
+    """``{workers = 40}`` as ``weights=`` reads it: ``workers:40``."""
+    return " ".join(f"{name}:{value}" for name, value in mapping.items()) or None
 
 
 def _check(parse: Any) -> None:

@@ -94,6 +94,11 @@ COMMUNITIES = [
         name="demo", timezone="UTC", admins=["test:root"], bridge_patterns=["test:bridge_*"]
     ),
     CommunityConfig(name="coop", timezone="Europe/Berlin", default_vote="3d", quorum="2"),
+    CommunityConfig(
+        name="guild",
+        weights={"workers": 60, "users": "40%"},
+        class_quorum={"users": 1},
+    ),
 ]
 ROOM = RoomRef("test", "room-1")
 

@@ -49,6 +49,10 @@ class Community:
     """Accounts (``platform:id``) that are admins from the start, as configured."""
     bridge_patterns: tuple[str, ...] = ()
     """Glob patterns of bridge bots and puppets (``matrix:@discord_*``): never voters."""
+    weights: str | None = None
+    """Default stakeholder-class weights, as ``weights=`` takes them (``workers:40 …``)."""
+    class_quorum: str | None = None
+    """Default class quorums, as ``class-quorum=`` takes them (``workers:50%``)."""
 
     def is_configured_admin(self, account: AccountRef) -> bool:
         return str(account) in self.admins

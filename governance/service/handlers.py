@@ -31,9 +31,9 @@ from governance.domain.events import (
 )
 from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNumber
 from governance.domain.lifecycle import Status
-from governance.domain.members import MAX_CLASS_LENGTH, Role, article
-from governance.domain.methods import method_named
-from governance.domain.policy import Policy, Strength, TieRule, Visibility
+from governance.domain.members import MAX_CLASS_LENGTH, Community, Role, article
+from governance.domain.methods import Method, method_named
+from governance.domain.policy import ClassRule, Policy, Strength, TieRule, Visibility
 from governance.domain.proposal import (
     MAX_BODY,
     MAX_OUTCOME,
@@ -47,7 +47,7 @@ from governance.service import lookups
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import OPEN_VOTING, after_open, close_vote, vote_end
 from governance.service.ports import UnitOfWork
-from governance.text.grammar import parse_quorum
+from governance.text.grammar import parse_classes, parse_quorum
 from governance.text.messages import Audience, Reply
 from governance.text.usage import usage
 
@@ -55,7 +55,7 @@ Handler = Callable[[Command, UnitOfWork, Deps], Awaitable[Reply]]
 
 
 def _policy(
-    cmd: Propose, method_name: str, options: tuple[str, ...], default_quorum: str | None, deps: Deps
+    cmd: Propose, method_name: str, options: tuple[str, ...], community: Community, deps: Deps
 ) -> Policy:
     method = method_named(method_name)
     if cmd.secret and cmd.results not in (None, Visibility.CLOSED):
@@ -66,8 +66,8 @@ def _policy(
     if cmd.strength is not None and method_name != "condorcet":
         raise InvalidProposal("strength= applies to condorcet votes only.")
     quorum = cmd.quorum
-    if quorum is None and default_quorum:
-        quorum = parse_quorum("propose", "quorum", default_quorum)
+    if quorum is None and community.quorum:
+        quorum = parse_quorum("propose", "quorum", community.quorum)
     ties = cmd.ties or TieRule.REPORT
     policy = Policy(
         quorum=quorum,
@@ -79,10 +79,18 @@ def _policy(
         ties=ties,
         lot_seed=deps.random_bytes(8).hex() if ties is TieRule.LOT else None,
         strength=cmd.strength or Strength.MARGINS,
-        classes=cmd.classes,
+        classes=cmd.classes or _default_classes(community, method),
     )
     method.check_policy(policy, options)
     return policy
+
+
+def _default_classes(community: Community, method: Method) -> tuple[ClassRule, ...]:
+    """The community's configured class weights and quorums; for a method that cannot
+    use weights (stv), the class quorums alone."""
+    weights = community.weights if method.weights else None
+    rules = parse_classes("propose", weights or "", community.class_quorum or "")
+    return tuple(rule for rule in rules if rule.weight is not None or rule.quorum is not None)
 
 
 async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
@@ -96,7 +104,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     method_name = cmd.method or ("choice" if options else "majority")
     method = method_named(method_name)
     method.check_options(options)
-    policy = _policy(cmd, method_name, options, community.quorum, deps)
+    policy = _policy(cmd, method_name, options, community, deps)
     now = deps.clock.now()
     zone = ZoneInfo(community.timezone)
     vote_length = str(cmd.vote) if cmd.vote is not None else community.default_vote

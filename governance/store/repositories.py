@@ -134,6 +134,8 @@ class CommunityRepo(_Repo):
             row.quorum,
             frozenset(row.admins),
             tuple(row.bridge_patterns),
+            row.weights,
+            row.class_quorum,
         )
 
     async def names(self) -> list[str]:
@@ -148,6 +150,8 @@ class CommunityRepo(_Repo):
             "quorum": community.quorum,
             "admins": sorted(community.admins),
             "bridge_patterns": list(community.bridge_patterns),
+            "weights": community.weights,
+            "class_quorum": community.class_quorum,
         }
         done = await self.conn.execute(
             update(t.communities).where(t.communities.c.id == community.id).values(**values)

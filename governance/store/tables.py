@@ -66,6 +66,8 @@ communities = Table(
     Column("quorum", String(16)),
     Column("admins", JSON, nullable=False),
     Column("bridge_patterns", JSON, nullable=False),
+    Column("weights", String(1000)),
+    Column("class_quorum", String(1000)),
 )
 
 members = Table(

@@ -1,10 +1,11 @@
-"""stakeholder class frozen on the roll and carried by each ballot
+"""stakeholder classes: community defaults, frozen on the roll, carried by each ballot
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22 15:40:00
 
-A class's quorum needs its size on the frozen roll; a weighted result needs each
+Communities keep default class weights and quorums from the config; a class's quorum
+needs its size on the frozen roll; a weighted result needs each
 ballot's class, also for secret ballots, which carry no voter.
 """
 
@@ -22,6 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("communities") as batch:
+        batch.add_column(sa.Column("weights", sa.String(length=1000), nullable=True))
+        batch.add_column(sa.Column("class_quorum", sa.String(length=1000), nullable=True))
     with op.batch_alter_table("roll") as batch:
         batch.add_column(sa.Column("stakeholder_class", sa.String(length=40), nullable=True))
     with op.batch_alter_table("ballots") as batch:
@@ -33,3 +37,6 @@ def downgrade() -> None:
         batch.drop_column("stakeholder_class")
     with op.batch_alter_table("roll") as batch:
         batch.drop_column("stakeholder_class")
+    with op.batch_alter_table("communities") as batch:
+        batch.drop_column("class_quorum")
+        batch.drop_column("weights")

@@ -183,6 +183,10 @@ async def test_verify_log_names_an_unknown_community(
     env = {"FOLKMOOT_DATABASE_URL": db_url}
     code, _, err = await folkmoot("verify-log", "nosuch", env=env, cwd=tmp_path)
     assert code == 2
-    assert "there is no community called 'nosuch' in the database (known: coop, demo)" in err
+    assert "there is no community called 'nosuch' in the database (known: coop, demo, guild)" in err
     code, out, _ = await folkmoot("verify-log", env=env, cwd=tmp_path)
-    assert (code, out) == (0, "coop: 0 entries, chain intact\ndemo: 3 entries, chain intact\n")
+    assert (code, out) == (
+        0,
+        "coop: 0 entries, chain intact\ndemo: 3 entries, chain intact\n"
+        "guild: 0 entries, chain intact\n",
+    )

@@ -24,6 +24,56 @@ def test_a_bad_quorum_is_refused_naming_it(quorum: str) -> None:
     assert f"quorum={quorum[:30]}" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("weights", "quorums", "error"),
+    [
+        (
+            {"workers": 60, "users": 30},
+            {},
+            "Class weights must add up to 100%; these add up to 90%",
+        ),
+        ({"workers": 0, "users": 100}, {}, "weights=: workers:0 is not a weight"),
+        ({}, {"users": "lots"}, "quorum of users=lots is not a share"),
+    ],
+)
+def test_bad_class_weights_or_quorums_are_refused_on_load(
+    weights: dict[str, int | str], quorums: dict[str, int | str], error: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        CommunityConfig(name="c", weights=weights, class_quorum=quorums)
+    assert error in str(info.value)
+
+
+async def test_configured_class_weights_apply_unless_a_proposal_sets_its_own(
+    app: App, clock: SimulatedClock, outlet: RecordingOutlet
+) -> None:
+    room = RoomRef("test", "guild-room")
+    await ensure_binding(app, room, CommunityId("guild"))
+    chat = Chat(app, clock, outlet, room, CommunityId("guild"))
+    await chat.join("ana", admin=True)
+    for name, klass in [("ana", "workers"), ("ben", "users"), ("cy", "users")]:
+        if name != "ana":
+            await chat.join(name)
+        await chat.ok("ana", f"!class {name} {klass}")
+    await chat.ok("ana", "!propose Weighted by default")
+    await chat.ok("ana", "!propose Heads count weights=workers:50 users:50 class-quorum=users:2")
+    await chat.ok("ana", "!propose Elect one method=stv options=X | Y | Z")
+    for number in (1, 2):
+        await chat.ok("ana", f"!vote {number} yes")
+        await chat.ok("ben", f"!vote {number} no")
+    await chat.ok("ben", "!vote 3 X")
+    await chat.advance(days=7)
+    closed = {text.splitlines()[0]: text.splitlines()[1] for text in outlet.texts()[-3:]}
+    # workers 60 % × all yes; users 40 % × all no.
+    assert closed["#1 Weighted by default — voting closed"] == (
+        "Passed — 60% yes, 40% no by class weight."
+    )
+    # The proposal's own classes replace the defaults: its users quorum is 2 of 2.
+    assert closed["#2 Heads count — voting closed"] == "No quorum — users: 1 of 2 voted, 2 needed."
+    # STV takes no weights, but the configured users quorum (1) still applies: it is met.
+    assert closed["#3 Elect one — voting closed"] == "Winner: X"
+
+
 async def test_the_community_defaults_apply_to_its_proposals(
     app: App, clock: SimulatedClock, outlet: RecordingOutlet
 ) -> None:
