@@ -5,12 +5,17 @@ from __future__ import annotations
 USAGE: dict[str, tuple[str, str]] = {
     "propose": (
         "!propose <title> [method=…] [options=A | B | C] [deliberate=2d] [vote=3d] "
-        "[quorum=50%] [threshold=2/3] [seats=2] [secret] [results=live|voted|closed] "
-        "[ties=report|status-quo|lot]",
-        "Put a proposal to the community; the lines after the first are its body.",
+        "[quorum=50%] [threshold=2/3] [seats=2] [dots=5] [secret] [results=live|voted|closed] "
+        "[ties=report|status-quo|lot] [strength=margins|winning-votes] "
+        "[weights=workers:40 users:60] [class-quorum=workers:50%]",
+        "Put a proposal to the community; the lines after the first are its body. "
+        "Methods: majority, consent, consensus (on the proposal itself); choice, approval, "
+        "ranked (instant-runoff), condorcet (Schulze), stv (seats=k), score (0–5), dots "
+        "(options=…); advice, sense-check (non-binding).",
     ),
     "vote": (
-        "!vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C",
+        "!vote <id> <ballot> e.g. !vote 12 yes · object <reason> · A C · B > A > C · "
+        "A=5 B=3 · A:3 B:2",
         "Cast or change your ballot.",
     ),
     "unvote": ("!unvote <id>", "Take your ballot back while voting is open."),

@@ -66,7 +66,7 @@ Method: consent; roll: 3 members; results: live.
 Vote: !vote 1 consent, object <reason> or stand-aside
 (to alice) Your vote on #1 is recorded: consent.
 (to bob) Say why: object needs a reason.
-Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C
+Usage: !vote <id> <ballot> e.g. !vote 12 yes · object <reason> · A C · B > A > C · A=5 B=3 · A:3 B:2
 (to bob) Your vote on #1 is recorded: object — “Our Friday customers would lose out.”
 (to carol) Your vote on #1 is recorded: stand-aside.
 #1 Adopt the four-day week — voting closed
@@ -195,7 +195,8 @@ async def test_bad_input_gets_answers_and_the_console_keeps_running(tmp_path: Pa
     assert seen[5] == "(to eve) Welcome, eve: you are an admin of demo."
     assert seen[6:8] == [
         "Say which proposal: its id, like 12.",
-        "Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C",
+        "Usage: !vote <id> <ballot> e.g. !vote 12 yes · object <reason> · A C · B > A > C · "
+        "A=5 B=3 · A:3 B:2",
     ]
     assert seen[8] == "“abc” is not a proposal id; ids look like 12 or #12."
     assert seen[10] == "(to eve) There is no proposal #7 here; !proposals lists them."

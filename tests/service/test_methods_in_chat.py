@@ -99,8 +99,7 @@ async def test_stv_fills_seats_and_shows_each_stage(chat: Chat) -> None:
     ]
     assert (
         "Stage 3: Di has the fewest votes and is excluded; their ballots move on at their "
-        "current value; elected: Cy."
-        in lines
+        "current value; elected: Cy." in lines
     )
 
 
@@ -112,7 +111,8 @@ async def test_score_and_dots_count_as_members_expect(chat: Chat) -> None:
     await chat.ok("bob", "!propose Spend the fund method=dots dots=5 options=Bikes | Books")
     assert await chat.fails("alice", "!vote 2 A:4 B:2") == (
         "That spends 6 dots; you have 5. Spread at most 5, e.g. A:3 B:2.\n"
-        "Usage: !vote <id> <ballot>   e.g. !vote 12 yes · !vote 12 object <reason> · !vote 12 A C"
+        "Usage: !vote <id> <ballot> e.g. !vote 12 yes · object <reason> · A C · B > A > C · "
+        "A=5 B=3 · A:3 B:2"
     )
     await chat.ok("alice", "!vote 2 A:1 B:4")
     await chat.ok("carol", "!vote 2 Bikes:3")
