@@ -16,7 +16,7 @@ from governance.domain.events import (
     VotingOpened,
 )
 from governance.domain.methods import plural
-from governance.domain.policy import Policy
+from governance.domain.policy import Policy, Strength, format_share
 from governance.domain.result import Result
 from governance.domain.timing import format_local
 from governance.text.messages import Block, Message, Table
@@ -53,6 +53,16 @@ def policy_line(method: str, policy: Policy, roll_size: int) -> str:
     parts.append(f"results: {policy.results.value}")
     if policy.seats > 1:
         parts.append(f"seats: {policy.seats}")
+    if method == "dots":
+        parts.append(f"dots: {policy.dot_budget} each")
+    if policy.strength is not Strength.MARGINS:
+        parts.append(f"strength: {policy.strength.value}")
+    weights = [f"{r.name} {format_share(r.weight)}" for r in policy.classes if r.weight]
+    if weights:
+        parts.append("class weights: " + ", ".join(weights))
+    quorums = [f"{r.name} {r.quorum.describe()}" for r in policy.classes if r.quorum]
+    if quorums:
+        parts.append("class quorums: " + ", ".join(quorums))
     return "; ".join(parts) + "."
 
 

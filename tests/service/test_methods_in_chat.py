@@ -146,6 +146,10 @@ async def test_classes_weigh_by_their_share_and_keep_their_own_quorum(chat: Chat
     ]:
         await chat.ok("alice", f"!class {name} {klass}")
     await chat.ok("alice", "!propose Open on Sundays weights=workers:40 users:60")
+    assert (
+        "Method: majority; roll: 5 members; results: live; class weights: workers 40%, "
+        "users 60%." in chat.announced()[-1].splitlines()
+    )
     for name, word in [("alice", "no"), ("bob", "no"), ("carol", "yes"), ("dora", "yes")]:
         await chat.ok(name, f"!vote 1 {word}")
     await chat.ok("erin", "!vote 1 yes")
@@ -159,6 +163,9 @@ async def test_classes_weigh_by_their_share_and_keep_their_own_quorum(chat: Chat
         "users    60%     3 of 3   Passed — 3 yes, 0 no.",
     ]
     await chat.ok("alice", "!propose Buy a van class-quorum=users:100%")
+    assert chat.announced()[-1].splitlines()[2] == (
+        "Method: majority; roll: 5 members; results: live; class quorums: users 100%."
+    )
     await chat.ok("carol", "!vote 2 yes")
     lines = await _closed(chat)
     assert lines[1] == "No quorum — users: 1 of 3 voted, 3 needed."
