@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import chain
 from fractions import Fraction
 from operator import attrgetter
 
@@ -83,9 +84,11 @@ class Approval(_Counted):
     seats = True
 
 
-def _columns(ballots: Sequence[Choice], n: int) -> list[tuple[int | None, ...]]:
-    columns = list(zip(*map(_marks, ballots), strict=True))
-    return columns if columns else [() for _ in range(n)]
+def _columns(ballots: Sequence[Choice], n: int) -> list[list[int | None]]:
+    """Each option's marks, one list per option. One flat list sliced n ways: zipping the
+    ballots would make an iterator per ballot and wake the garbage collector."""
+    flat = list(chain.from_iterable(map(_marks, ballots)))
+    return [flat[i::n] for i in range(n)]
 
 
 class Score(Method):
