@@ -47,7 +47,8 @@ from governance.domain.methods import METHODS
 from governance.domain.methods.irv import count_irv
 from governance.domain.methods.profile import collapse
 from governance.domain.methods.schulze import MASK_LIMIT, count_schulze, pairwise
-from governance.domain.policy import Policy, Strength
+from governance.domain.policy import Policy, Strength, TieRule
+from governance.domain.tiebreak import lot_order
 
 Ranking = tuple[int, ...]
 
@@ -210,6 +211,22 @@ def test_irv_winner_is_a_parallel_universe_winner(e: Election, data: st.DataObje
         assert winner in instant_runoff_put(with_ties(e), curr_cands=firsts)
     else:
         assert winner in instant_runoff_put(linear(e))
+
+
+@ORACLE
+@given(e=elections(max_options=8), seed=st.text(alphabet="abcdef0123456789", min_size=1))
+def test_ranked_by_lot_matches_pref_voting_under_the_published_order(
+    e: Election, seed: str
+) -> None:
+    """Our `ties=lot` rule end to end (the option later in the seed's ordering is
+    eliminated) is pref_voting's tie_breaker listing that ordering reversed."""
+    names = tuple(f"option {i}" for i in range(e.n))
+    ballots = [Choice(options=r) for r, k in e.profile.items() for _ in range(k)]
+    policy = Policy(ties=TieRule.LOT, lot_seed=seed)
+    result = METHODS["ranked"].tally(ballots, names, policy, len(ballots))
+    order = [names.index(name) for name in lot_order(seed, names)]
+    prof = linear(e) if not e.truncated else with_ties(e)
+    assert result.winners == (names[instant_runoff_tb(prof, tie_breaker=order[::-1])[0]],)
 
 
 def test_irv_tennessee_capital() -> None:

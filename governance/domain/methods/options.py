@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from itertools import chain
 from fractions import Fraction
+from itertools import chain
 from operator import attrgetter
 
 from governance.domain.ballot import Choice
