@@ -412,35 +412,39 @@ def decide_top(
     tied_text = list_names(tied)
     shown = next(text for _, value, text in ranked if value == boundary)
     lines.append(f"Tie: {tied_text} have {shown} each for {plural(open_seats, 'seat')}.")
-    if policy.ties is TieRule.STATUS_QUO:
-        lines.append("The status quo holds: no option is chosen.")
-        return Result(
-            ClosedAs.REJECTED,
-            f"Rejected — {tied_text} tied; the status quo holds.",
-            counts,
-            t.ballots,
-            t.roll,
-            True,
-            (),
-            tuple(lines),
-            tables=tables,
-        )
     if policy.ties is TieRule.LOT and policy.lot_seed is not None:
         order = lot_order(policy.lot_seed, tied)
         lines.append(f"Tie settled by lot: seed {policy.lot_seed} orders them {' > '.join(order)}.")
         return winners_result(sure + order[:open_seats], counts, t, lines, tables)
-    lines.append("Reported as a tie (ties=report).")
     summary = f"Tied — {tied_text}, {shown} each"
     if sure:
         summary += f", for {plural(open_seats, 'seat')}; {', '.join(sure)} won a seat"
+    return unsettled(tied, policy, counts, t, lines, tables, summary + ".", tuple(sure))
+
+
+def unsettled(
+    names: Sequence[str],
+    policy: Policy,
+    counts: tuple[tuple[str, int], ...],
+    t: Tally,
+    lines: list[str],
+    tables: tuple[TallyTable, ...] = (),
+    summary: str | None = None,
+    winners: tuple[str, ...] = (),
+) -> Result:
+    """Several options could win and no lot settles it: the status quo holds (nothing is
+    chosen), or the tie is reported. `winners` are those elected whatever the tie."""
+    text = list_names(names)
+    if policy.ties is TieRule.STATUS_QUO:
+        lines.append("The status quo holds: no option is chosen.")
+        kind, summary, winners = (
+            ClosedAs.REJECTED,
+            f"Rejected — {text} tied; the status quo holds.",
+            (),
+        )
+    else:
+        lines.append("Reported as a tie (ties=report).")
+        kind, summary = ClosedAs.TIED, summary or f"Tied — {text}."
     return Result(
-        ClosedAs.TIED,
-        summary + ".",
-        counts,
-        t.ballots,
-        t.roll,
-        True,
-        tuple(sure),
-        tuple(lines),
-        tables=tables,
+        kind, summary, counts, t.ballots, t.roll, True, winners, tuple(lines), tables=tables
     )

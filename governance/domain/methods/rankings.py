@@ -14,12 +14,12 @@ ballots, and a proportional method already represents groups by their size.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from governance.domain.ballot import Choice
-from governance.domain.lifecycle import ClosedAs
 from governance.domain.methods.base import (
     BallotShape,
     Method,
@@ -30,6 +30,7 @@ from governance.domain.methods.base import (
     no_ballots,
     no_quorum,
     plural,
+    unsettled,
     winners_result,
 )
 from governance.domain.methods.irv import IrvCount, count_irv
@@ -108,21 +109,39 @@ def lot_draw(policy: Policy, options: tuple[str, ...]) -> tuple[Draw, list[int]]
 class _Ranked(Method):
     shape = BallotShape.RANKING
 
-    def _open(
+    def tally(
         self,
         ballots: Sequence[Choice],
         options: tuple[str, ...],
         policy: Policy,
         roll_size: int,
-        weights: Weights,
-    ) -> tuple[Tally, Profile, tuple[tuple[str, int], ...]]:
+        weights: Weights = None,
+    ) -> Result:
+        if not self.weights:
+            weights = None
         plain = collapse(ballots)
         profile = plain if weights is None else collapse(ballots, weights)
         first = [0] * len(options)
         for ranking, n in plain.items():
             first[ranking[0]] += n
         counts = tuple(zip(options, first, strict=True))
-        return count_quorum(len(ballots), roll_size, policy, weights), profile, counts
+        t = count_quorum(len(ballots), roll_size, policy, weights)
+        if not t.quorum_reached:
+            return no_quorum(t, counts)
+        if not ballots:
+            return no_ballots(t, counts, "No ballots were cast.")
+        return self.count(profile, options, policy, t, counts)
+
+    @abstractmethod
+    def count(
+        self,
+        profile: Profile,
+        options: tuple[str, ...],
+        policy: Policy,
+        t: Tally,
+        counts: tuple[tuple[str, int], ...],
+    ) -> Result:
+        """The explained result of a collapsed, quorate, non-empty `profile`."""
 
 
 def _votes(t: Tally, points: int) -> str:
@@ -135,19 +154,14 @@ class Ranked(_Ranked):
         "rank the options; instant-runoff: the last-placed is eliminated until one has a majority"
     )
 
-    def tally(
+    def count(
         self,
-        ballots: Sequence[Choice],
+        profile: Profile,
         options: tuple[str, ...],
         policy: Policy,
-        roll_size: int,
-        weights: Weights = None,
+        t: Tally,
+        counts: tuple[tuple[str, int], ...],
     ) -> Result:
-        t, profile, counts = self._open(ballots, options, policy, roll_size, weights)
-        if not t.quorum_reached:
-            return no_quorum(t, counts)
-        if not ballots:
-            return no_ballots(t, counts, "No ballots were cast.")
         n = len(options)
         lines = list(t.lines)
         if policy.ties is TieRule.LOT and policy.lot_seed is not None:
@@ -183,44 +197,7 @@ class Ranked(_Ranked):
             f"Tie: {tie_text}; depending on which is eliminated, {list_names(names)} could win."
             + ("" if explored.complete else " (Too many ties to follow every one.)")
         )
-        return _unsettled(names, policy, counts, t, lines, table)
-
-
-def _unsettled(
-    names: list[str],
-    policy: Policy,
-    counts: tuple[tuple[str, int], ...],
-    t: Tally,
-    lines: list[str],
-    tables: tuple[TallyTable, ...],
-) -> Result:
-    """Several options could win and no lot was asked for."""
-    text = list_names(names)
-    if policy.ties is TieRule.STATUS_QUO:
-        lines.append("The status quo holds: no option is chosen.")
-        return Result(
-            ClosedAs.REJECTED,
-            f"Rejected — {text} tied; the status quo holds.",
-            counts,
-            t.ballots,
-            t.roll,
-            True,
-            (),
-            tuple(lines),
-            tables=tables,
-        )
-    lines.append("Reported as a tie (ties=report).")
-    return Result(
-        ClosedAs.TIED,
-        f"Tied — {text}.",
-        counts,
-        t.ballots,
-        t.roll,
-        True,
-        (),
-        tuple(lines),
-        tables=tables,
-    )
+        return unsettled(names, policy, counts, t, lines, table)
 
 
 def _irv_table(count: IrvCount, options: tuple[str, ...], t: Tally) -> TallyTable:
@@ -280,19 +257,14 @@ class Condorcet(_Ranked):
         "else the strongest chain of wins"
     )
 
-    def tally(
+    def count(
         self,
-        ballots: Sequence[Choice],
+        profile: Profile,
         options: tuple[str, ...],
         policy: Policy,
-        roll_size: int,
-        weights: Weights = None,
+        t: Tally,
+        counts: tuple[tuple[str, int], ...],
     ) -> Result:
-        t, profile, counts = self._open(ballots, options, policy, roll_size, weights)
-        if not t.quorum_reached:
-            return no_quorum(t, counts)
-        if not ballots:
-            return no_ballots(t, counts, "No ballots were cast.")
         n = len(options)
         count = count_schulze(profile, n, policy.strength)
         letters = [chr(65 + i) for i in range(n)]
@@ -339,7 +311,7 @@ class Condorcet(_Ranked):
             )
             return winners_result(order[:1], counts, t, lines, tables)
         lines.append(f"Tie: {list_names(names)} each have paths at least as strong as any back.")
-        return _unsettled(names, policy, counts, t, lines, tables)
+        return unsettled(names, policy, counts, t, lines, tables)
 
 
 class Stv(_Ranked):
@@ -348,19 +320,14 @@ class Stv(_Ranked):
     seats = True
     weights = False
 
-    def tally(
+    def count(
         self,
-        ballots: Sequence[Choice],
+        profile: Profile,
         options: tuple[str, ...],
         policy: Policy,
-        roll_size: int,
-        weights: Weights = None,
+        t: Tally,
+        counts: tuple[tuple[str, int], ...],
     ) -> Result:
-        t, profile, counts = self._open(ballots, options, policy, roll_size, None)
-        if not t.quorum_reached:
-            return no_quorum(t, counts)
-        if not ballots:
-            return no_ballots(t, counts, "No ballots were cast.")
         n, seats = len(options), policy.seats
         lines = list(t.lines)
         if policy.ties is TieRule.LOT and policy.lot_seed is not None:
@@ -391,22 +358,15 @@ class Stv(_Ranked):
             f"{list_names([options[i] for i in maybe])}."
             + ("" if explored.complete else " (Too many ties to follow every one.)")
         )
-        result = _unsettled([options[i] for i in maybe], policy, counts, t, lines, table)
-        if result.closed_as is ClosedAs.TIED and sure:
-            elected = [options[i] for i in count.elected if i in sure]
-            return Result(
-                result.closed_as,
-                f"Tied — {list_names([options[i] for i in maybe])} for "
-                f"{plural(seats - len(sure), 'seat')}; {', '.join(elected)} elected.",
-                counts,
-                t.ballots,
-                t.roll,
-                True,
-                tuple(elected),
-                result.explanation,
-                tables=table,
-            )
-        return result
+        names = [options[i] for i in maybe]
+        elected = tuple(options[i] for i in count.elected if i in sure)
+        summary = (
+            f"Tied — {list_names(names)} for {plural(seats - len(sure), 'seat')}; "
+            f"{', '.join(elected)} elected."
+            if elected
+            else None
+        )
+        return unsettled(names, policy, counts, t, lines, table, summary, elected)
 
 
 def _scaled(value: int) -> str:
