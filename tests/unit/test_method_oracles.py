@@ -44,7 +44,7 @@ from py3votecore.schulze_method import SchulzeMethod
 from governance.domain.ballot import Choice
 from governance.domain.lifecycle import ClosedAs
 from governance.domain.methods import METHODS
-from governance.domain.methods.irv import count_irv
+from governance.domain.methods.irv import count_irv, possible_winners
 from governance.domain.methods.profile import collapse
 from governance.domain.methods.schulze import MASK_LIMIT, count_schulze, pairwise
 from governance.domain.policy import Policy, Strength, TieRule
@@ -227,6 +227,20 @@ def test_ranked_by_lot_matches_pref_voting_under_the_published_order(
     order = [names.index(name) for name in lot_order(seed, names)]
     prof = linear(e) if not e.truncated else with_ties(e)
     assert result.winners == (names[instant_runoff_tb(prof, tie_breaker=order[::-1])[0]],)
+
+
+@ORACLE
+@given(e=elections(max_options=8))
+def test_our_possible_irv_winners_are_pref_voting_put_winners(e: Election) -> None:
+    """Under ties=report a ranked vote is a tie exactly when the parallel-universe set
+    has more than one winner: ours must be that set, not just inside it."""
+    ours, complete = possible_winners(e.profile, e.n)
+    assert complete
+    if e.truncated:
+        firsts = sorted({r[0] for r in e.profile})
+        assert sorted(ours) == instant_runoff_put(with_ties(e), curr_cands=firsts)
+    else:
+        assert sorted(ours) == instant_runoff_put(linear(e))
 
 
 def test_irv_tennessee_capital() -> None:

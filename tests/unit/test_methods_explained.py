@@ -75,6 +75,14 @@ def test_an_irv_tie_that_does_not_matter_still_elects_and_says_so() -> None:
     assert "However the ties for elimination are broken, Acorn wins." in result.explanation
 
 
+def test_twenty_options_tied_at_one_vote_each_are_followed_quickly_to_a_tie() -> None:
+    options = tuple(f"Option {i}" for i in range(20))
+    ballots = [Choice(options=(i, (i + 1) % 20)) for i in range(20)]
+    result = METHODS["ranked"].tally(ballots, options, Policy(), 20)
+    assert result.closed_as is ClosedAs.TIED
+    assert result.summary.startswith("Tied — Option 0, Option 1")
+
+
 def test_exhausted_ballots_are_counted_and_shown_round_by_round() -> None:
     # Acorn 4, Birch 1, Cedar 3 of 8: no majority. Birch goes; her ballot names no one
     # else, so it is exhausted, and Acorn's 4 are more than half of the 7 still counting.

@@ -115,3 +115,47 @@ def _round(
     """A round; `moved` tells what the previous round's eliminations brought."""
     moved, newly = ((), 0) if pending is None else (pending[1], pending[2])
     return IrvRound(number, totals, exhausted, eliminated, tied, moved, newly)
+
+
+STATE_LIMIT = 20_000
+"""How many sets of eliminated options `possible_winners` looks at before it stops."""
+
+
+def possible_winners(profile: Profile, n_options: int) -> tuple[frozenset[int], bool]:
+    """Every option that wins under some way of breaking the ties for elimination
+    (parallel-universe tie-breaking), and whether every way was followed.
+
+    The count after any eliminations depends only on which options are out, so each
+    set of eliminated options is counted once, however many orders lead to it.
+    """
+    bundles = list(profile.items())
+    memo: dict[frozenset[int], frozenset[int]] = {}
+
+    def winners(out: frozenset[int]) -> frozenset[int]:
+        if out in memo:
+            return memo[out]
+        if len(memo) >= STATE_LIMIT:
+            return frozenset()
+        totals = [0] * n_options
+        for ranking, weight in bundles:
+            for option in ranking:
+                if option not in out:
+                    totals[option] += weight
+                    break
+        counting = [c for c in range(n_options) if c not in out]
+        active = sum(totals[c] for c in counting)
+        best = max(totals[c] for c in counting)
+        if len(counting) == 1 or 2 * best > active:
+            found = frozenset(c for c in counting if totals[c] == best)
+        else:
+            lowest = min(totals[c] for c in counting)
+            tied = frozenset(c for c in counting if totals[c] == lowest)
+            if lowest == 0 and len(tied) < len(counting):
+                found = winners(out | tied)
+            else:
+                found = frozenset().union(*(winners(out | {c}) for c in tied))
+        memo[out] = found
+        return found
+
+    found = winners(frozenset())
+    return found, len(memo) < STATE_LIMIT

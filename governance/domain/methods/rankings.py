@@ -33,7 +33,7 @@ from governance.domain.methods.base import (
     unsettled,
     winners_result,
 )
-from governance.domain.methods.irv import IrvCount, count_irv
+from governance.domain.methods.irv import IrvCount, count_irv, possible_winners
 from governance.domain.methods.profile import Draw, Profile, collapse
 from governance.domain.methods.schulze import count_schulze
 from governance.domain.methods.stv import SCALE, StvCount, count_stv
@@ -176,26 +176,33 @@ class Ranked(_Ranked):
             return winners_result(
                 [options[count.winner]], counts, t, lines, (_irv_table(count, options, t),)
             )
-        explored = explore(lambda draw: count_irv(profile, n, draw))
-        count = explored.counts[0]
+        drawn: list[tuple[int, ...]] = []
+
+        def first_way(tied: tuple[int, ...], why: str) -> int:
+            drawn.append(tied)
+            return tied[-1]
+
+        count = count_irv(profile, n, first_way)
         lines += _irv_lines(count, options, t)
         table = (_irv_table(count, options, t),)
-        winners = sorted({c.winner for c in explored.counts})
-        if len(winners) == 1 and explored.complete:
-            if explored.ties:
-                lines.append(
-                    f"However the ties for elimination are broken, {options[winners[0]]} wins."
-                )
-            return winners_result([options[winners[0]]], counts, t, lines, table)
-        names = [options[w] for w in winners]
+        if not drawn:
+            return winners_result([options[count.winner]], counts, t, lines, table)
+        winners, complete = possible_winners(profile, n)
+        winners |= {count.winner}  # the way shown is one of the ways
+        if len(winners) == 1 and complete:
+            lines.append(
+                f"However the ties for elimination are broken, {options[count.winner]} wins."
+            )
+            return winners_result([options[count.winner]], counts, t, lines, table)
+        names = [options[w] for w in sorted(winners)]
         lines.append("The rounds above follow one way of breaking the ties.")
-        tie_text = "; ".join(
-            f"{list_names([options[i] for i in tied])} tied for fewest votes"
-            for tied, _ in explored.ties
-        )
         lines.append(
-            f"Tie: {tie_text}; depending on which is eliminated, {list_names(names)} could win."
-            + ("" if explored.complete else " (Too many ties to follow every one.)")
+            "Tie: "
+            + "; ".join(
+                f"{list_names([options[i] for i in tied])} tied for fewest" for tied in drawn
+            )
+            + f". Depending on which is eliminated, {list_names(names)} could win."
+            + ("" if complete else " (Too many ties to follow every one.)")
         )
         return unsettled(names, policy, counts, t, lines, table)
 
