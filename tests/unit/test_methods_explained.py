@@ -269,3 +269,20 @@ def test_any_ballot_text_is_read_or_refused_plainly(method: str, text: str) -> N
         assert error.message and "Traceback" not in error.message
         return
     assert METHODS[method].check_ballot(choice, ABC, Policy()) == choice
+
+
+def test_stv_ties_among_options_without_votes_are_followed_without_trying_every_order() -> None:
+    # 17 options, 5 ballots over the first six: many options sit at 0 votes, and the
+    # Scottish rules exclude them one per stage by lot. Which goes first changes nothing
+    # unless rule 52 fills a seat with one of them — then any of them could be that one.
+    options = tuple(f"Option {i}" for i in range(17))
+    ballots = [Choice(options=r) for r in [(3, 1), (3,), (0, 3), (5, 2, 3), (3, 4)]]
+    result = METHODS["stv"].tally(ballots, options, Policy(seats=1), 5)
+    assert result.summary == "Winner: Option 3"
+    one_ballot = [Choice(options=(4,))]
+    tied = METHODS["stv"].tally(one_ballot, options, Policy(seats=2), 1)
+    others = [o for o in options if o != "Option 4"]
+    assert tied.summary == (
+        f"Tied — {', '.join(others[:-1])} and {others[-1]} for 1 seat; Option 4 elected."
+    )
+    assert not any("Too many ties" in line for line in tied.explanation)

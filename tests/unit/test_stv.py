@@ -226,7 +226,8 @@ def test_an_option_nobody_ranked_can_take_the_last_seat() -> None:
     ]
     assert count.stages[1].non_transferable == votes("0.99999")
     assert count.stages[1].lost == votes("0.00001")
-    assert draw.calls == [((B, C), "exclude")]
+    # Both have no votes: interchangeable, and the draw is told so.
+    assert draw.calls == [((B, C), "exclude-symmetric")]
     assert (count.stages[2].action, count.stages[2].subject, count.stages[2].tie) == (
         "exclude",
         C,

@@ -19,9 +19,11 @@ Profile = Mapping[tuple[int, ...], int]
 
 Draw = Callable[[tuple[int, ...], str], int]
 """Settles a tie the rules leave to a lot: given the tied options (ascending) and what
-the tie is about (``"exclude"``, ``"surplus"``), returns the one chosen — the option to
-exclude, or the one whose surplus goes first. It may raise to stop the count (a tie
-reported rather than drawn)."""
+the tie is about (``"exclude"``, ``"surplus"``, or ``"exclude-symmetric"`` for options
+with no votes, which are interchangeable: whichever goes, the count goes on the same way
+with their names swapped), returns the one chosen — the option to exclude, or the one
+whose surplus goes first. It may raise to stop the count (a tie reported rather than
+drawn)."""
 
 _options = attrgetter("options")
 

@@ -57,14 +57,21 @@ class Explored(Generic[C]):
     """Every way of breaking a count's ties: the counts and the ties met on the way."""
 
     counts: tuple[C, ...]
+    symmetric: tuple[tuple[frozenset[int], ...], ...]
+    """Per count: groups of interchangeable options one of which was excluded (not
+    branched on: any of them could have gone)."""
     ties: tuple[tuple[tuple[int, ...], str], ...]
     """(tied options, what about) for each tie met on the first path."""
     complete: bool
 
 
 def explore(run: Callable[[Draw], C]) -> Explored[C]:
-    """Run a count under every way of settling the ties it meets (depth first)."""
+    """Run a count under every way of settling the ties it meets (depth first).
+
+    Of interchangeable options (``"exclude-symmetric"``) one branch stands for all, and
+    the group is recorded instead: see `_outcome`."""
     found: list[C] = []
+    symmetric: list[tuple[frozenset[int], ...]] = []
     first_ties: list[tuple[tuple[int, ...], str]] = []
     stack: list[tuple[int, ...]] = [()]
     complete = True
@@ -74,9 +81,18 @@ def explore(run: Callable[[Draw], C]) -> Explored[C]:
             complete = False
             break
         step = 0
+        groups: list[frozenset[int]] = []
 
-        def draw(tied: tuple[int, ...], why: str, script: tuple[int, ...] = script) -> int:
+        def draw(
+            tied: tuple[int, ...],
+            why: str,
+            script: tuple[int, ...] = script,
+            groups: list[frozenset[int]] = groups,
+        ) -> int:
             nonlocal step
+            if why == "exclude-symmetric":
+                groups.append(frozenset(tied))
+                return tied[-1]
             if not found and len(first_ties) == step:
                 first_ties.append((tied, why))
             if step < len(script):
@@ -86,9 +102,10 @@ def explore(run: Callable[[Draw], C]) -> Explored[C]:
 
         try:
             found.append(run(draw))
+            symmetric.append(tuple(groups))
         except _Undecided as branch:
             stack.extend((*script, k) for k in reversed(range(branch.ways)))
-    return Explored(tuple(found), tuple(first_ties), complete)
+    return Explored(tuple(found), tuple(symmetric), tuple(first_ties), complete)
 
 
 def lot_draw(policy: Policy, options: tuple[str, ...]) -> tuple[Draw, list[int]]:
@@ -99,7 +116,7 @@ def lot_draw(policy: Policy, options: tuple[str, ...]) -> tuple[Draw, list[int]]
     rank = {option: i for i, option in enumerate(order)}
 
     def draw(tied: tuple[int, ...], why: str) -> int:
-        if why == "exclude":
+        if why.startswith("exclude"):
             return max(tied, key=rank.__getitem__)
         return min(tied, key=rank.__getitem__)
 
@@ -353,13 +370,18 @@ class Stv(_Ranked):
         count = explored.counts[0]
         lines += _stv_lines(count, options)
         table = (_stv_table(count, options),)
-        outcomes = {frozenset(c.elected) for c in explored.counts}
-        if len(outcomes) == 1 and explored.complete:
+        outcomes = [
+            _outcome(c.elected, groups)
+            for c, groups in zip(explored.counts, explored.symmetric, strict=True)
+        ]
+        if len(set(outcomes)) == 1 and not outcomes[0][1] and explored.complete:
             if explored.ties:
                 lines.append("The ties the rules leave to a lot do not change who is elected.")
             return winners_result([options[i] for i in count.elected], counts, t, lines, table)
-        sure = frozenset.intersection(*outcomes)
-        maybe = sorted(frozenset.union(*outcomes) - sure)
+        sure = frozenset.intersection(*(fixed for fixed, _ in outcomes))
+        maybe = sorted(frozenset.union(*(fixed | open_ for fixed, open_ in outcomes)) - sure)
+        if not maybe:  # every path followed agreed, but not every path was followed
+            maybe = sorted(set(range(n)) - sure)
         lines.append(
             "The rules leave a tie to a lot, and the lot would decide who is elected among "
             f"{list_names([options[i] for i in maybe])}."
@@ -374,6 +396,20 @@ class Stv(_Ranked):
             else None
         )
         return unsettled(names, policy, counts, t, lines, table, summary, elected)
+
+
+def _outcome(
+    elected: tuple[int, ...], groups: tuple[frozenset[int], ...]
+) -> tuple[frozenset[int], frozenset[int]]:
+    """Who is elected for sure on this path, and the options that share seats by lot: an
+    interchangeable group only partly elected could have been elected in any of its
+    other arrangements."""
+    fixed, open_ = set(elected), set[int]()
+    for group in groups:
+        if fixed & group and not group <= fixed:
+            fixed -= group
+            open_ |= group
+    return frozenset(fixed), frozenset(open_)
 
 
 def _scaled(value: int) -> str:

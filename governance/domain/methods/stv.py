@@ -273,7 +273,12 @@ def count_stv(profile: Profile, n_options: int, seats: int, draw: Draw) -> StvCo
                 if len(last) == 1:
                     tie, subject = "look-back", last[0]
                 else:
-                    tie, subject = "lot", _drawn(draw, tuple(last), "exclude")
+                    # With no votes there is nothing to transfer: every option at 0 is
+                    # excluded before any transfer, so which of them goes first matters
+                    # only if rule 52 ends the count first, and then any of them could be
+                    # the one left: they are interchangeable.
+                    why = "exclude-symmetric" if low == 0 else "exclude"
+                    tie, subject = "lot", _drawn(draw, tuple(last), why)
             continuing[subject] = False
             n_continuing -= 1
             pile = piles[subject]
