@@ -88,7 +88,7 @@ async def test_stv_fills_seats_and_shows_each_stage(chat: Chat) -> None:
     )
     # Ana's surplus of 1 leaves on her 4 ballots at 1 × 1/4 = 0.25 each: 0.75 to Ben and
     # 0.25 to Cy. Di, lowest, is excluded: her ballot goes to Cy (2.25), who then has
-    # more than Ben (1.75) with one seat left (rule 52).
+    # more than Ben (1.75) with one seat left: the count ends there.
     stages = lines[lines.index("STV stages:") + 1 :]
     assert [row.split() for row in stages[:5]] == [
         ["option", "stage", "1", "stage", "2", "stage", "3"],
@@ -100,6 +100,11 @@ async def test_stv_fills_seats_and_shows_each_stage(chat: Chat) -> None:
     assert (
         "Stage 3: Di has the fewest votes and is excluded; their ballots move on at their "
         "current value; elected: Cy." in lines
+    )
+    assert lines[-1] == (
+        "The count ended early: the options still in it fill the last vacancies (rule 52), "
+        "or, with one seat left, one option has more votes than all the others together plus "
+        "every surplus not yet transferred."
     )
 
 

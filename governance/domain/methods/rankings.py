@@ -459,5 +459,9 @@ def _stv_lines(count: StvCount, options: tuple[str, ...]) -> list[str]:
             text += f"; elected: {', '.join(options[i] for i in stage.elected)}"
         lines.append(f"Stage {stage.number}: {text}.")
     if count.last_vacancies:
-        lines.append("The last vacancies were filled by the continuing options (rule 52).")
+        lines.append(
+            "The count ended early: the options still in it fill the last vacancies "
+            "(rule 52), or, with one seat left, one option has more votes than all the "
+            "others together plus every surplus not yet transferred."
+        )
     return lines
