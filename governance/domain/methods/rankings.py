@@ -3,9 +3,12 @@ single transferable vote (`stv`), each with every round, path or stage shown.
 
 Ties. With ``ties=lot`` the published seed fixes one ordering of the options that
 settles every tie, eliminations included (the option later in the lot's order is
-eliminated). Otherwise every way of breaking the count's ties is followed: if they all
-give the same winners the tie did not matter and the explanation says so; if not, the
-result is a tie (or, with ``ties=status-quo``, no option is chosen).
+eliminated). Otherwise every way of breaking the count's ties is followed — for
+instant-runoff by counting each set of eliminated options once (`possible_winners`), for
+STV by replaying the count down each branch (`explore`, up to `MAX_BRANCHES`), options
+with no votes being interchangeable — and if they all give the same winners the tie did
+not matter and the explanation says so; if not, the result is a tie (or, with
+``ties=status-quo``, no option is chosen).
 
 Stakeholder-class weights apply to `ranked` and `condorcet` (each ballot counts with
 its class's weight). They do not apply to `stv`: its quota and transfers count whole
@@ -42,7 +45,8 @@ from governance.domain.result import Result, TallyTable
 from governance.domain.tiebreak import lot_order
 
 MAX_BRANCHES = 256
-"""How many ways of breaking ties a count follows before it reports a tie unexplored."""
+"""How many ways of breaking ties an STV count follows before it reports the tie
+without following the rest."""
 
 C = TypeVar("C")
 
