@@ -98,8 +98,12 @@ async def test_stv_fills_seats_and_shows_each_stage(chat: Chat) -> None:
         ["Di", "1", "1", "0"],
     ]
     assert (
+        "Stage 2: the surplus of Ana, 1 of 4, is transferred: every ballot they hold moves "
+        "on at its value × 1 ÷ 4, to five decimals (0.75 to Ben, 0.25 to Cy)." in lines
+    )
+    assert (
         "Stage 3: Di has the fewest votes and is excluded; their ballots move on at their "
-        "current value; elected: Cy." in lines
+        "current value (1 to Cy); elected: Cy." in lines
     )
     assert lines[-1] == (
         "The count ended early: the options still in it fill the last vacancies (rule 52), "

@@ -39,7 +39,7 @@ from governance.domain.methods.base import (
 from governance.domain.methods.irv import IrvCount, count_irv, possible_winners
 from governance.domain.methods.profile import Draw, Profile, collapse
 from governance.domain.methods.schulze import count_schulze
-from governance.domain.methods.stv import SCALE, StvCount, count_stv
+from governance.domain.methods.stv import SCALE, StvCount, StvStage, count_stv
 from governance.domain.policy import Policy, Strength, TieRule
 from governance.domain.result import Result, TallyTable
 from governance.domain.tiebreak import lot_order
@@ -431,19 +431,40 @@ def _stv_table(count: StvCount, options: tuple[str, ...]) -> TallyTable:
     return TallyTable("STV stages", header, tuple(rows))
 
 
+def _moved(before: StvStage, stage: StvStage, options: tuple[str, ...]) -> str:
+    """What a stage's transfer brought each option, and what found no next preference
+    or was lost to the ignored fractions."""
+    parts = [
+        f"{_scaled(now - then)} to {options[i]}"
+        for i, (then, now) in enumerate(zip(before.totals, stage.totals, strict=True))
+        if now > then
+    ]
+    for label, then, now in (
+        ("non-transferable", before.non_transferable, stage.non_transferable),
+        ("lost to fractions", before.lost, stage.lost),
+    ):
+        if now > then:
+            parts.append(f"{_scaled(now - then)} {label}")
+    return " (" + ", ".join(parts) + ")" if parts else " (no ballot moves)"
+
+
 def _stv_lines(count: StvCount, options: tuple[str, ...]) -> list[str]:
     lines = [
         f"Seats: {count.seats}. Quota: {count.valid} valid ballots ÷ ({count.seats} + 1), "
         f"fraction ignored, + 1 = {count.quota} (Droop; Scottish STV rule 46).",
     ]
+    before: StvStage | None = None
     for stage in count.stages:
         if stage.action == "first":
             text = "first preferences counted"
         elif stage.action == "surplus":
-            assert stage.subject is not None
+            assert stage.subject is not None and before is not None
+            total = before.totals[stage.subject]
+            surplus = total - count.quota * SCALE
             text = (
-                f"the surplus of {options[stage.subject]} is transferred: every ballot they "
-                "hold moves on at its value × surplus ÷ their total, to five decimals"
+                f"the surplus of {options[stage.subject]}, {_scaled(surplus)} of "
+                f"{_scaled(total)}, is transferred: every ballot they hold moves on at its "
+                f"value × {_scaled(surplus)} ÷ {_scaled(total)}, to five decimals"
             )
         else:
             assert stage.subject is not None
@@ -451,6 +472,9 @@ def _stv_lines(count: StvCount, options: tuple[str, ...]) -> list[str]:
                 f"{options[stage.subject]} has the fewest votes and is excluded; their "
                 "ballots move on at their current value"
             )
+        if before is not None:
+            text += _moved(before, stage, options)
+        before = stage
         if stage.tie and stage.tied:
             equal = list_names([options[i] for i in stage.tied])
             how = (
