@@ -126,17 +126,12 @@ def count_stv(profile: Profile, n_options: int, seats: int, draw: Draw) -> StvCo
     q = quota * SCALE
 
     # Bundles: one per distinct ranking, as parallel lists.
-    ranks: list[tuple[int, ...]] = []
-    counts: list[int] = []
+    ranks = [ranking for ranking, weight in profile.items() if weight]
+    counts = [weight for weight in profile.values() if weight]
     piles: list[list[int]] = [[] for _ in range(n_options)]
-    totals = [0] * n_options
-    for ranking, weight in profile.items():
-        if weight:
-            first = ranking[0]
-            piles[first].append(len(ranks))
-            ranks.append(ranking)
-            counts.append(weight)
-            totals[first] += weight * SCALE
+    for b, ranking in enumerate(ranks):
+        piles[ranking[0]].append(b)
+    totals = [sum(counts[b] for b in pile) * SCALE for pile in piles]
     values = [SCALE] * len(ranks)
     positions = [0] * len(ranks)
 
