@@ -50,10 +50,11 @@ def decide(
     roll = sum(c.roll for c in classes)
     if not policy.classes:
         return method.tally(everyone, options, policy, roll)
-    plain_policy = replace(policy, classes=())
-    overall = method.tally(everyone, options, plain_policy, roll)
     by_name = {c.name: c for c in classes}
     quorum_lines, failed = _class_quorums(policy.classes, by_name)
+    if policy.weighted and not failed and count_quorum(len(everyone), roll, policy).quorum_reached:
+        return _weighted(method, policy, by_name, options, everyone, roll, quorum_lines)
+    overall = method.tally(everyone, options, replace(policy, classes=()), roll)
     if overall.closed_as is ClosedAs.NO_QUORUM:
         return replace(overall, explanation=(*overall.explanation, *quorum_lines))
     if failed:
@@ -66,9 +67,7 @@ def decide(
             False,
             explanation=(*count_quorum(len(everyone), roll, policy).lines, *quorum_lines),
         )
-    if not policy.weighted:
-        return replace(overall, explanation=(*overall.explanation, *quorum_lines))
-    return _weighted(method, policy, by_name, options, everyone, roll, quorum_lines)
+    return replace(overall, explanation=(*overall.explanation, *quorum_lines))
 
 
 def _class_quorums(
