@@ -78,7 +78,7 @@ def _marks(
     other = "=" if sep == ":" else ":"
     hint = method.ballot_hint(options, policy)
     marks: list[int | None] = [None] * len(options)
-    pieces = [p for p in text.replace(",", " ").split(sep)]
+    pieces = text.replace(",", " ").split(sep)
     if len(pieces) < 2:
         if other in text:
             raise InvalidBallot(f"Write {sep} between an option and its number; vote {hint}.")

@@ -236,6 +236,10 @@ async def test_bad_ballots_and_settings_get_specific_answers_and_store_nothing(
     ) == (
         "Class weights do not apply to stv votes; leave out weights= (class quorums still apply)."
     )
+    assert await refusal("!propose Spend method=dots options=Plan: bikes | Books") == (
+        "In a dots vote an option cannot contain “:”, which ballots use (up to 10 dots "
+        "spread over the options, e.g. A:5 B:5); rename “Plan: bikes”."
+    )
     assert await refusal("!propose Paths strength=winning-votes") == (
         "strength= applies to condorcet votes only."
     )

@@ -134,6 +134,10 @@ def weighted_counter(values: Sequence[object], weights: Weights) -> Counter[obje
     return counted
 
 
+_BALLOT_MARKS = {BallotShape.RANKING: ">", BallotShape.SCORES: "=", BallotShape.DOTS: ":"}
+"""The character each ballot form uses between options and their marks."""
+
+
 class Method(ABC):
     name: str
     shape: BallotShape
@@ -180,6 +184,12 @@ class Method(ABC):
             if option.casefold() in seen:
                 raise InvalidProposal(f"The option “{option}” is listed twice.")
             seen.add(option.casefold())
+            mark = _BALLOT_MARKS.get(self.shape)
+            if mark is not None and mark in option:
+                raise InvalidProposal(
+                    f"In a {self.name} vote an option cannot contain “{mark}”, which ballots "
+                    f"use ({self.ballot_hint(options)}); rename “{option[:30]}”."
+                )
 
     def check_policy(self, policy: Policy, options: tuple[str, ...]) -> None:
         """Raise `InvalidProposal` for a policy setting that does not apply here."""
