@@ -44,13 +44,18 @@ class Choice:
             marks=tuple(data.get("m", ())),
         )
 
-    def describe(self, options: tuple[str, ...], *, ranking: bool = False) -> str:
+    def describe(
+        self, options: tuple[str, ...], *, ranking: bool = False, separator: str = "="
+    ) -> str:
         """How the choice reads back to the voter: ``yes``, ``Acorn``, ``object — “too
-        costly”``, ``Birch > Acorn`` (a `ranking`), ``Acorn=5, Birch=3`` (marks)."""
+        costly”``, ``Birch > Acorn`` (a `ranking`), ``Acorn=5, Birch=3`` (marks, written
+        with `separator`: ``Acorn:3`` for dots)."""
         if self.verdict is not None:
             text = self.verdict
         elif self.marks:
-            marked = [f"{options[i]}={m}" for i, m in enumerate(self.marks) if m is not None]
+            marked = [
+                f"{options[i]}{separator}{m}" for i, m in enumerate(self.marks) if m is not None
+            ]
             text = ", ".join(marked) or "no option"
         else:
             names = [options[i] for i in self.options]

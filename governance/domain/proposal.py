@@ -89,7 +89,11 @@ class Proposal:
 
     def describe(self, choice: Choice) -> str:
         """A ballot as its voter reads it back: ``Birch > Acorn``, ``yes``, ``Acorn=5``."""
-        return choice.describe(self.options, ranking=self.method.shape is BallotShape.RANKING)
+        shape = self.method.shape
+        separator = ":" if shape is BallotShape.DOTS else "="
+        return choice.describe(
+            self.options, ranking=shape is BallotShape.RANKING, separator=separator
+        )
 
     @property
     def ballot_hint(self) -> str:

@@ -114,7 +114,9 @@ async def test_stv_fills_seats_and_shows_each_stage(chat: Chat) -> None:
 
 async def test_score_and_dots_count_as_members_expect(chat: Chat) -> None:
     await chat.ok("alice", "!propose Rate the menus method=score options=Soup | Salad | Stew")
-    await chat.ok("alice", "!vote 1 A=5 B=2")
+    assert await chat.ok("alice", "!vote 1 A=5 B=2") == (
+        "Your vote on #1 is recorded: Soup=5, Salad=2."
+    )
     await chat.ok("bob", "!vote 1 Soup=3, Stew=5")
     await chat.ok("carol", "!vote 1 C=4")
     await chat.ok("bob", "!propose Spend the fund method=dots dots=5 options=Bikes | Books")
@@ -123,7 +125,9 @@ async def test_score_and_dots_count_as_members_expect(chat: Chat) -> None:
         "Usage: !vote <id> <ballot> e.g. !vote 12 yes · object <reason> · A C · B > A > C · "
         "A=5 B=3 · A:3 B:2"
     )
-    await chat.ok("alice", "!vote 2 A:1 B:4")
+    assert await chat.ok("alice", "!vote 2 A:1 B:4") == (
+        "Your vote on #2 is recorded: Bikes:1, Books:4."
+    )
     await chat.ok("carol", "!vote 2 Bikes:3")
     await chat.advance(days=7)
     score, dots = chat.announced()[-2].splitlines(), chat.announced()[-1].splitlines()
