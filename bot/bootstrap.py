@@ -68,6 +68,7 @@ async def bootstrap(
                     tuple(c.bridge_patterns),
                     c.weights_text(),
                     c.class_quorum_text(),
+                    c.max_vote,
                 )
             )
         await uow.commit()

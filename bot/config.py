@@ -34,6 +34,8 @@ class CommunityConfig(BaseModel):
     quorum: str | None = None
     reminders: list[str] = ["24h", "1h"]
     bridge_patterns: list[str] = []
+    max_vote: str = "90d"
+    """The longest a vote, deliberation or extension may run (``120d``, ``36h``)."""
     weights: dict[str, int | str] = {}
     """Stakeholder-class weights in percent, adding up to 100: ``{workers = 40, …}``."""
     class_quorum: dict[str, int | str] = {}
@@ -71,6 +73,12 @@ class CommunityConfig(BaseModel):
     @classmethod
     def _vote(cls, value: str) -> str:
         _check(lambda: parse_deadline("config", "default_vote", value))
+        return value
+
+    @field_validator("max_vote")
+    @classmethod
+    def _max_vote(cls, value: str) -> str:
+        _check(lambda: parse_length("config", "max_vote", value))
         return value
 
     @field_validator("quorum")

@@ -98,6 +98,7 @@ COMMUNITIES = [
         name="guild",
         weights={"workers": 60, "users": "40%"},
         class_quorum={"users": 1},
+        max_vote="14d",
     ),
 ]
 ROOM = RoomRef("test", "room-1")

@@ -53,6 +53,8 @@ class Community:
     """Default stakeholder-class weights, as ``weights=`` takes them (``workers:40 …``)."""
     class_quorum: str | None = None
     """Default class quorums, as ``class-quorum=`` takes them (``workers:50%``)."""
+    max_vote: str = "90d"
+    """The longest a vote (or a deliberation, or an extension) may run, as a length."""
 
     def is_configured_admin(self, account: AccountRef) -> bool:
         return str(account) in self.admins

@@ -62,17 +62,33 @@ def localize(naive: datetime, zone: tzinfo) -> datetime:
     return aware.astimezone(UTC).astimezone(zone)
 
 
-def end_of(spec: Deadline, start: datetime, zone: tzinfo) -> datetime:
-    """When a period given by `spec` and starting at `start` ends (aware, UTC)."""
+def localize_written(naive: datetime, zone: tzinfo) -> datetime:
+    """A wall time a member wrote: refused if the zone skips it (clocks jump forward),
+    since any instant we picked would not be the time they wrote. A repeated wall time
+    (clocks go back) is its first occurrence."""
+    aware = localize(naive, zone)
+    if aware.replace(tzinfo=None) != naive:
+        raise InvalidProposal(
+            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone}: the clocks skip that hour "
+            "that night. Choose another time."
+        )
+    return aware
+
+
+def end_of(
+    spec: Deadline, start: datetime, zone: tzinfo, limit: timedelta = MAX_VOTE_LENGTH
+) -> datetime:
+    """When a period given by `spec` and starting at `start` ends (aware, UTC); at most
+    `limit` later on the wall clock."""
     if isinstance(spec, LocalTime):
-        end = localize(spec.at, zone).astimezone(UTC)
+        end = localize_written(spec.at, zone).astimezone(UTC)
     elif isinstance(spec, NextWeekday):
         local = start.astimezone(zone).replace(tzinfo=None)
         wall = local.replace(hour=spec.hour, minute=spec.minute, second=0, microsecond=0)
         wall += timedelta(days=(spec.weekday - local.weekday()) % 7)
         if wall <= local:
             wall += timedelta(days=7)
-        end = localize(wall, zone).astimezone(UTC)
+        end = localize_written(wall, zone).astimezone(UTC)
     else:
         local = start.astimezone(zone).replace(tzinfo=None) + timedelta(days=spec.days)
         end = localize(local, zone).astimezone(UTC) + timedelta(
@@ -81,11 +97,25 @@ def end_of(spec: Deadline, start: datetime, zone: tzinfo) -> datetime:
     if end <= start:
         raise InvalidProposal(f"The end {format_local(end, zone)} is not in the future.")
     # Measured on the wall clock, so "90d" across a DST change is still 90 days.
-    if _wall(end, zone) - _wall(start, zone) > MAX_VOTE_LENGTH:
+    if _wall(end, zone) - _wall(start, zone) > limit:
         raise InvalidProposal(
-            f"The end {format_local(end, zone)} is more than {MAX_VOTE_LENGTH.days} days away."
+            f"The end {format_local(end, zone)} is more than {_span(limit)} away, "
+            "the longest this community lets a period run."
         )
     return end
+
+
+def _span(length: timedelta) -> str:
+    """``90 days``, ``36 hours``."""
+    if length % timedelta(days=1) == timedelta(0):
+        days = length.days
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = length // timedelta(hours=1)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def to_timedelta(length: Length) -> timedelta:
+    return timedelta(days=length.days, hours=length.hours, minutes=length.minutes)
 
 
 def _wall(moment: datetime, zone: tzinfo) -> datetime:

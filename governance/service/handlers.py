@@ -45,7 +45,13 @@ from governance.domain.proposal import (
 from governance.domain.timing import end_of, format_local
 from governance.service import lookups
 from governance.service.deps import Deps
-from governance.service.lifecycle_ops import OPEN_VOTING, after_open, close_vote, vote_end
+from governance.service.lifecycle_ops import (
+    OPEN_VOTING,
+    after_open,
+    close_vote,
+    longest,
+    vote_end,
+)
 from governance.service.ports import UnitOfWork
 from governance.text.grammar import parse_classes, parse_quorum
 from governance.text.messages import Audience, Reply
@@ -124,7 +130,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
     roll: list[MemberId] = []
     if cmd.deliberate is not None:
-        proposal.opens_at = end_of(cmd.deliberate, now, zone)
+        proposal.opens_at = end_of(cmd.deliberate, now, zone, longest(community))
         vote_end(proposal, community, proposal.opens_at)  # refuse a bad length now
         proposal.status = Status.DELIBERATION
     else:
@@ -214,7 +220,9 @@ async def extend(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     proposal = await lookups.proposal(uow, cmd, cmd.number, lock=True)
     now = deps.clock.now()
     if proposal.status is Status.VOTING and proposal.closes_at is not None:
-        new_end = end_of(cmd.by, proposal.closes_at, ZoneInfo(community.timezone))
+        new_end = end_of(
+            cmd.by, proposal.closes_at, ZoneInfo(community.timezone), longest(community)
+        )
     else:
         new_end = now  # the lifecycle table refuses the move and names the state
     proposal.extend(new_end=new_end, now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from governance.domain.events import ProposalCancelled, ProposalClosed, VotingOpened
@@ -12,10 +12,10 @@ from governance.domain.members import Community
 from governance.domain.methods import ClassBallots, decide
 from governance.domain.proposal import Proposal
 from governance.domain.result import Result
-from governance.domain.timing import end_of
+from governance.domain.timing import end_of, to_timedelta
 from governance.service.deps import Deps
 from governance.service.ports import UnitOfWork
-from governance.text.grammar import parse_deadline
+from governance.text.grammar import parse_deadline, parse_length
 
 CLOSE = "close"
 OPEN_VOTING = "open voting"
@@ -24,7 +24,12 @@ SECRET_KEY_BYTES = 32
 
 def vote_end(proposal: Proposal, community: Community, start: datetime) -> datetime:
     spec = parse_deadline("propose", "vote", proposal.vote_length)
-    return end_of(spec, start, ZoneInfo(community.timezone))
+    return end_of(spec, start, ZoneInfo(community.timezone), longest(community))
+
+
+def longest(community: Community) -> timedelta:
+    """The community's longest vote, deliberation or extension."""
+    return to_timedelta(parse_length("config", "max_vote", community.max_vote))
 
 
 async def open_voting(

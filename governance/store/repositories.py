@@ -136,6 +136,7 @@ class CommunityRepo(_Repo):
             tuple(row.bridge_patterns),
             row.weights,
             row.class_quorum,
+            row.max_vote,
         )
 
     async def names(self) -> list[str]:
@@ -152,6 +153,7 @@ class CommunityRepo(_Repo):
             "bridge_patterns": list(community.bridge_patterns),
             "weights": community.weights,
             "class_quorum": community.class_quorum,
+            "max_vote": community.max_vote,
         }
         done = await self.conn.execute(
             update(t.communities).where(t.communities.c.id == community.id).values(**values)

@@ -68,6 +68,7 @@ communities = Table(
     Column("bridge_patterns", JSON, nullable=False),
     Column("weights", String(1000)),
     Column("class_quorum", String(1000)),
+    Column("max_vote", String(16), nullable=False, server_default="90d"),
 )
 
 members = Table(

@@ -24,6 +24,12 @@ def test_a_bad_quorum_is_refused_naming_it(quorum: str) -> None:
     assert f"quorum={quorum[:30]}" in str(info.value)
 
 
+def test_a_bad_longest_vote_is_refused_on_load() -> None:
+    with pytest.raises(ValidationError) as info:
+        CommunityConfig(name="c", max_vote="forever")
+    assert "max_vote=forever is not a length" in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("weights", "quorums", "error"),
     [
@@ -55,6 +61,11 @@ async def test_configured_class_weights_apply_unless_a_proposal_sets_its_own(
         if name != "ana":
             await chat.join(name)
         await chat.ok("ana", f"!class {name} {klass}")
+    # guild's longest vote is 14 days (max_vote), not the default 90.
+    assert (await chat.fails("ana", "!propose Too long vote=15d")).splitlines()[0] == (
+        "The end 2026-12-08 09:00 UTC is more than 14 days away, the longest this community "
+        "lets a period run."
+    )
     await chat.ok("ana", "!propose Weighted by default")
     await chat.ok("ana", "!propose Heads count weights=workers:50 users:50 class-quorum=users:2")
     await chat.ok("ana", "!propose Elect one method=stv options=X | Y | Z")

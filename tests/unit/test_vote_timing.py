@@ -116,3 +116,38 @@ def test_deadline_texts() -> None:
     assert str(Length(days=1, hours=12)) == "1d12h"
     assert str(LocalTime(datetime(2026, 12, 1, 18, 0))) == "2026-12-01 18:00"
     assert format_local(datetime(2026, 11, 30, 8, 0, tzinfo=UTC), BERLIN) == "2026-11-30 09:00 CET"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [LocalTime(datetime(2027, 3, 28, 2, 30)), NextWeekday(weekday=6, hour=2, minute=30)],
+    ids=["absolute", "next-sunday"],
+)
+def test_a_wall_time_the_clocks_skip_is_refused(spec: LocalTime | NextWeekday) -> None:
+    # Europe/Berlin jumps from 02:00 to 03:00 on Sunday 2027-03-28.
+    start = berlin(2027, 3, 25, 12, 0)
+    with pytest.raises(InvalidProposal) as info:
+        end_of(spec, start, BERLIN)
+    assert str(info.value).startswith(
+        "2027-03-28 02:30 does not exist in Europe/Berlin: the clocks skip that hour"
+    )
+
+
+def test_a_wall_time_the_clocks_repeat_is_its_first_occurrence() -> None:
+    # 02:30 happens twice on 2026-10-25 in Berlin: first in summer time (00:30 UTC).
+    start = berlin(2026, 10, 20, 12, 0)
+    end = end_of(LocalTime(datetime(2026, 10, 25, 2, 30)), start, BERLIN)
+    assert end == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+def test_the_longest_period_is_the_communitys_to_set() -> None:
+    start = berlin(2026, 11, 20, 12, 0)
+    assert end_of(Length(days=100), start, BERLIN, timedelta(days=120)) - start == timedelta(
+        days=100
+    )
+    with pytest.raises(InvalidProposal) as info:
+        end_of(Length(days=2), start, BERLIN, timedelta(hours=36))
+    assert str(info.value) == (
+        "The end 2026-11-22 12:00 CET is more than 36 hours away, the longest this "
+        "community lets a period run."
+    )
