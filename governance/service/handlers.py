@@ -94,9 +94,8 @@ def _policy(
 def _default_classes(community: Community, method: Method) -> tuple[ClassRule, ...]:
     """The community's configured class weights and quorums; for a method that cannot
     use weights (stv), the class quorums alone."""
-    weights = community.weights if method.weights else None
-    rules = parse_classes("propose", weights or "", community.class_quorum or "")
-    return tuple(rule for rule in rules if rule.weight is not None or rule.quorum is not None)
+    weights = community.weights if method.takes_weights else None
+    return parse_classes("propose", weights or "", community.class_quorum or "")
 
 
 async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:

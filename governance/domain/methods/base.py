@@ -125,6 +125,17 @@ def no_ballots(tally: Tally, counts: tuple[tuple[str, int], ...], why: str) -> R
     )
 
 
+def stop_early(
+    t: Tally, counts: tuple[tuple[str, int], ...], ballots: Sequence[Choice]
+) -> Result | None:
+    """The result when there is nothing to count: quorum not reached, or no ballots."""
+    if not t.quorum_reached:
+        return no_quorum(t, counts)
+    if not ballots:
+        return no_ballots(t, counts, "No ballots were cast.")
+    return None
+
+
 def weighted_counter(values: Sequence[object], weights: Weights) -> Counter[object]:
     if weights is None:
         return Counter(values)
@@ -152,7 +163,7 @@ class Method(ABC):
     """Whether `seats=k` (k winners) applies."""
     threshold: bool = False
     """Whether `threshold=` applies."""
-    weights: bool = True
+    takes_weights: bool = True
     """Whether stakeholder-class weights apply (not to STV: see `rankings.py`)."""
 
     def check_options(self, options: tuple[str, ...]) -> None:
@@ -207,7 +218,7 @@ class Method(ABC):
                 )
         if policy.dots is not None and self.shape is not BallotShape.DOTS:
             raise InvalidProposal(f"dots= applies to dots votes, not {self.name}.")
-        if policy.weighted and not self.weights:
+        if policy.weighted and not self.takes_weights:
             raise InvalidProposal(
                 f"Class weights do not apply to {self.name} votes; "
                 "leave out weights= (class quorums still apply)."

@@ -20,9 +20,8 @@ from governance.domain.methods.base import (
     Weights,
     count_quorum,
     decide_top,
-    no_ballots,
-    no_quorum,
     plural,
+    stop_early,
 )
 from governance.domain.policy import Policy
 from governance.domain.result import Result, TallyTable
@@ -56,10 +55,8 @@ class _Counted(Method):
                     plain[i] += 1
         counts = tuple(zip(options, plain, strict=True))
         t = count_quorum(len(ballots), roll_size, policy, weights)
-        if not t.quorum_reached:
-            return no_quorum(t, counts)
-        if not ballots:
-            return no_ballots(t, counts, "No ballots were cast.")
+        if (early := stop_early(t, counts, ballots)) is not None:
+            return early
         lines = list(t.lines)
         if t.unit is not None:
             lines.append(
@@ -122,10 +119,8 @@ class Score(Method):
                         given[i] += 1
         counts = tuple(zip(options, given, strict=True))
         t = count_quorum(len(ballots), roll_size, policy, weights)
-        if not t.quorum_reached:
-            return no_quorum(t, counts)
-        if not ballots:
-            return no_ballots(t, counts, "No ballots were cast.")
+        if (early := stop_early(t, counts, ballots)) is not None:
+            return early
         means = [Fraction(s, m) if m else None for s, m in zip(sums, mass, strict=True)]
         rows = tuple(
             (option, str(n), "—" if mean is None else _mean(mean))
@@ -178,10 +173,8 @@ class Dots(Method):
                         plain[i] += mark
         counts = tuple(zip(options, plain, strict=True))
         t = count_quorum(len(ballots), roll_size, policy, weights)
-        if not t.quorum_reached:
-            return no_quorum(t, counts)
-        if not ballots:
-            return no_ballots(t, counts, "No ballots were cast.")
+        if (early := stop_early(t, counts, ballots)) is not None:
+            return early
         lines = [*t.lines, f"Each voter had {plural(policy.dot_budget, 'dot')} to spread."]
         if t.unit is not None:
             t = replace(t, unit=sum(points) or 1)  # weighted dots read as shares of all dots

@@ -30,9 +30,8 @@ from governance.domain.methods.base import (
     Weights,
     count_quorum,
     list_names,
-    no_ballots,
-    no_quorum,
     plural,
+    stop_early,
     unsettled,
     winners_result,
 )
@@ -138,7 +137,7 @@ class _Ranked(Method):
         roll_size: int,
         weights: Weights = None,
     ) -> Result:
-        if not self.weights:
+        if not self.takes_weights:
             weights = None
         plain = collapse(ballots)
         profile = plain if weights is None else collapse(ballots, weights)
@@ -147,10 +146,8 @@ class _Ranked(Method):
             first[ranking[0]] += n
         counts = tuple(zip(options, first, strict=True))
         t = count_quorum(len(ballots), roll_size, policy, weights)
-        if not t.quorum_reached:
-            return no_quorum(t, counts)
-        if not ballots:
-            return no_ballots(t, counts, "No ballots were cast.")
+        if (early := stop_early(t, counts, ballots)) is not None:
+            return early
         return self.count(profile, options, policy, t, counts)
 
     @abstractmethod
@@ -346,7 +343,7 @@ class Stv(_Ranked):
     name = "stv"
     description = "rank the options; single transferable vote (Scottish STV rules) for seats=k"
     seats = True
-    weights = False
+    takes_weights = False
 
     def count(
         self,
