@@ -69,6 +69,7 @@ async def bootstrap(
                     c.weights_text(),
                     c.class_quorum_text(),
                     c.max_vote,
+                    tuple(c.reminders),
                 )
             )
         await uow.commit()

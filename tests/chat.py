@@ -10,6 +10,7 @@ from governance.domain.commands import Context, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.clocks import SimulatedClock
+from governance.service.ports import ChannelGone
 from governance.service.simulation import advance
 from governance.text.messages import Message, Reply
 
@@ -19,12 +20,24 @@ class RecordingOutlet:
     """A fake at our own port: it keeps every delivery, with its idempotency key."""
 
     posts: list[tuple[RoomRef, str, str]] = field(default_factory=list)
+    told: list[tuple[AccountRef, str, str]] = field(default_factory=list)
+    """Private messages: (to whom, text, key)."""
     fail_rooms: set[RoomRef] = field(default_factory=set)
+    gone_rooms: set[RoomRef] = field(default_factory=set)
+    """Rooms the bot was removed from: the outlet says they are gone for good."""
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
+        if room in self.gone_rooms:
+            raise ChannelGone(f"the bot is no longer in {room}")
         if room in self.fail_rooms:
             raise ConnectionError(f"{room} is unreachable")
         self.posts.append((room, message.plain(), key))
+
+    async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
+        self.told.append((account, message.plain(), key))
+
+    def told_to(self, name: str) -> list[str]:
+        return [text for account, text, _ in self.told if account.account_id == name]
 
     def texts(self) -> list[str]:
         return [text for _, text, _ in self.posts]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from governance.domain.ids import RoomRef
+from governance.domain.ids import AccountRef, RoomRef
 from governance.text.messages import Audience, Message, Reply
 
 
@@ -18,6 +18,12 @@ class ConsoleOutlet:
             return
         self._delivered.add(key)
         self._write(message.plain())
+
+    async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
+        if key in self._delivered:
+            return
+        self._delivered.add(key)
+        self._write(f"(to {account.account_id}) {message.plain()}")
 
     def reply(self, reply: Reply, actor: str) -> None:
         text = reply.message.plain()

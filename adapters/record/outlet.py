@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from governance.domain.ids import RoomRef
+from governance.domain.ids import AccountRef, RoomRef
 from governance.text.messages import Message
 
 
@@ -16,8 +16,11 @@ class RecordingOutlet:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
-        line = json.dumps(
-            {"room": str(room), "key": key, "text": message.plain()}, ensure_ascii=False
-        )
+        self._append({"room": str(room), "key": key, "text": message.plain()})
+
+    async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
+        self._append({"to": str(account), "key": key, "text": message.plain()})
+
+    def _append(self, record: dict[str, str]) -> None:
         with self._path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -134,5 +134,17 @@ class SetClass(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Remind(Command):
+    """Remind the roll members who have not voted yet, now (moderators)."""
+
+    number: ProposalNumber
+
+
+@dataclass(frozen=True, slots=True)
+class ShowUndelivered(Command):
+    """The announcements and reminders given up on (admins)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Help(Command):
     topic: str | None = None

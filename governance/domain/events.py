@@ -145,6 +145,31 @@ class OutcomeRecorded(Event):
     by: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReminderDue(Event):
+    """A reminder to the roll members who have not voted; they are found when it is
+    sent, so someone who votes meanwhile is not reminded. Delivered privately."""
+
+    announce: ClassVar[bool] = False
+    number: ProposalNumber
+    title: str
+    closes_at: datetime
+    timezone: str
+    ballot_hint: str
+    offset: str | None
+    """The community's offset it is for (``24h``), or None when a moderator asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliberationEnding(Event):
+    """A reminder in the rooms that a deliberation's timebox is running out."""
+
+    number: ProposalNumber
+    title: str
+    opens_at: datetime
+    timezone: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -158,5 +183,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProposalCancelled,
         ProposalWithdrawn,
         OutcomeRecorded,
+        ReminderDue,
+        DeliberationEnding,
     )
 }

@@ -85,6 +85,10 @@ _STATE_WORDS = {
 }
 
 
+def state_words(state: Status) -> str:
+    return _STATE_WORDS[state]
+
+
 def next_status(state: Status, move: Move) -> Status:
     """The state after `move`, or an `IllegalTransition` naming the state and the move."""
     try:

@@ -55,6 +55,8 @@ class Community:
     """Default class quorums, as ``class-quorum=`` takes them (``workers:50%``)."""
     max_vote: str = "90d"
     """The longest a vote (or a deliberation, or an extension) may run, as a length."""
+    reminders: tuple[str, ...] = ("24h", "1h")
+    """How long before a vote closes (or a deliberation ends) reminders go, as lengths."""
 
     def is_configured_admin(self, account: AccountRef) -> bool:
         return str(account) in self.admins

@@ -13,7 +13,7 @@ from datetime import datetime
 from governance.domain.ballot import Choice
 from governance.domain.errors import GovernanceError, InvalidBallot, InvalidProposal, NotAllowed
 from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNumber
-from governance.domain.lifecycle import ClosedAs, Move, Status, next_status
+from governance.domain.lifecycle import ClosedAs, Move, Status, next_status, state_words
 from governance.domain.members import Member, Role
 from governance.domain.methods import BallotShape, Method, method_named
 from governance.domain.policy import Policy
@@ -94,6 +94,11 @@ class Proposal:
         return choice.describe(
             self.options, ranking=shape is BallotShape.RANKING, separator=separator
         )
+
+    @property
+    def status_words(self) -> str:
+        """``is a draft``, ``is closed``, ``was withdrawn``: the state, as a sentence ends."""
+        return state_words(self.status)
 
     @property
     def ballot_hint(self) -> str:

@@ -23,6 +23,7 @@ from governance.domain.commands import (
     ListProposals,
     ShowResults,
     ShowStatus,
+    ShowUndelivered,
     Unvote,
 )
 from governance.domain.errors import GovernanceError
@@ -44,6 +45,7 @@ QUERIES: Mapping[type[Command], Handler] = {
     ListProposals: queries.proposals,
     ShowResults: queries.results,
     Help: queries.help_,
+    ShowUndelivered: queries.undelivered,
 }
 RETRIES = 3
 BINDING_TTL = 30.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,11 +23,10 @@ class Deps:
     on_events: Callable[[], None] = lambda: None
     """Called after a commit that wrote events to the outbox (wakes the dispatcher)."""
 
-    async def commit(
-        self, uow: UnitOfWork, *, due: Iterable[datetime] = (), events: bool = True
-    ) -> None:
+    async def commit(self, uow: UnitOfWork, *, events: bool = True) -> None:
+        """Commit, then wake up by the earliest due work the commit added or moved."""
         await uow.commit()
-        for moment in due:
-            self.wakeup.due_at(moment)
+        if uow.due.scheduled:
+            self.wakeup.due_at(min(uow.due.scheduled))
         if events:
             self.on_events()

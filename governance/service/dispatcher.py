@@ -1,9 +1,17 @@
-"""The outbox dispatcher: reads committed events in order and announces them in every
-room bound to their community, on every platform.
+"""The outbox dispatcher: routes committed events to their channels and delivers them.
 
-Delivery is at-least-once: a row is marked delivered only after every room took it,
-and each delivery carries a key that stays the same on retry, so the platforms'
-idempotency (Matrix transaction ids, Discord nonces) makes it effectively-once.
+Routing turns each outbox row, once, into one delivery per channel: every room bound
+to the event's community for an announcement, each member still to vote for a
+reminder (privately). Deliveries are then made per channel in outbox order: a
+channel whose oldest delivery is failing waits (with backoff) rather than let a later
+message overtake it, while other channels go on. A channel that is gone for good
+(the outlet raises `ChannelGone`), or that has failed for a whole day, has its
+delivery given up into the dead-letter list admins can read with `!undelivered`.
+
+Delivery is at-least-once: a delivery is marked done only after the outlet returned,
+and its key (``folkmoot-<row>-<channel>``) is the same on every retry, so the
+platforms' idempotency (Matrix transaction ids, Discord nonces) makes it
+effectively-once.
 """
 
 from __future__ import annotations
@@ -11,25 +19,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
-from governance.domain.events import Event
+from governance.domain.events import Event, ReminderDue
+from governance.domain.ids import AccountRef, RoomRef
+from governance.service import reminders
 from governance.service.deps import Deps
-from governance.service.ports import OutboxRow, Outlet, UnitOfWorkFactory
+from governance.service.ports import (
+    Channel,
+    ChannelGone,
+    Delivery,
+    Outlet,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from governance.text.render import render_event
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
+BATCH = 200
 MAX_BACKOFF = timedelta(minutes=10)
 POLL_SECONDS = 5.0
 CLAIM_FOR = timedelta(minutes=2)
-"""How long a claimed row is left to its deliverer before another process may retry it."""
+"""How long a claimed delivery is left to its deliverer before another process may retry."""
+GIVE_UP_AFTER = timedelta(days=1)
+"""A channel failing this long after the event was committed is taken as gone."""
 
 
 def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)
+
+
+def delivery_key(outbox_id: int, channel: Channel) -> str:
+    return f"folkmoot-{outbox_id}-{channel}"
+
+
+async def channels_for(uow: UnitOfWork, event: Event, *, now: datetime) -> list[Channel]:
+    """Where an event goes: the community's rooms, or a reminder's recipients."""
+    if isinstance(event, ReminderDue):
+        return await reminders.recipients(uow, event, now=now)
+    if not event.announce:
+        return []
+    return [Channel.of_room(room) for room in await uow.bindings.rooms(event.community)]
 
 
 class Dispatcher:
@@ -45,63 +77,134 @@ class Dispatcher:
         self._wake.set()
 
     async def drain(self) -> int:
-        """Deliver everything pending now; returns how many rows were settled."""
+        """Route what is new, then deliver everything ready now; returns how many
+        deliveries were settled (delivered or given up)."""
+        await self.route()
         settled = 0
+        waiting: set[str] = set()  # channels held up for this pass
         while True:
             async with self._uow(read_only=True) as uow:
-                rows = await uow.outbox.pending(now=self._deps.clock.now(), limit=BATCH)
-            if not rows:
-                return settled
-            progress = False
-            for row in rows:
-                if await self._deliver(row):
-                    settled += 1
-                    progress = True
-            if not progress:
-                return settled
-
-    async def _deliver(self, row: OutboxRow) -> bool:
-        async with self._uow() as uow:
-            now = self._deps.clock.now()
-            claimed = await uow.outbox.claim(row.id, now=now, until=now + CLAIM_FOR)
-            await uow.commit()
-        if not claimed:  # another instance is delivering it
-            return False
-        error = await self._announce(row.id, row.event)
-        async with self._uow() as uow:
-            now = self._deps.clock.now()
-            if error is None:
-                await uow.outbox.delivered(row.id, at=now)
-            else:
-                await uow.outbox.failed(
-                    row.id, retry_at=now + backoff(row.attempts + 1), error=error
+                batch = await uow.outbox.open_deliveries(
+                    platforms=sorted(self._outlets), skip=sorted(waiting), limit=BATCH
                 )
-            await uow.commit()
-        return error is None
+            if not batch:
+                return settled
+            runs = await self._claim_runs(batch, waiting)
+            done = await asyncio.gather(*(self._deliver_run(run, waiting) for run in runs))
+            settled += sum(done)
+            if not runs:
+                return settled
 
-    async def _announce(self, row_id: int, event: Event) -> str | None:
-        if not event.announce:
-            return None
-        try:
-            message = render_event(event)
-        except Exception as error:  # a bug: keep the row for a fixed version, go on
-            log.exception("outbox row %d could not be rendered", row_id)
-            return f"rendering failed: {error!r}"
-        if message is None:
-            return None
-        async with self._uow(read_only=True) as uow:
-            rooms = await uow.bindings.rooms(event.community)
-        errors = []
-        for room in rooms:
-            outlet = self._outlets.get(room.platform)
-            if outlet is None:
+    async def route(self) -> int:
+        """Give each new outbox row its deliveries, oldest first."""
+        routed = 0
+        while True:
+            async with self._uow(read_only=True) as uow:
+                rows = await uow.outbox.unrouted(limit=BATCH)
+            if not rows:
+                return routed
+            async with self._uow() as uow:
+                now = self._deps.clock.now()
+                for row in rows:
+                    channels = await channels_for(uow, row.event, now=now)
+                    routed += await uow.outbox.route(row.id, channels, at=now)
+                await uow.commit()
+
+    async def _claim_runs(
+        self, batch: Sequence[Delivery], waiting: set[str]
+    ) -> list[list[Delivery]]:
+        """Per channel, the ready deliveries from its oldest open one on, claimed. A
+        channel whose oldest is not ready (backing off, or another process has it)
+        waits: nothing after it may overtake."""
+        now = self._deps.clock.now()
+        runs: dict[str, list[Delivery]] = {}
+        for delivery in batch:
+            name = str(delivery.channel)
+            if name in waiting:
                 continue
-            try:
-                await outlet.post(room, message, key=f"folkmoot-{row_id}-{room}")
-            except Exception as error:  # one platform's trouble never blocks another
-                log.warning("delivery of outbox row %d to %s failed: %r", row_id, room, error)
-                errors.append(f"{room}: {error!r}")
-        return "; ".join(errors) or None
+            if not delivery.ready(now):
+                waiting.add(name)
+                continue
+            runs.setdefault(name, []).append(delivery)
+        async with self._uow() as uow:
+            claimed = await uow.outbox.claim(
+                [d.id for run in runs.values() for d in run], now=now, until=now + CLAIM_FOR
+            )
+            await uow.commit()
+        kept = []
+        for name, run in runs.items():
+            taken = 0
+            while taken < len(run) and run[taken].id in claimed:
+                taken += 1
+            if taken < len(run):
+                waiting.add(name)  # someone else holds the rest; they go on from there
+            if taken:
+                kept.append(run[:taken])
+        return kept
+
+    async def _deliver_run(self, run: Sequence[Delivery], waiting: set[str]) -> int:
+        settled = 0
+        for delivery in run:
+            error, gone = await self._send(delivery)
+            async with self._uow() as uow:
+                now = self._deps.clock.now()
+                if error is None:
+                    await uow.outbox.delivered(delivery.id, at=now)
+                elif gone or now - delivery.created_at >= GIVE_UP_AFTER:
+                    log.warning(
+                        "giving up delivery of outbox row %d to %s: %s",
+                        delivery.outbox_id,
+                        delivery.channel,
+                        error,
+                    )
+                    await uow.outbox.give_up(delivery.id, at=now, error=error)
+                else:
+                    await uow.outbox.failed(
+                        delivery.id, retry_at=now + backoff(delivery.attempts + 1), error=error
+                    )
+                await uow.commit()
+            if error is not None and not gone:
+                waiting.add(str(delivery.channel))
+                # Release the rest of the run at once so it keeps its place in order.
+                rest = [d.id for d in run[run.index(delivery) + 1 :]]
+                if rest:
+                    await self._release(rest)
+                return settled
+            settled += 1
+        return settled
+
+    async def _release(self, deliveries: Sequence[int]) -> None:
+        async with self._uow() as uow:
+            await uow.outbox.release(deliveries)
+            await uow.commit()
+
+    async def _send(self, delivery: Delivery) -> tuple[str | None, bool]:
+        """(error or None, whether the channel is gone for good)."""
+        outlet = self._outlets.get(delivery.channel.platform)
+        if outlet is None:
+            return "no outlet for this platform in this process", False
+        try:
+            message = render_event(delivery.event)
+        except Exception as error:  # a bug: keep the delivery for a fixed version
+            log.exception("outbox row %d could not be rendered", delivery.outbox_id)
+            return f"rendering failed: {error!r}", False
+        if message is None:
+            return None, False
+        channel = delivery.channel
+        key = delivery_key(delivery.outbox_id, channel)
+        try:
+            if channel.kind == "room":
+                await outlet.post(RoomRef(channel.platform, channel.target), message, key=key)
+            else:
+                await outlet.tell(AccountRef(channel.platform, channel.target), message, key=key)
+        except ChannelGone as error:
+            return f"gone: {error}", True
+        except Exception as error:  # one channel's trouble never blocks another
+            log.warning(
+                "delivery of outbox row %d to %s failed: %r", delivery.outbox_id, channel, error
+            )
+            return repr(error), False
+        return None, False
 
     def stop(self) -> None:
         """Finish the current pass, one more for what it woke for, then return from `run`:

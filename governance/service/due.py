@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 from governance.domain.errors import InvalidProposal
 from governance.domain.lifecycle import Status
+from governance.domain.proposal import Proposal
+from governance.service import reminders
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -83,5 +85,30 @@ async def _run_one(uow: UnitOfWork, deps: Deps, item: DueItem, now: datetime) ->
         except InvalidProposal as error:
             # e.g. an absolute end that passed while the bot was down: no one could vote.
             await cancel_unopenable(uow, proposal, reason=error.message, now=now)
+    elif kind == reminders.REMIND and proposal.status is Status.VOTING:
+        await _remind(uow, proposal, item, now)
+    elif kind == reminders.REMIND_DELIBERATION and proposal.status is Status.DELIBERATION:
+        await _remind_deliberation(uow, proposal, now)
     else:
         log.info("dropping due %s for #%s: it is %s now", kind, proposal.number, proposal.status)
+
+
+async def _remind(uow: UnitOfWork, proposal: Proposal, item: DueItem, now: datetime) -> None:
+    assert proposal.closes_at is not None
+    if proposal.closes_at <= now:  # it ran late (the bot was down): the close comes next
+        log.info(
+            "dropping the %s reminder for #%s: its vote has ended", item.detail, proposal.number
+        )
+        return
+    community = await uow.communities.get(proposal.community)
+    assert community is not None
+    await uow.outbox.add([reminders.reminder_event(proposal, community, item.detail)], at=now)
+
+
+async def _remind_deliberation(uow: UnitOfWork, proposal: Proposal, now: datetime) -> None:
+    assert proposal.opens_at is not None
+    if proposal.opens_at <= now:
+        return
+    community = await uow.communities.get(proposal.community)
+    assert community is not None
+    await uow.outbox.add([reminders.deliberation_event(proposal, community)], at=now)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from governance.domain.commands import (
@@ -17,6 +16,7 @@ from governance.domain.commands import (
     Join,
     Propose,
     RecordOutcome,
+    Remind,
     SetClass,
     SetRole,
     Withdraw,
@@ -32,7 +32,7 @@ from governance.domain.events import (
 from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNumber
 from governance.domain.lifecycle import Status
 from governance.domain.members import MAX_CLASS_LENGTH, Community, Role, article
-from governance.domain.methods import Method, method_named
+from governance.domain.methods import Method, method_named, plural
 from governance.domain.policy import ClassRule, Policy, Strength, TieRule, Visibility
 from governance.domain.proposal import (
     MAX_BODY,
@@ -43,9 +43,10 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import lookups
+from governance.service import lookups, reminders
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
+    CLOSE,
     OPEN_VOTING,
     after_open,
     close_vote,
@@ -151,15 +152,20 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             "policy": policy.to_json(),
         },
     )
-    due: list[datetime] = []
     if proposal.status is Status.VOTING:
-        await after_open(uow, deps, proposal, roll)
+        await after_open(uow, deps, proposal, community, roll)
         assert proposal.closes_at is not None
-        due.append(proposal.closes_at)
     else:
         assert proposal.opens_at is not None
         await uow.due.add(OPEN_VOTING, proposal.id, proposal.opens_at)
-        due.append(proposal.opens_at)
+        await reminders.schedule(
+            uow,
+            reminders.REMIND_DELIBERATION,
+            proposal,
+            community,
+            start=now,
+            end=proposal.opens_at,
+        )
     await uow.outbox.add(
         [
             ProposalCreated(
@@ -180,7 +186,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         ],
         at=now,
     )
-    await deps.commit(uow, due=due)
+    await deps.commit(uow)
     if proposal.status is Status.VOTING:
         return Reply.text(f"Proposed as #{proposal.number}.", Audience.QUIET)
     assert proposal.opens_at is not None
@@ -227,7 +233,8 @@ async def extend(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     proposal.extend(new_end=new_end, now=now)
     if not await uow.proposals.update(proposal, expect=Status.VOTING):
         raise GovernanceError(f"#{cmd.number} closed a moment ago.")
-    await uow.due.move("close", proposal.id, new_end)
+    await uow.due.move(CLOSE, proposal.id, new_end)
+    await reminders.reschedule_votes(uow, proposal, community, now=now)
     await uow.log.append(
         community.id,
         at=now,
@@ -250,7 +257,7 @@ async def extend(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         ],
         at=now,
     )
-    await deps.commit(uow, due=[new_end])
+    await deps.commit(uow)
     return Reply.text(f"Extended #{cmd.number}.", Audience.QUIET)
 
 
@@ -441,6 +448,32 @@ async def join(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
 
 
+async def remind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    """A reminder now, to whoever of the roll has not voted (found when it is sent)."""
+    assert isinstance(cmd, Remind)
+    community = await lookups.community(uow, cmd)
+    member = await lookups.actor(uow, cmd)
+    member.require(Role.MODERATOR, "send reminders")
+    proposal = await lookups.proposal(uow, cmd, cmd.number)
+    now = deps.clock.now()
+    if proposal.status is not Status.VOTING or (
+        proposal.closes_at is not None and proposal.closes_at <= now
+    ):
+        raise GovernanceError(
+            f"Reminders are for open votes; #{cmd.number} {proposal.status_words}."
+        )
+    waiting = await reminders.non_voters(uow, proposal)
+    if not waiting:
+        return Reply.text(f"Everyone on the roll of #{cmd.number} has voted.", Audience.QUIET)
+    await uow.outbox.add([reminders.reminder_event(proposal, community, None)], at=now)
+    await deps.commit(uow)
+    return Reply.text(
+        f"Reminding {plural(len(waiting), 'member')} who {'has' if len(waiting) == 1 else 'have'} "
+        f"not voted on #{cmd.number}, privately.",
+        Audience.QUIET,
+    )
+
+
 def _with_usage(command: str, handler: Handler) -> Handler:
     """Show the command's usage line with a mistake in what was proposed."""
 
@@ -462,6 +495,7 @@ HANDLERS: dict[type[Command], Handler] = {
     Cancel: cancel,
     Withdraw: withdraw,
     RecordOutcome: record_outcome,
+    Remind: remind,
     Bind: bind,
     SetRole: set_role,
     SetClass: set_class,

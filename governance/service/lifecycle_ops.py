@@ -13,6 +13,7 @@ from governance.domain.methods import ClassBallots, decide
 from governance.domain.proposal import Proposal
 from governance.domain.result import Result
 from governance.domain.timing import end_of, to_timedelta
+from governance.service import reminders
 from governance.service.deps import Deps
 from governance.service.ports import UnitOfWork
 from governance.text.grammar import parse_deadline, parse_length
@@ -40,7 +41,7 @@ async def open_voting(
     roll = await uow.members.voters(proposal.community)
     proposal.open_voting(now=now, closes_at=closes_at, roll_size=len(roll))
     if await uow.proposals.update(proposal, expect=Status.DELIBERATION):
-        await after_open(uow, deps, proposal, roll)
+        await after_open(uow, deps, proposal, community, roll)
         await uow.outbox.add(
             [
                 VotingOpened(
@@ -58,13 +59,27 @@ async def open_voting(
     return closes_at
 
 
-async def after_open(uow: UnitOfWork, deps: Deps, proposal: Proposal, roll: list[MemberId]) -> None:
-    """What opening a vote writes besides the proposal: roll, key, close, log."""
+async def after_open(
+    uow: UnitOfWork,
+    deps: Deps,
+    proposal: Proposal,
+    community: Community,
+    roll: list[MemberId],
+) -> None:
+    """What opening a vote writes besides the proposal: roll, key, close, reminders, log."""
     assert proposal.closes_at is not None and proposal.opened_at is not None
     await uow.ballots.freeze_roll(proposal.id, roll)
     if proposal.policy.secret:
         await uow.ballots.set_key(proposal.id, deps.random_bytes(SECRET_KEY_BYTES))
     await uow.due.add(CLOSE, proposal.id, proposal.closes_at)
+    await reminders.schedule(
+        uow,
+        reminders.REMIND,
+        proposal,
+        community,
+        start=proposal.opened_at,
+        end=proposal.closes_at,
+    )
     await uow.log.append(
         proposal.community,
         at=proposal.opened_at,

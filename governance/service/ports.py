@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 from governance.domain.ballot import Choice
 from governance.domain.decision_log import LogEntry
@@ -63,6 +63,8 @@ class DueItem:
     due_at: datetime
     attempts: int = 0
     """How many times it has failed before."""
+    detail: str | None = None
+    """What the kind needs besides the proposal, e.g. a reminder's offset (``24h``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,65 @@ class OutboxRow:
     id: int
     community: CommunityId
     event: Event
+
+
+class ChannelGone(Exception):
+    """Raised by an outlet when a room or account is gone for good (the bot was removed,
+    the channel deleted, the account closed): the delivery is given up at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where one delivery goes: a room, or one member's account (a private message)."""
+
+    kind: Literal["room", "dm"]
+    platform: str
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.platform}:{self.target}"
+
+    @classmethod
+    def parse(cls, text: str) -> Channel:
+        kind, platform, target = text.split(":", 2)
+        assert kind in ("room", "dm"), text
+        return cls("room" if kind == "room" else "dm", platform, target)
+
+    @classmethod
+    def of_room(cls, room: RoomRef) -> Channel:
+        return cls("room", room.platform, room.room_id)
+
+    @classmethod
+    def of_account(cls, account: AccountRef) -> Channel:
+        return cls("dm", account.platform, account.account_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    outbox_id: int
+    channel: Channel
+    event: Event
     attempts: int
+    next_attempt_at: datetime
+    claimed_until: datetime | None
+    created_at: datetime
+    """When the event was committed (giving up is counted from then)."""
+
+    def ready(self, now: datetime) -> bool:
+        return self.next_attempt_at <= now and (
+            self.claimed_until is None or self.claimed_until < now
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    outbox_id: int
+    event: Event
+    channel: Channel
+    attempts: int
+    dead_at: datetime
+    last_error: str | None
 
 
 class Communities(Protocol):
@@ -94,6 +154,10 @@ class Members(Protocol):
     ) -> Member: ...
     async def update(self, member: Member) -> None: ...
     async def voters(self, community: CommunityId) -> list[MemberId]: ...
+    async def accounts(self, members: Sequence[MemberId]) -> dict[MemberId, list[AccountRef]]:
+        """Each member's accounts, oldest link first."""
+        ...
+
     async def count(self, community: CommunityId, role: Role | None = None) -> int: ...
 
 
@@ -131,6 +195,7 @@ class Proposals(Protocol):
 
 class Ballots(Protocol):
     async def freeze_roll(self, proposal: ProposalId, members: Sequence[MemberId]) -> None: ...
+    async def roll(self, proposal: ProposalId) -> list[MemberId]: ...
     async def on_roll(
         self, pairs: Sequence[tuple[ProposalId, MemberId]]
     ) -> dict[tuple[ProposalId, MemberId], str | None]:
@@ -173,19 +238,56 @@ class DecisionLog(Protocol):
 
 class Outbox(Protocol):
     async def add(self, events: Sequence[Event], *, at: datetime) -> None: ...
-    async def pending(self, *, now: datetime, limit: int) -> list[OutboxRow]: ...
-    async def claim(self, row: int, *, now: datetime, until: datetime) -> bool:
-        """Take a pending row for delivery until `until`; False if another process has it."""
+    async def unrouted(self, *, limit: int) -> list[OutboxRow]:
+        """Committed events not yet routed into deliveries, oldest first."""
         ...
 
-    async def delivered(self, row: int, *, at: datetime) -> None: ...
-    async def failed(self, row: int, *, retry_at: datetime, error: str) -> None: ...
+    async def route(self, row: int, channels: Sequence[Channel], *, at: datetime) -> bool:
+        """Mark `row` routed and add a delivery per channel; False (and nothing added)
+        if another process routed it first."""
+        ...
+
+    async def open_deliveries(
+        self, *, platforms: Sequence[str], skip: Sequence[str] = (), limit: int
+    ) -> list[Delivery]:
+        """Deliveries not yet delivered nor given up, on these platforms, in outbox
+        order, leaving out the channels in `skip`."""
+        ...
+
+    async def claim(self, deliveries: Sequence[int], *, now: datetime, until: datetime) -> set[int]:
+        """Take deliveries until `until`; returns those no other process holds."""
+        ...
+
+    async def release(self, deliveries: Sequence[int]) -> None:
+        """Give claimed deliveries back untried."""
+        ...
+
+    async def delivered(self, delivery: int, *, at: datetime) -> None: ...
+    async def failed(self, delivery: int, *, retry_at: datetime, error: str) -> None: ...
+    async def give_up(self, delivery: int, *, at: datetime, error: str) -> None: ...
+    async def dead_letters(self, community: CommunityId, *, limit: int) -> list[DeadLetter]:
+        """Deliveries given up on, newest first."""
+        ...
 
 
 class DueWork(Protocol):
-    async def add(self, kind: str, proposal: ProposalId, due_at: datetime) -> None: ...
+    @property
+    def scheduled(self) -> list[datetime]:
+        """The moments this unit of work added or moved due work to."""
+        ...
+
+    async def add(
+        self, kind: str, proposal: ProposalId, due_at: datetime, detail: str | None = None
+    ) -> None: ...
     async def move(self, kind: str, proposal: ProposalId, due_at: datetime) -> None: ...
-    async def drop(self, proposal: ProposalId) -> None: ...
+    async def drop(self, proposal: ProposalId, kind: str | None = None) -> None:
+        """Drop the proposal's pending items (of one kind, or all)."""
+        ...
+
+    async def done_details(self, proposal: ProposalId, kind: str) -> set[str]:
+        """The details of the proposal's items of `kind` that have run."""
+        ...
+
     async def claim(self, now: datetime) -> DueItem | None:
         """The earliest pending item due by `now`, locked for this transaction."""
         ...
@@ -240,7 +342,13 @@ class Outlet(Protocol):
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
         """Post `message` in `room`. `key` is stable across retries of the same
-        delivery, for the platform's idempotency (Matrix txn id, Discord nonce)."""
+        delivery, for the platform's idempotency (Matrix txn id, Discord nonce).
+        Raises `ChannelGone` if the room is gone for good."""
+        ...
+
+    async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
+        """Say `message` to one person privately (a direct room, a DM), with the same
+        idempotency and errors as `post`."""
         ...
 
 

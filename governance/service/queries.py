@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from governance.domain.commands import Command, Help, ListProposals, ShowResults, ShowStatus
+from governance.domain.commands import (
+    Command,
+    Help,
+    ListProposals,
+    ShowResults,
+    ShowStatus,
+    ShowUndelivered,
+)
 from governance.domain.errors import GovernanceError
 from governance.domain.lifecycle import Status
+from governance.domain.members import Role
+from governance.domain.methods import plural
 from governance.domain.policy import Visibility
 from governance.domain.proposal import Proposal
 from governance.domain.secrecy import open_voter_key, secret_voter_key
@@ -15,8 +24,8 @@ from governance.service import lookups
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
-from governance.text.messages import Block, Message, Reply
-from governance.text.render import policy_line, result_blocks, vote_line
+from governance.text.messages import Audience, Block, Message, Reply
+from governance.text.render import policy_line, render_event, result_blocks, vote_line
 from governance.text.usage import USAGE, usage
 
 LIST_LIMIT = 20
@@ -109,7 +118,7 @@ async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     if p.status is Status.CLOSED and p.result is not None:
         return Reply(Message(f"{title} — result", result_blocks(p.result, p.method_name)))
     if p.status is not Status.VOTING:
-        raise GovernanceError(f"#{p.number} has no results: it {_plain_state(p)}.")
+        raise GovernanceError(f"#{p.number} has no results: it {p.status_words}.")
     cast = await uow.ballots.count(p.id)
     if p.policy.results is Visibility.CLOSED:
         what = "secret votes" if p.policy.secret else f"#{p.number}"
@@ -127,13 +136,34 @@ async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
 
 
-def _plain_state(p: Proposal) -> str:
-    return {
-        Status.DRAFT: "is a draft",
-        Status.DELIBERATION: "is in deliberation",
-        Status.WITHDRAWN: "was withdrawn",
-        Status.CANCELLED: "was cancelled",
-    }.get(p.status, p.status.value)
+UNDELIVERED_LIMIT = 20
+
+
+async def undelivered(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    """The dead-letter list: what was given up on, where, and the last error."""
+    assert isinstance(cmd, ShowUndelivered)
+    community = await lookups.community(uow, cmd)
+    admin = await lookups.actor(uow, cmd)
+    admin.require(Role.ADMIN, "see undelivered messages")
+    zone = ZoneInfo(community.timezone)
+    dead = await uow.outbox.dead_letters(community.id, limit=UNDELIVERED_LIMIT)
+    if not dead:
+        return Reply.text("Every announcement and reminder was delivered.", Audience.QUIET)
+    lines = []
+    for letter in dead:
+        shown = render_event(letter.event)
+        headline = shown.title if shown is not None and shown.title else type(letter.event).__name__
+        where = "a private message to" if letter.channel.kind == "dm" else "room"
+        error = (letter.last_error or "unknown")[:200]
+        lines.append(
+            f"{format_local(letter.dead_at, zone)}: {headline[:120]} → {where} "
+            f"{letter.channel.platform}:{letter.channel.target} "
+            f"({plural(letter.attempts, 'attempt')}; last error: {error})"
+        )
+    return Reply(
+        Message(f"Given up on (newest first, at most {UNDELIVERED_LIMIT}):", tuple(lines)),
+        Audience.QUIET,
+    )
 
 
 async def help_(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:

@@ -41,7 +41,15 @@ from governance.domain.lifecycle import Status
 from governance.domain.members import Community, Member, Role
 from governance.domain.methods import ClassBallots
 from governance.domain.proposal import Proposal
-from governance.service.ports import BallotKey, BallotWrite, DueItem, OutboxRow
+from governance.service.ports import (
+    BallotKey,
+    BallotWrite,
+    Channel,
+    DeadLetter,
+    Delivery,
+    DueItem,
+    OutboxRow,
+)
 from governance.store import rows
 from governance.store import tables as t
 
@@ -137,6 +145,7 @@ class CommunityRepo(_Repo):
             row.weights,
             row.class_quorum,
             row.max_vote,
+            tuple(r for r in row.reminders.split(",") if r),
         )
 
     async def names(self) -> list[str]:
@@ -154,6 +163,7 @@ class CommunityRepo(_Repo):
             "weights": community.weights,
             "class_quorum": community.class_quorum,
             "max_vote": community.max_vote,
+            "reminders": ",".join(community.reminders),
         }
         done = await self.conn.execute(
             update(t.communities).where(t.communities.c.id == community.id).values(**values)
@@ -262,6 +272,20 @@ class MemberRepo(_Repo):
             .order_by(t.members.c.id)
         )
         return [MemberId(i) for i in (await self.conn.scalars(query))]
+
+    async def accounts(self, members: Sequence[MemberId]) -> dict[MemberId, list[AccountRef]]:
+        found: dict[MemberId, list[AccountRef]] = {}
+        for chunk in _chunks(members):
+            query = (
+                select(t.accounts.c.member_id, t.accounts.c.platform, t.accounts.c.account_id)
+                .where(self._in(t.accounts.c.member_id, chunk))
+                .order_by(t.accounts.c.id)
+            )
+            for row in await self.conn.execute(query):
+                found.setdefault(MemberId(row.member_id), []).append(
+                    AccountRef(row.platform, row.account_id)
+                )
+        return found
 
     async def count(self, community: CommunityId, role: Role | None = None) -> int:
         query = (
@@ -401,6 +425,14 @@ class BallotRepo(_Repo):
                 .where(t.roll.c.proposal_id == proposal)
                 .values(stakeholder_class=their_class)
             )
+
+    async def roll(self, proposal: ProposalId) -> list[MemberId]:
+        query = (
+            select(t.roll.c.member_id)
+            .where(t.roll.c.proposal_id == proposal)
+            .order_by(t.roll.c.member_id)
+        )
+        return [MemberId(m) for m in await self.conn.scalars(query)]
 
     async def on_roll(
         self, pairs: Sequence[tuple[ProposalId, MemberId]]
@@ -636,69 +668,187 @@ class OutboxRepo(_Repo):
                         "kind": type(e).__name__,
                         "payload": e.to_json(),
                         "created_at": at,
-                        "next_attempt_at": at,
-                        "attempts": 0,
                     }
                     for e in events
                 ],
             )
 
-    async def pending(self, *, now: datetime, limit: int) -> list[OutboxRow]:
+    async def unrouted(self, *, limit: int) -> list[OutboxRow]:
         query = (
-            select(t.outbox)
-            .where(
-                t.outbox.c.delivered_at.is_(None),
-                t.outbox.c.next_attempt_at <= now,
-                or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
-            )
+            select(t.outbox.c.id, t.outbox.c.community_id, t.outbox.c.kind, t.outbox.c.payload)
+            .where(t.outbox.c.routed_at.is_(None))
             .order_by(t.outbox.c.id)
             .limit(limit)
         )
         return [
-            OutboxRow(
+            OutboxRow(r.id, CommunityId(r.community_id), EVENT_TYPES[r.kind].from_json(r.payload))
+            for r in await self.conn.execute(query)
+        ]
+
+    async def route(self, row: int, channels: Sequence[Channel], *, at: datetime) -> bool:
+        # Conditional, so of two processes routing the same row one adds its deliveries.
+        done = await self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == row, t.outbox.c.routed_at.is_(None))
+            .values(routed_at=at)
+        )
+        if done.rowcount != 1:
+            return False
+        if channels:
+            await self.conn.execute(
+                insert(t.deliveries),
+                [
+                    {
+                        "outbox_id": row,
+                        "platform": c.platform,
+                        "channel": str(c),
+                        "attempts": 0,
+                        "next_attempt_at": at,
+                    }
+                    for c in dict.fromkeys(channels)
+                ],
+            )
+        return True
+
+    async def open_deliveries(
+        self, *, platforms: Sequence[str], skip: Sequence[str] = (), limit: int
+    ) -> list[Delivery]:
+        d, o = t.deliveries, t.outbox
+        if not platforms:
+            return []
+        skipping = [d.c.channel.not_in(skip)] if skip else []
+        query = (
+            select(
+                d.c.id,
+                d.c.outbox_id,
+                d.c.channel,
+                d.c.attempts,
+                d.c.next_attempt_at,
+                d.c.claimed_until,
+                o.c.kind,
+                o.c.payload,
+                o.c.created_at,
+            )
+            .join_from(d, o, o.c.id == d.c.outbox_id)
+            .where(
+                d.c.delivered_at.is_(None),
+                d.c.dead_at.is_(None),
+                self._in(d.c.platform, platforms),
+                *skipping,
+            )
+            .order_by(d.c.outbox_id, d.c.id)
+            .limit(limit)
+        )
+        return [
+            Delivery(
                 r.id,
-                CommunityId(r.community_id),
+                r.outbox_id,
+                Channel.parse(r.channel),
                 EVENT_TYPES[r.kind].from_json(r.payload),
                 r.attempts,
+                r.next_attempt_at,
+                r.claimed_until,
+                r.created_at,
             )
             for r in await self.conn.execute(query)
         ]
 
-    async def claim(self, row: int, *, now: datetime, until: datetime) -> bool:
-        done = await self.conn.execute(
-            update(t.outbox)
+    async def claim(self, deliveries: Sequence[int], *, now: datetime, until: datetime) -> set[int]:
+        d = t.deliveries
+        if not deliveries:
+            return set()
+        query = (
+            update(d)
             .where(
-                t.outbox.c.id == row,
-                t.outbox.c.delivered_at.is_(None),
-                or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
+                self._in(d.c.id, deliveries),
+                d.c.delivered_at.is_(None),
+                d.c.dead_at.is_(None),
+                or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
             )
             .values(claimed_until=until)
+            .returning(d.c.id)
         )
-        return bool(done.rowcount == 1)
+        return set(await self.conn.scalars(query))
 
-    async def delivered(self, row: int, *, at: datetime) -> None:
+    async def release(self, deliveries: Sequence[int]) -> None:
         await self.conn.execute(
-            update(t.outbox).where(t.outbox.c.id == row).values(delivered_at=at, claimed_until=None)
+            update(t.deliveries)
+            .where(self._in(t.deliveries.c.id, deliveries))
+            .values(claimed_until=None)
         )
 
-    async def failed(self, row: int, *, retry_at: datetime, error: str) -> None:
+    async def delivered(self, delivery: int, *, at: datetime) -> None:
         await self.conn.execute(
-            update(t.outbox)
-            .where(t.outbox.c.id == row)
+            update(t.deliveries)
+            .where(t.deliveries.c.id == delivery)
+            .values(delivered_at=at, claimed_until=None)
+        )
+
+    async def failed(self, delivery: int, *, retry_at: datetime, error: str) -> None:
+        d = t.deliveries
+        await self.conn.execute(
+            update(d)
+            .where(d.c.id == delivery)
             .values(
-                attempts=t.outbox.c.attempts + 1,
+                attempts=d.c.attempts + 1,
                 next_attempt_at=retry_at,
                 claimed_until=None,
                 last_error=error[:2000],
             )
         )
 
+    async def give_up(self, delivery: int, *, at: datetime, error: str) -> None:
+        d = t.deliveries
+        await self.conn.execute(
+            update(d)
+            .where(d.c.id == delivery)
+            .values(
+                attempts=d.c.attempts + 1, dead_at=at, claimed_until=None, last_error=error[:2000]
+            )
+        )
+
+    async def dead_letters(self, community: CommunityId, *, limit: int) -> list[DeadLetter]:
+        d, o = t.deliveries, t.outbox
+        query = (
+            select(
+                d.c.outbox_id,
+                d.c.channel,
+                d.c.attempts,
+                d.c.dead_at,
+                d.c.last_error,
+                o.c.kind,
+                o.c.payload,
+            )
+            .join_from(d, o, o.c.id == d.c.outbox_id)
+            .where(d.c.dead_at.is_not(None), o.c.community_id == community)
+            .order_by(d.c.dead_at.desc(), d.c.id.desc())
+            .limit(limit)
+        )
+        return [
+            DeadLetter(
+                r.outbox_id,
+                EVENT_TYPES[r.kind].from_json(r.payload),
+                Channel.parse(r.channel),
+                r.attempts,
+                r.dead_at,
+                r.last_error,
+            )
+            for r in await self.conn.execute(query)
+        ]
+
 
 class DueRepo(_Repo):
-    async def add(self, kind: str, proposal: ProposalId, due_at: datetime) -> None:
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self.scheduled: list[datetime] = []
+
+    async def add(
+        self, kind: str, proposal: ProposalId, due_at: datetime, detail: str | None = None
+    ) -> None:
         await self.conn.execute(
-            insert(t.due_work).values(kind=kind, proposal_id=proposal, due_at=due_at)
+            insert(t.due_work).values(kind=kind, proposal_id=proposal, due_at=due_at, detail=detail)
         )
+        self.scheduled.append(due_at)
 
     async def move(self, kind: str, proposal: ProposalId, due_at: datetime) -> None:
         await self.conn.execute(
@@ -710,13 +860,23 @@ class DueRepo(_Repo):
             )
             .values(due_at=due_at)
         )
+        self.scheduled.append(due_at)
 
-    async def drop(self, proposal: ProposalId) -> None:
-        await self.conn.execute(
-            delete(t.due_work).where(
-                t.due_work.c.proposal_id == proposal, t.due_work.c.done_at.is_(None)
-            )
+    async def drop(self, proposal: ProposalId, kind: str | None = None) -> None:
+        query = delete(t.due_work).where(
+            t.due_work.c.proposal_id == proposal, t.due_work.c.done_at.is_(None)
         )
+        if kind is not None:
+            query = query.where(t.due_work.c.kind == kind)
+        await self.conn.execute(query)
+
+    async def done_details(self, proposal: ProposalId, kind: str) -> set[str]:
+        query = select(t.due_work.c.detail).where(
+            t.due_work.c.proposal_id == proposal,
+            t.due_work.c.kind == kind,
+            t.due_work.c.done_at.is_not(None),
+        )
+        return {d for d in await self.conn.scalars(query) if d is not None}
 
     async def claim(self, now: datetime) -> DueItem | None:
         query = (
@@ -730,7 +890,9 @@ class DueRepo(_Repo):
         row = (await self.conn.execute(query)).first()
         if row is None:
             return None
-        return DueItem(row.id, row.kind, ProposalId(row.proposal_id), row.due_at, row.attempts)
+        return DueItem(
+            row.id, row.kind, ProposalId(row.proposal_id), row.due_at, row.attempts, row.detail
+        )
 
     async def done(self, item: int, *, at: datetime) -> None:
         await self.conn.execute(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +70,7 @@ communities = Table(
     Column("weights", String(1000)),
     Column("class_quorum", String(1000)),
     Column("max_vote", String(16), nullable=False, server_default="90d"),
+    Column("reminders", String(200), nullable=False, server_default="24h,1h"),
 )
 
 members = Table(
@@ -208,13 +210,37 @@ outbox = Table(
     Column("kind", String(40), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", TS, nullable=False),
-    Column("delivered_at", TS),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("routed_at", TS),
+    Index("ix_outbox_unrouted", "routed_at", "id"),
+)
+"""Committed events, in order. The dispatcher routes each into its deliveries."""
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer, ForeignKey("outbox.id"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("channel", String(300), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", TS, nullable=False),
     Column("claimed_until", TS),
+    Column("delivered_at", TS),
+    Column("dead_at", TS),
     Column("last_error", Text),
-    Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
+    UniqueConstraint("outbox_id", "channel", name="uq_deliveries_channel"),
+    Index(
+        "ix_deliveries_open",
+        "channel",
+        "outbox_id",
+        sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+    ),
+    Index("ix_deliveries_dead", "dead_at"),
 )
+"""One event to one channel (``room:<platform>:<room>`` or ``dm:<platform>:<account>``):
+delivered in outbox order per channel, retried with backoff, and given up on (dead)
+when the channel is gone for good."""
 
 due_work = Table(
     "due_work",
@@ -225,5 +251,6 @@ due_work = Table(
     Column("due_at", TS, nullable=False),
     Column("done_at", TS),
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("detail", String(32)),
     Index("ix_due_work_pending", "done_at", "due_at"),
 )

@@ -29,10 +29,12 @@ from governance.domain.commands import (
     ListProposals,
     Propose,
     RecordOutcome,
+    Remind,
     SetClass,
     SetRole,
     ShowResults,
     ShowStatus,
+    ShowUndelivered,
     Unvote,
     Withdraw,
 )
@@ -444,6 +446,16 @@ def _outcome(ctx: Context, args: str, rest: str) -> RecordOutcome:
     return RecordOutcome(ctx, number, "\n".join(filter(None, [statement, rest.strip()])))
 
 
+def _remind(ctx: Context, args: str, rest: str) -> Remind:
+    return Remind(ctx, _id_and_rest("remind", args, rest_name=None)[0])
+
+
+def _undelivered(ctx: Context, args: str, rest: str) -> ShowUndelivered:
+    if args:
+        raise _fail("undelivered", "!undelivered takes nothing after it.")
+    return ShowUndelivered(ctx)
+
+
 def _bind(ctx: Context, args: str, rest: str) -> Bind:
     if not args or " " in args:
         raise _fail("bind", "Name one community, e.g. !bind demo.")
@@ -482,6 +494,8 @@ _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "cancel": _cancel,
     "withdraw": _withdraw,
     "outcome": _outcome,
+    "remind": _remind,
+    "undelivered": _undelivered,
     "bind": _bind,
     "role": _role,
     "class": _class,

@@ -6,12 +6,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from governance.domain.events import (
+    DeliberationEnding,
     Event,
     OutcomeRecorded,
     ProposalCancelled,
     ProposalClosed,
     ProposalCreated,
     ProposalWithdrawn,
+    ReminderDue,
     VotingExtended,
     VotingOpened,
 )
@@ -127,4 +129,21 @@ def render_event(event: Event) -> Message | None:
                 f"#{event.number} {event.title} — outcome recorded by {event.by}",
                 (event.statement,),
             )
+        case ReminderDue():
+            return reminder(event)
+        case DeliberationEnding():
+            return Message(
+                f"Reminder: the deliberation on #{event.number} {event.title} ends "
+                f"{when(event.opens_at, event.timezone)}; voting opens then.",
+                (f"The author or a moderator can sum it up first: !summary {event.number} <text>",),
+            )
     return None
+
+
+def reminder(event: ReminderDue) -> Message:
+    """A private reminder: when the vote closes, and the one command that votes."""
+    return Message(
+        f"Reminder: you have not voted on #{event.number} {event.title}; voting closes "
+        f"{when(event.closes_at, event.timezone)}.",
+        (vote_line(event.number, event.ballot_hint),),
+    )

@@ -30,6 +30,14 @@ USAGE: dict[str, tuple[str, str]] = {
         "!outcome <id> <statement>",
         "Record what happens now, who, by when (author or moderators).",
     ),
+    "remind": (
+        "!remind <id>",
+        "Remind privately the voters who have not voted yet (moderators).",
+    ),
+    "undelivered": (
+        "!undelivered",
+        "List announcements and reminders that could not be delivered (admins).",
+    ),
     "bind": ("!bind <community>", "Bind this room to a community (admins)."),
     "role": ("!role <member> <observer|member|moderator|admin>", "Set a member's role (admins)."),
     "class": ("!class <member> <class|none>", "Set a member's stakeholder class (admins)."),

@@ -122,6 +122,8 @@ Vote: !vote 1 yes, no or abstain
 (to ana) Your vote on #1 is recorded: yes.
 (to ben) Your vote on #1 is recorded: no.
 (to cleo) Your vote on #1 is recorded: yes.
+(to dev) Reminder: you have not voted on #1 Buy a delivery bike; voting closes 2026-11-26 09:00 UTC.
+Vote: !vote 1 yes, no or abstain
 It is 2026-11-25 09:00 UTC.
 #1 Buy a delivery bike — voting until 2026-11-26 09:00 UTC
 Method: majority; roll: 4 members; results: live.
@@ -129,6 +131,8 @@ Ballots so far: 3 of 4.
 Your vote: yes.
 Vote: !vote 1 yes, no or abstain
 (to cleo) Your vote on #1 is changed to abstain (was yes).
+(to dev) Reminder: you have not voted on #1 Buy a delivery bike; voting closes 2026-11-26 09:00 UTC.
+Vote: !vote 1 yes, no or abstain
 #1 Buy a delivery bike — voting closed
 Tied — 1 yes, 1 no.
 choice   votes

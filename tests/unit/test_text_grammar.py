@@ -19,10 +19,12 @@ from governance.domain.commands import (
     ListProposals,
     Propose,
     RecordOutcome,
+    Remind,
     SetClass,
     SetRole,
     ShowResults,
     ShowStatus,
+    ShowUndelivered,
     Unvote,
     Withdraw,
 )
@@ -257,6 +259,8 @@ VALID: dict[str, list[tuple[str, Command]]] = {
             RecordOutcome(CTX, n(12), "Bob orders the oven\nby Friday"),
         )
     ],
+    "remind": [("!remind #12", Remind(CTX, n(12)))],
+    "undelivered": [("!undelivered", ShowUndelivered(CTX))],
     "bind": [("!bind demo", Bind(CTX, "demo"))],
     "role": [
         ("!role alice moderator", SetRole(CTX, "alice", "moderator")),
