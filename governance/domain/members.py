@@ -81,7 +81,5 @@ class Member:
 
     def require(self, role: Role, action: str) -> None:
         if self.role < role:
-            raise NotAllowed(
-                f"Only {article(role.word)} or above can {action}; you are "
-                f"{article(self.role.word)}."
-            )
+            who = article(role.word) if role is max(Role) else f"{article(role.word)} or above"
+            raise NotAllowed(f"Only {who} can {action}; you are {article(self.role.word)}.")

@@ -74,7 +74,7 @@ async def test_lists_status_classes_and_help(chat: Chat) -> None:
     assert await chat.ok("alice", "!class @bob none") == "bob has no stakeholder class now."
     assert await chat.fails("alice", "!class nobody workers") == "No member called “nobody” here."
     assert await chat.fails("bob", "!class carol users") == (
-        "Only an admin or above can set stakeholder classes; you are a member."
+        "Only an admin can set stakeholder classes; you are a member."
     )
     helped = await chat.ok("carol", "!help")
     assert helped.splitlines()[0] == "Commands:" and "!vote <id> <ballot>" in helped

@@ -194,7 +194,7 @@ async def test_wrong_roles_get_a_plain_answer(chat: Chat) -> None:
         "Only a moderator or above can close a vote early; you are a member."
     )
     assert await chat.fails("bob", "!role carol admin") == (
-        "Only an admin or above can set roles; you are a member."
+        "Only an admin can set roles; you are a member."
     )
     assert "Only the author of #1 can withdraw it" in await chat.fails("bob", "!withdraw 1")
     assert await chat.fails("alice", "!role alice member") == (
