@@ -49,8 +49,7 @@ async def test_an_extension_moves_reminders_not_yet_sent_and_repeats_none(chat: 
     assert len(chat.outlet.told_to("bob")) == 1
     await chat.advance(hours=11)  # 1 h before the new close
     assert chat.outlet.told_to("bob")[-1].startswith(
-        "Reminder: you have not voted on #1 Open on Sundays; "
-        "voting closes 2026-11-27 09:00 UTC."
+        "Reminder: you have not voted on #1 Open on Sundays; voting closes 2026-11-27 09:00 UTC."
     )
     assert len(chat.outlet.told_to("bob")) == 2
 
