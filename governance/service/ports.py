@@ -247,6 +247,10 @@ class Outbox(Protocol):
         if another process routed it first."""
         ...
 
+    async def mark_routed(self, rows: Sequence[int], *, at: datetime) -> int:
+        """Mark rows that go nowhere as routed; returns how many this call marked."""
+        ...
+
     async def open_deliveries(
         self, *, platforms: Sequence[str], skip: Sequence[str] = (), limit: int
     ) -> list[Delivery]:

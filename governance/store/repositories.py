@@ -710,6 +710,17 @@ class OutboxRepo(_Repo):
             )
         return True
 
+    async def mark_routed(self, rows: Sequence[int], *, at: datetime) -> int:
+        marked = 0
+        for chunk in _chunks(rows):
+            done = await self.conn.execute(
+                update(t.outbox)
+                .where(self._in(t.outbox.c.id, chunk), t.outbox.c.routed_at.is_(None))
+                .values(routed_at=at)
+            )
+            marked += done.rowcount
+        return marked
+
     async def open_deliveries(
         self, *, platforms: Sequence[str], skip: Sequence[str] = (), limit: int
     ) -> list[Delivery]:
