@@ -153,7 +153,11 @@ class Dispatcher:
             error, gone = await self._send(delivery)
             async with self._uow() as uow:
                 now = self._deps.clock.now()
-                if error is None:
+                if error is None and delivery.channel.kind == "dm":
+                    # Who was reminded is who had not voted: for a secret vote that
+                    # must not outlive the vote, so a private delivery leaves no row.
+                    await uow.outbox.forget(delivery.id)
+                elif error is None:
                     await uow.outbox.delivered(delivery.id, at=now)
                 elif gone or now - delivery.created_at >= GIVE_UP_AFTER:
                     log.warning(

@@ -788,6 +788,9 @@ class OutboxRepo(_Repo):
             .values(claimed_until=None)
         )
 
+    async def forget(self, delivery: int) -> None:
+        await self.conn.execute(delete(t.deliveries).where(t.deliveries.c.id == delivery))
+
     async def delivered(self, delivery: int, *, at: datetime) -> None:
         await self.conn.execute(
             update(t.deliveries)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from governance.store import tables as t
 from tests.chat import Chat
 
 DEADLINE = "voting closes 2026-11-26 09:00 UTC."
@@ -38,6 +41,10 @@ async def test_a_secret_vote_reminds_without_anyone_seeing_who_voted(chat: Chat)
     await chat.advance(days=1)
     reminded = sorted({account.account_id for account, _, _ in chat.outlet.told})
     assert reminded == ["alice", "carol"]
+    # Nothing kept says who was reminded, so nothing says who had voted by then.
+    async with chat.app.engine.connect() as conn:
+        channels = list(await conn.scalars(select(t.deliveries.c.channel)))
+    assert not any(c.startswith("dm:") for c in channels)
 
 
 async def test_an_extension_moves_reminders_not_yet_sent_and_repeats_none(chat: Chat) -> None:
