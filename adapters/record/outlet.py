@@ -19,5 +19,6 @@ class RecordingOutlet:
         line = json.dumps(
             {"room": str(room), "key": key, "text": message.plain()}, ensure_ascii=False
         )
-        with self._path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        # One unbuffered append per line: lines of several processes never interleave.
+        with self._path.open("ab", buffering=0) as out:
+            out.write((line + "\n").encode())

@@ -39,6 +39,18 @@ class Dispatcher:
         self._outlets = outlets
         self._wake = asyncio.Event()
         self._stopping = False
+        self._paused: set[str] = set()
+
+    def pause(self, platform: str) -> None:
+        """Deliver nothing to `platform`, from now on, until `resume`: another instance
+        holds its lease. Rows announced in a community with a room there are left for
+        that instance (never marked delivered here), so none is lost."""
+        self._paused.add(platform)
+
+    def resume(self, platform: str) -> None:
+        """This instance holds `platform`'s lease again: deliver there."""
+        self._paused.discard(platform)
+        self._wake.set()
 
     def wake(self) -> None:
         """Something was committed: look at the outbox soon."""
@@ -61,6 +73,8 @@ class Dispatcher:
                 return settled
 
     async def _deliver(self, row: OutboxRow) -> bool:
+        if self._paused and row.event.announce and not await self._holds_rooms(row):
+            return False  # the instance holding the platform delivers it
         async with self._uow() as uow:
             now = self._deps.clock.now()
             claimed = await uow.outbox.claim(row.id, now=now, until=now + CLAIM_FOR)
@@ -79,6 +93,11 @@ class Dispatcher:
             await uow.commit()
         return error is None
 
+    async def _holds_rooms(self, row: OutboxRow) -> bool:
+        async with self._uow(read_only=True) as uow:
+            rooms = await uow.bindings.rooms(row.event.community)
+        return not any(room.platform in self._paused for room in rooms)
+
     async def _announce(self, row_id: int, event: Event) -> str | None:
         if not event.announce:
             return None
@@ -95,6 +114,9 @@ class Dispatcher:
         for room in rooms:
             outlet = self._outlets.get(room.platform)
             if outlet is None:
+                continue
+            if room.platform in self._paused:  # its lease was lost mid-row: retried later
+                errors.append(f"{room}: this instance no longer holds {room.platform}")
                 continue
             try:
                 await outlet.post(room, message, key=f"folkmoot-{row_id}-{room}")
