@@ -146,6 +146,14 @@ class Settings(BaseSettings):
     config: Path | None = None
     sqlite_synchronous: str = "NORMAL"
     log_level: str = "INFO"
+    lease_retry_seconds: float = Field(default=5.0, gt=0)
+    """How often an instance that does not hold a platform's lease tries for it, and
+    how often the holder checks it still does (several instances on one database)."""
+    due_poll_seconds: float = Field(default=30.0, gt=0)
+    """How often the next due instant is read again, for due work another instance
+    scheduled (and would have woken itself for, had it not stopped)."""
+    clock_sync_seconds: float = Field(default=30.0, gt=0)
+    """How often the database's clock is read again (PostgreSQL; see DatabaseClock)."""
 
     def db_url(self) -> str:
         if self.database_url:

@@ -1,4 +1,11 @@
-"""``folkmoot run``: every configured adapter, the scheduler and the outbox dispatcher."""
+"""``folkmoot run``: every configured adapter, the scheduler and the outbox dispatcher.
+
+Several instances may run on one PostgreSQL database. Each claims due work row by row
+and reads the database's clock (governance.store.clock), so they agree on what is
+due. Each platform connection is held by one instance at a time under a lease
+(governance.store.lease): the others deliver nothing there, leave those rows to the
+holder, and take over when it dies.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,20 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.record.outlet import RecordingOutlet
-from bot.bootstrap import bootstrap, ensure_binding
+from bot.bootstrap import App, bootstrap, ensure_binding
 from bot.config import ConfigError, FileConfig, Settings
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
-from governance.service.clocks import SystemClock
+from governance.service.dispatcher import Dispatcher
 from governance.service.ports import Outlet
+from governance.store.clock import DatabaseClock
 from governance.store.engine import make_engine
+from governance.store.lease import Lease, LeaseKeeper, forget_claims, make_lease
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +64,52 @@ def _outlets(config: FileConfig) -> dict[str, Outlet]:
     return outlets
 
 
+def _lease_names(config: FileConfig) -> dict[str, str]:
+    """Each outlet's lease, named ``platform:account``: one connection, one holder."""
+    names: dict[str, str] = {}
+    if config.record is not None:
+        names["record"] = f"record:{config.record.path.resolve()}"
+    return names
+
+
+def _keeper(
+    engine: AsyncEngine, dispatcher: Dispatcher, platform: str, name: str, retry: float
+) -> LeaseKeeper:
+    async def taken() -> None:
+        freed = await forget_claims(engine, platform)
+        if freed:
+            log.info("%d announcement(s) left half-sent by the last holder go out again", freed)
+        dispatcher.resume(platform)
+
+    def make(on_drop: Callable[[], None]) -> Lease:
+        return make_lease(engine, name, on_drop=on_drop)
+
+    return LeaseKeeper(make, retry=retry, taken=taken, lost=lambda: dispatcher.pause(platform))
+
+
+async def _watch_due(app: App, wakeup: SchedulerWakeup, every: float) -> None:
+    """Wake for due work other instances added: each instance wakes itself for what it
+    schedules, but if it stops, its wake-ups stop with it."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            upcoming = await app.governance.next_due()
+        except Exception as error:
+            log.warning("could not read the next due instant (%s)", type(error).__name__)
+            continue
+        if upcoming is not None:
+            wakeup.due_at(upcoming)
+
+
+async def _keep_time(clock: DatabaseClock, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await clock.sync()
+        except Exception as error:
+            log.warning("could not read the database's clock (%s)", type(error).__name__)
+
+
 def _record_rooms(config: FileConfig) -> list[tuple[RoomRef, CommunityId]]:
     if config.record is None:
         return []
@@ -74,21 +132,41 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     rooms = _record_rooms(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url(), synchronous=settings.sqlite_synchronous)
-    app = await bootstrap(
-        engine=engine, clock=SystemClock(), outlets=outlets, communities=config.communities
-    )
+    clock = DatabaseClock(engine)
+    try:
+        await clock.sync()
+        app = await bootstrap(
+            engine=engine, clock=clock, outlets=outlets, communities=config.communities
+        )
+    except BaseException:
+        await engine.dispose()
+        raise
     settle_memory()
-    wakeup = SchedulerWakeup(app.governance.run_due)
+    wakeup = SchedulerWakeup(app.governance.run_due, clock)
     app.deps.wakeup = wakeup
+    # Nothing is delivered to a platform before its lease is taken.
+    keepers = []
+    for platform, name in _lease_names(config).items():
+        app.dispatcher.pause(platform)
+        keepers.append(
+            _keeper(engine, app.dispatcher, platform, name, settings.lease_retry_seconds)
+        )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     dispatcher = asyncio.create_task(app.dispatcher.run(), name="outbox-dispatcher")
+    background = [
+        asyncio.create_task(_keep_time(clock, settings.clock_sync_seconds)),
+        asyncio.create_task(_watch_due(app, wakeup, settings.due_poll_seconds)),
+    ]
     try:
         for room, community in rooms:
             await ensure_binding(app, room, community)
+        for keeper in keepers:
+            await keeper.attempt()
+            background.append(asyncio.create_task(keeper.run(), name=f"lease {keeper.name}"))
         wakeup.start()
         # Whatever fell due while we were down runs now; the scheduler takes it from here.
         ran = await app.governance.run_due()
@@ -100,10 +178,16 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
         await stop.wait()
     finally:
         wakeup.shutdown()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         app.dispatcher.stop()
         try:
             await asyncio.wait_for(dispatcher, timeout=SHUTDOWN_SECONDS)
         except TimeoutError:
             log.warning("announcements still pending at shutdown are sent at the next start")
+        for keeper in keepers:
+            with contextlib.suppress(Exception):
+                await keeper.release()
         await app.close()
     return 0

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -25,12 +26,30 @@ PG_ADMIN_URL = os.environ.get(
     "FOLKMOOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def _backends() -> list[str]:
     if os.environ.get("FOLKMOOT_TEST_PG") == "skip":
         return ["sqlite"]
     return ["sqlite", "postgresql"]
+
+
+POSTGRES_ONLY = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        os.environ.get("FOLKMOOT_TEST_PG") == "skip", reason="FOLKMOOT_TEST_PG=skip"
+    ),
+    pytest.mark.parametrize("backend", ["postgresql"]),
+]
+"""Marks of tests about what only PostgreSQL has (several hosts on one database): they
+run on it alone (``pytestmark = POSTGRES_ONLY``, or ``@postgres_only``)."""
+
+
+def postgres_only(test: T) -> T:
+    for mark in POSTGRES_ONLY:
+        test = mark(test)
+    return test
 
 
 @pytest.fixture(params=_backends())

@@ -22,5 +22,7 @@ class RecordingOutlet:
         self._append({"to": str(account), "key": key, "text": message.plain()})
 
     def _append(self, record: dict[str, str]) -> None:
-        with self._path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        # One unbuffered append per line: lines of several processes never interleave.
+        with self._path.open("ab", buffering=0) as out:
+            out.write(line.encode())

@@ -71,6 +71,20 @@ class Dispatcher:
         self._outlets = outlets
         self._wake = asyncio.Event()
         self._stopping = False
+        self._paused: set[str] = set()
+
+    def pause(self, platform: str) -> None:
+        """Deliver nothing to `platform` until `resume`: another instance holds its
+        lease. Its deliveries stay open for that instance, so none is lost."""
+        self._paused.add(platform)
+
+    def resume(self, platform: str) -> None:
+        """This instance holds `platform`'s lease again: deliver there."""
+        self._paused.discard(platform)
+        self._wake.set()
+
+    def _live(self) -> list[str]:
+        return sorted(p for p in self._outlets if p not in self._paused)
 
     def wake(self) -> None:
         """Something was committed: look at the outbox soon."""
@@ -85,7 +99,7 @@ class Dispatcher:
         while True:
             async with self._uow(read_only=True) as uow:
                 batch = await uow.outbox.open_deliveries(
-                    platforms=sorted(self._outlets), skip=sorted(waiting), limit=BATCH
+                    platforms=self._live(), skip=sorted(waiting), limit=BATCH
                 )
             if not batch:
                 return settled
@@ -190,8 +204,9 @@ class Dispatcher:
     async def _send(self, delivery: Delivery) -> tuple[str | None, bool]:
         """(error or None, whether the channel is gone for good)."""
         outlet = self._outlets.get(delivery.channel.platform)
-        if outlet is None:
-            return "no outlet for this platform in this process", False
+        if outlet is None or delivery.channel.platform in self._paused:
+            # The lease was lost mid-run: the holder delivers it, under the same key.
+            return f"this instance does not hold {delivery.channel.platform}", False
         try:
             message = render_event(delivery.event)
         except Exception as error:  # a bug: keep the delivery for a fixed version
