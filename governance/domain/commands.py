@@ -56,6 +56,8 @@ class Propose(Command):
     strength: Strength | None = None
     classes: tuple[ClassRule, ...] = ()
     """Class weights (``weights=``) and class quorums (``class-quorum=``), merged by name."""
+    draft: bool = False
+    """Keep it as a draft: nothing opens until a moderator's ``!deliberate`` or an ``!open``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +150,35 @@ class ShowUndelivered(Command):
 @dataclass(frozen=True, slots=True)
 class Help(Command):
     topic: str | None = None
+
+
+# Deliberation: edits before voting, a moderator's timebox, summaries, opening early.
+
+
+@dataclass(frozen=True, slots=True)
+class Edit(Command):
+    number: ProposalNumber
+    field: str
+    """``title``, ``body`` or ``options``."""
+    text: str = ""
+    """The new title or body."""
+    options: tuple[str, ...] = ()
+    """The new options, for ``options``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deliberate(Command):
+    number: ProposalNumber
+    timebox: Length | None = None
+    """From now; None: the community's default vote length (a draft only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Summarise(Command):
+    number: ProposalNumber
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenVoting(Command):
+    number: ProposalNumber

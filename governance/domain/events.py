@@ -76,6 +76,8 @@ class VotingOpened(Event):
     timezone: str
     roll_size: int
     ballot_hint: str
+    by: str | None = None
+    """Who opened it early (``!open``); None when it opened on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +189,61 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DeliberationEnding,
     )
 }
+
+
+# Deliberation: what an adapter needs to open a thread, edits, timeboxes, summaries.
+
+
+@dataclass(frozen=True, slots=True)
+class DeliberationOpened(Event):
+    """A deliberation began: adapters open its thread (and `Governance.record_thread`)."""
+
+    number: ProposalNumber
+    title: str
+    body: str
+    author: str
+    options: tuple[str, ...]
+    ends_at: datetime
+    """The end of the timebox, when voting opens unless someone opens it earlier."""
+    timezone: str
+    by: str | None
+    """The moderator who opened it; None when the proposer asked for it (``deliberate=``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliberationRescheduled(Event):
+    number: ProposalNumber
+    title: str
+    ends_at: datetime
+    was: datetime
+    timezone: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalEdited(Event):
+    number: ProposalNumber
+    title: str
+    """The title after the edit."""
+    field: str
+    version: int
+    by: str
+    text: str
+    """The new title or body (empty for options)."""
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRecorded(Event):
+    number: ProposalNumber
+    title: str
+    summary: str
+    by: str
+
+
+EVENT_TYPES.update(
+    {
+        cls.__name__: cls
+        for cls in (DeliberationOpened, DeliberationRescheduled, ProposalEdited, SummaryRecorded)
+    }
+)

@@ -5,6 +5,8 @@ Rules (SPEC.md, "The life of a proposal"):
 - ``draft → deliberation → voting → closed``. Voting may also open straight from
   draft (no deliberation asked for).
 - ``edit`` is allowed only before voting opens (draft, deliberation); it keeps the state.
+- ``set the timebox`` (a moderator's new end for a deliberation) and ``record a
+  summary`` only during deliberation; they keep the state.
 - ``extend`` only while voting; it keeps the state.
 - ``close`` ends voting as one of the closed kinds (passed, rejected, no_quorum, tied,
   decided, concluded); which one is the decision method's result, not this table's.
@@ -51,6 +53,8 @@ class Move(StrEnum):
     WITHDRAW = "withdraw"
     CANCEL = "cancel"
     RECORD_OUTCOME = "record an outcome"
+    SET_TIMEBOX = "set the timebox"
+    SUMMARISE = "record a summary"
 
 
 S, M = Status, Move
@@ -63,6 +67,8 @@ TRANSITIONS: dict[tuple[Status, Move], Status] = {
     (S.DRAFT, M.CANCEL): S.CANCELLED,
     (S.DELIBERATION, M.OPEN_VOTING): S.VOTING,
     (S.DELIBERATION, M.EDIT): S.DELIBERATION,
+    (S.DELIBERATION, M.SET_TIMEBOX): S.DELIBERATION,
+    (S.DELIBERATION, M.SUMMARISE): S.DELIBERATION,
     (S.DELIBERATION, M.WITHDRAW): S.WITHDRAWN,
     (S.DELIBERATION, M.CANCEL): S.CANCELLED,
     (S.VOTING, M.EXTEND): S.VOTING,

@@ -176,6 +176,30 @@ class Proposal:
         self.move(Move.CANCEL)
         self.closed_at = now
 
+    def check_author_or_moderator(self, member: Member, action: str) -> None:
+        if member.id != self.author and member.role < Role.MODERATOR:
+            raise NotAllowed(f"Only the author of {self.ref} or a moderator can {action}.")
+
+    def edit(self, *, by: Member, field: str, text: str, options: tuple[str, ...]) -> bool:
+        """Change the title, body or options before voting opens; False if nothing
+        changed. Options are checked by the method (and its policy) as at proposing."""
+        self.check_author_or_moderator(by, "edit it")
+        next_status(self.status, Move.EDIT)
+        if field == "title":
+            title = check_text("title", text, MAX_TITLE)
+            changed, self.title = title != self.title, title
+        elif field == "body":
+            body = check_text("body", text, MAX_BODY, multiline=True)
+            changed, self.body = body != self.body, body
+        elif field == "options":
+            new = tuple(check_text("option", o, 100) for o in options)
+            self.method.check_options(new)
+            self.method.check_policy(self.policy, new)
+            changed, self.options = new != self.options, new
+        else:  # the grammar lets only these through
+            raise InvalidProposal(f"“{field[:30]}” cannot be edited; edit title, body or options.")
+        return changed
+
     def check_outcome_by(self, member: Member) -> None:
         if member.id != self.author and member.role < Role.MODERATOR:
             raise NotAllowed(

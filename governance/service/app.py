@@ -27,9 +27,9 @@ from governance.domain.commands import (
     Unvote,
 )
 from governance.domain.errors import GovernanceError
-from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.members import Member
-from governance.service import queries
+from governance.service import deliberation, queries
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
@@ -143,6 +143,24 @@ class Governance:
     async def member_count(self, community: CommunityId) -> int:
         async with self._uow(read_only=True) as uow:
             return await uow.members.count(community)
+
+    async def record_thread(
+        self, room: RoomRef, community: CommunityId, number: ProposalNumber, thread_id: str
+    ) -> bool:
+        """Record that `room` holds proposal `number`'s deliberation thread `thread_id`
+        (adapters create the thread, then call this). Idempotent: False if it was
+        recorded already. Raises `GovernanceError` for a room not bound to `community`,
+        an unknown proposal or an empty or overlong thread id."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self._uow() as uow:
+                    return await deliberation.record_thread(
+                        uow, self.deps, room, community, number, thread_id
+                    )
+            except ConflictError:  # another instance recorded it at the same moment
+                if attempt == RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     async def run_due(self) -> int:
         """Process everything due by now, in time order; returns how many items ran."""

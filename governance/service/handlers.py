@@ -12,17 +12,24 @@ from governance.domain.commands import (
     Cancel,
     CloseEarly,
     Command,
+    Deliberate,
+    Edit,
     Extend,
     Join,
+    OpenVoting,
     Propose,
     RecordOutcome,
     Remind,
     SetClass,
     SetRole,
+    Summarise,
     Withdraw,
 )
+from governance.domain.deliberation import Version
 from governance.domain.errors import GovernanceError, InvalidProposal, NotAllowed, NotFound
 from governance.domain.events import (
+    DeliberationOpened,
+    Event,
     OutcomeRecorded,
     ProposalCancelled,
     ProposalCreated,
@@ -43,7 +50,7 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import lookups, reminders
+from governance.service import deliberation, lookups, reminders
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -129,7 +136,9 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         vote_length=vote_length,
     )
     roll: list[MemberId] = []
-    if cmd.deliberate is not None:
+    if cmd.draft:
+        pass  # waits for a moderator's !deliberate, or an !open
+    elif cmd.deliberate is not None:
         proposal.opens_at = end_of(cmd.deliberate, now, zone, longest(community))
         vote_end(proposal, community, proposal.opens_at)  # refuse a bad length now
         proposal.status = Status.DELIBERATION
@@ -152,10 +161,12 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             "policy": policy.to_json(),
         },
     )
+    await uow.proposals.add_version(proposal.id, Version(1, title, body, options, author.id, now))
+    events: list[Event] = []
     if proposal.status is Status.VOTING:
         await after_open(uow, deps, proposal, community, roll)
         assert proposal.closes_at is not None
-    else:
+    elif proposal.status is Status.DELIBERATION:
         assert proposal.opens_at is not None
         await uow.due.add(OPEN_VOTING, proposal.id, proposal.opens_at)
         await reminders.schedule(
@@ -165,6 +176,27 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             community,
             start=now,
             end=proposal.opens_at,
+        )
+        await uow.log.append(
+            community.id,
+            at=now,
+            kind="deliberation opened",
+            proposal=proposal.number,
+            actor=author.id,
+            data={"until": proposal.opens_at.isoformat()},
+        )
+        events.append(
+            DeliberationOpened(
+                community.id,
+                proposal.number,
+                title,
+                body,
+                author.display_name,
+                options,
+                proposal.opens_at,
+                community.timezone,
+                None,
+            )
         )
     await uow.outbox.add(
         [
@@ -182,13 +214,21 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                 community.timezone,
                 len(roll),
                 proposal.ballot_hint,
-            )
+            ),
+            *events,
         ],
         at=now,
     )
     await deps.commit(uow)
     if proposal.status is Status.VOTING:
         return Reply.text(f"Proposed as #{proposal.number}.", Audience.QUIET)
+    if proposal.status is Status.DRAFT:
+        return Reply.text(
+            f"Saved #{proposal.number} as a draft. You or a moderator can !edit it or "
+            f"!open {proposal.number} to start the vote; a moderator can open a deliberation "
+            f"with !deliberate {proposal.number} 2d.",
+            Audience.QUIET,
+        )
     assert proposal.opens_at is not None
     return Reply.text(
         f"Proposed as #{proposal.number}; deliberation until "
@@ -500,4 +540,9 @@ HANDLERS: dict[type[Command], Handler] = {
     SetRole: set_role,
     SetClass: set_class,
     Join: join,
+    # Deliberation
+    Edit: _with_usage("edit", deliberation.edit),
+    Deliberate: _with_usage("deliberate", deliberation.deliberate),
+    Summarise: _with_usage("summary", deliberation.summarise),
+    OpenVoting: _with_usage("open", deliberation.open_now),
 }

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from governance.domain.events import ProposalCancelled, ProposalClosed, VotingOpened
 from governance.domain.ids import MemberId
-from governance.domain.lifecycle import Move, Status
-from governance.domain.members import Community
+from governance.domain.lifecycle import Move, Status, next_status
+from governance.domain.members import Community, Member
 from governance.domain.methods import ClassBallots, decide
 from governance.domain.proposal import Proposal
 from governance.domain.result import Result
@@ -34,29 +34,40 @@ def longest(community: Community) -> timedelta:
 
 
 async def open_voting(
-    uow: UnitOfWork, deps: Deps, proposal: Proposal, community: Community, *, now: datetime
-) -> datetime:
-    """Open the vote of a stored proposal in deliberation; returns when it closes."""
+    uow: UnitOfWork,
+    deps: Deps,
+    proposal: Proposal,
+    community: Community,
+    *,
+    now: datetime,
+    by: Member | None = None,
+) -> bool:
+    """Open the vote of a stored proposal in draft or deliberation: at the end of its
+    timebox, or early by `by` (``!open``). False if it changed meanwhile."""
+    before = proposal.status
+    next_status(before, Move.OPEN_VOTING)  # a wrong state is named before anything else
     closes_at = vote_end(proposal, community, now)
     roll = await uow.members.voters(proposal.community)
     proposal.open_voting(now=now, closes_at=closes_at, roll_size=len(roll))
-    if await uow.proposals.update(proposal, expect=Status.DELIBERATION):
-        await after_open(uow, deps, proposal, community, roll)
-        await uow.outbox.add(
-            [
-                VotingOpened(
-                    proposal.community,
-                    proposal.number,
-                    proposal.title,
-                    closes_at,
-                    community.timezone,
-                    len(roll),
-                    proposal.ballot_hint,
-                )
-            ],
-            at=now,
-        )
-    return closes_at
+    if not await uow.proposals.update(proposal, expect=before):
+        return False
+    await after_open(uow, deps, proposal, community, roll, by=None if by is None else by.id)
+    await uow.outbox.add(
+        [
+            VotingOpened(
+                proposal.community,
+                proposal.number,
+                proposal.title,
+                closes_at,
+                community.timezone,
+                len(roll),
+                proposal.ballot_hint,
+                None if by is None else by.display_name,
+            )
+        ],
+        at=now,
+    )
+    return True
 
 
 async def after_open(
@@ -65,8 +76,11 @@ async def after_open(
     proposal: Proposal,
     community: Community,
     roll: list[MemberId],
+    *,
+    by: MemberId | None = None,
 ) -> None:
-    """What opening a vote writes besides the proposal: roll, key, close, reminders, log."""
+    """What opening a vote writes besides the proposal: roll, key, close, reminders and
+    the log entry (with the member who opened it early, if one did)."""
     assert proposal.closes_at is not None and proposal.opened_at is not None
     await uow.ballots.freeze_roll(proposal.id, roll)
     if proposal.policy.secret:
@@ -80,13 +94,19 @@ async def after_open(
         start=proposal.opened_at,
         end=proposal.closes_at,
     )
+    data: dict[str, object] = {
+        "closes_at": proposal.closes_at.isoformat(),
+        "roll_size": len(roll),
+    }
+    if by is not None:
+        data["early"] = True
     await uow.log.append(
         proposal.community,
         at=proposal.opened_at,
         kind="voting opened",
         proposal=proposal.number,
-        actor=None,
-        data={"closes_at": proposal.closes_at.isoformat(), "roll_size": len(roll)},
+        actor=by,
+        data=data,
     )
 
 

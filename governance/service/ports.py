@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol, Self
 
 from governance.domain.ballot import Choice
 from governance.domain.decision_log import LogEntry
+from governance.domain.deliberation import Summary, ThreadBinding, Version
 from governance.domain.events import Event
 from governance.domain.ids import (
     AccountRef,
@@ -191,6 +192,25 @@ class Proposals(Protocol):
         self, proposal: ProposalId, statement: str, by: MemberId, at: datetime
     ) -> None: ...
     async def outcome(self, proposal: ProposalId) -> str | None: ...
+    async def add_version(self, proposal: ProposalId, version: Version) -> None: ...
+    async def versions(self, proposal: ProposalId) -> list[Version]:
+        """Every version of the text, oldest (as proposed) first."""
+        ...
+
+    async def add_summary(self, proposal: ProposalId, summary: Summary) -> None: ...
+    async def summaries(self, proposal: ProposalId) -> list[Summary]:
+        """Every summary, oldest first; the last is the current one."""
+        ...
+
+
+class Threads(Protocol):
+    async def record(
+        self, proposal: ProposalId, room: RoomRef, thread_id: str, *, at: datetime
+    ) -> bool:
+        """Bind the proposal's thread in `room`; False if it was bound to it already."""
+        ...
+
+    async def of(self, proposal: ProposalId) -> list[ThreadBinding]: ...
 
 
 class Ballots(Protocol):
@@ -325,6 +345,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def due(self) -> DueWork: ...
+    @property
+    def threads(self) -> Threads: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -12,7 +12,9 @@ from governance.domain.commands import (
     ShowStatus,
     ShowUndelivered,
 )
+from governance.domain.deliberation import Version
 from governance.domain.errors import GovernanceError
+from governance.domain.ids import MemberId
 from governance.domain.lifecycle import Status
 from governance.domain.members import Role
 from governance.domain.methods import plural
@@ -25,7 +27,13 @@ from governance.service.deps import Deps
 from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
 from governance.text.messages import Audience, Block, Message, Reply
-from governance.text.render import policy_line, render_event, result_blocks, vote_line
+from governance.text.render import (
+    deliberation_hint,
+    policy_line,
+    render_event,
+    result_blocks,
+    vote_line,
+)
 from governance.text.usage import USAGE, usage
 
 LIST_LIMIT = 20
@@ -82,7 +90,8 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         blocks.append(
             "Options: " + ", ".join(f"{chr(65 + i)} {o}" for i, o in enumerate(p.options))
         )
-    blocks.append(policy_line(p.method_name, p.policy, p.roll_size))
+    opened = p.opened_at is not None
+    blocks.append(policy_line(p.method_name, p.policy, p.roll_size if opened else None))
     if p.status is Status.VOTING:
         cast = await uow.ballots.count(p.id)
         blocks.append(f"Ballots so far: {cast} of {p.roll_size}.")
@@ -93,7 +102,63 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     outcome = await uow.proposals.outcome(p.id)
     if outcome:
         blocks.append(f"Outcome: {outcome}")
+    blocks += await _deliberation_blocks(uow, p, zone)
     return Reply(Message(f"#{p.number} {p.title} — {_state(p, zone)}", tuple(blocks)))
+
+
+BODY_SHOWN = 200
+"""How much of an earlier body `!status` quotes in its list of versions."""
+
+
+async def _deliberation_blocks(uow: UnitOfWork, p: Proposal, zone: ZoneInfo) -> list[Block]:
+    """The current summary, every version of the text, and the deliberation threads."""
+    versions = await uow.proposals.versions(p.id)
+    summaries = await uow.proposals.summaries(p.id)
+    threads = await uow.threads.of(p.id)
+    ids = {v.edited_by for v in versions} | {s.by for s in summaries}
+    names: dict[MemberId, str] = {}
+    for member_id in sorted(ids):
+        member = await uow.members.get(member_id)
+        names[member_id] = "someone" if member is None else member.display_name
+    blocks: list[Block] = []
+    if summaries:
+        current = summaries[-1]
+        earlier = len(summaries) - 1
+        kept = f"; {earlier} earlier kept" if earlier else ""
+        blocks.append(
+            f"Summary by {names[current.by]}, {format_local(current.at, zone)}{kept}: "
+            f"{current.text}"
+        )
+    if len(versions) > 1:
+        blocks.append(f"Versions ({len(versions)}):")
+        blocks += [
+            _version_line(v, prev, names, zone)
+            for prev, v in zip([None, *versions], versions, strict=False)
+        ]
+    if p.status in (Status.DRAFT, Status.DELIBERATION):
+        blocks.append(deliberation_hint(p.number, summary=p.status is Status.DELIBERATION))
+    blocks += [f"Thread in {t.room}: {t.thread_id}" for t in threads]
+    return blocks
+
+
+def _version_line(
+    v: Version, before: Version | None, names: dict[MemberId, str], zone: ZoneInfo
+) -> str:
+    head = f"v{v.number} {format_local(v.edited_at, zone)} by {names[v.edited_by]}"
+    if before is None:
+        return f"{head}: as proposed"
+    parts = []
+    for field in v.changed(before):
+        if field == "title":
+            parts.append(f"title “{v.title}”")
+        elif field == "options":
+            parts.append("options " + " | ".join(v.options))
+        else:
+            body = " ".join(v.body.split())
+            if len(body) > BODY_SHOWN:
+                body = f"{body[:BODY_SHOWN]}… ({len(v.body):,} characters)"
+            parts.append(f"body “{body}”")
+    return f"{head}: " + ("; ".join(parts) or "no change")
 
 
 async def proposals(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from governance.domain.ballot import Choice
 from governance.domain.decision_log import GENESIS, LogEntry, chain_hash
+from governance.domain.deliberation import Summary, ThreadBinding, Version
 from governance.domain.events import EVENT_TYPES, Event
 from governance.domain.ids import (
     AccountRef,
@@ -407,6 +408,101 @@ class ProposalRepo(_Repo):
             .limit(1)
         )
         return None if value is None else str(value)
+
+    # Deliberation: versions of the text, and summaries.
+
+    async def add_version(self, proposal: ProposalId, version: Version) -> None:
+        await self.conn.execute(
+            insert(t.proposal_versions).values(
+                proposal_id=proposal,
+                version=version.number,
+                title=version.title,
+                body=version.body,
+                options=list(version.options),
+                edited_by=version.edited_by,
+                edited_at=version.edited_at,
+            )
+        )
+
+    async def versions(self, proposal: ProposalId) -> list[Version]:
+        query = (
+            select(t.proposal_versions)
+            .where(t.proposal_versions.c.proposal_id == proposal)
+            .order_by(t.proposal_versions.c.version)
+        )
+        return [
+            Version(
+                r.version,
+                r.title,
+                r.body,
+                tuple(r.options),
+                MemberId(r.edited_by),
+                r.edited_at,
+            )
+            for r in await self.conn.execute(query)
+        ]
+
+    async def add_summary(self, proposal: ProposalId, summary: Summary) -> None:
+        await self.conn.execute(
+            insert(t.summaries).values(
+                proposal_id=proposal,
+                text=summary.text,
+                written_by=summary.by,
+                written_at=summary.at,
+            )
+        )
+
+    async def summaries(self, proposal: ProposalId) -> list[Summary]:
+        query = (
+            select(t.summaries)
+            .where(t.summaries.c.proposal_id == proposal)
+            .order_by(t.summaries.c.id)
+        )
+        return [
+            Summary(r.text, MemberId(r.written_by), r.written_at)
+            for r in await self.conn.execute(query)
+        ]
+
+
+class ThreadRepo(_Repo):
+    async def record(
+        self, proposal: ProposalId, room: RoomRef, thread_id: str, *, at: datetime
+    ) -> bool:
+        """Bind the proposal's thread in `room`; False if it was bound to it already."""
+        where = (
+            t.threads.c.proposal_id == proposal,
+            t.threads.c.platform == room.platform,
+            t.threads.c.room_id == room.room_id,
+        )
+        known = await self.conn.scalar(select(t.threads.c.thread_id).where(*where))
+        if known == thread_id:
+            return False
+        if known is None:
+            await self.conn.execute(
+                insert(t.threads).values(
+                    proposal_id=proposal,
+                    platform=room.platform,
+                    room_id=room.room_id,
+                    thread_id=thread_id,
+                    recorded_at=at,
+                )
+            )
+        else:
+            await self.conn.execute(
+                update(t.threads).where(*where).values(thread_id=thread_id, recorded_at=at)
+            )
+        return True
+
+    async def of(self, proposal: ProposalId) -> list[ThreadBinding]:
+        query = (
+            select(t.threads)
+            .where(t.threads.c.proposal_id == proposal)
+            .order_by(t.threads.c.platform, t.threads.c.room_id)
+        )
+        return [
+            ThreadBinding(RoomRef(r.platform, r.room_id), r.thread_id, r.recorded_at)
+            for r in await self.conn.execute(query)
+        ]
 
 
 class BallotRepo(_Repo):

@@ -254,3 +254,40 @@ due_work = Table(
     Column("detail", String(32)),
     Index("ix_due_work_pending", "done_at", "due_at"),
 )
+
+# Deliberation (migration 0004).
+
+proposal_versions = Table(
+    "proposal_versions",
+    metadata,
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("edited_by", Integer, ForeignKey("members.id"), nullable=False),
+    Column("edited_at", TS, nullable=False),
+)
+"""Every version of a proposal's text: version 1 as proposed, one more per edit."""
+
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("written_by", Integer, ForeignKey("members.id"), nullable=False),
+    Column("written_at", TS, nullable=False),
+)
+"""Every summary of a deliberation; the latest is the current one."""
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
+    Column("platform", String(16), primary_key=True),
+    Column("room_id", String(255), primary_key=True),
+    Column("thread_id", String(255), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+)
+"""Where each room holds a proposal's deliberation thread (adapters create threads)."""

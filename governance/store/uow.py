@@ -19,6 +19,7 @@ from governance.store.repositories import (
     MemberRepo,
     OutboxRepo,
     ProposalRepo,
+    ThreadRepo,
 )
 
 # PostgreSQL's "could not serialize" and "deadlock detected".
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     log: LogRepo
     outbox: OutboxRepo
     due: DueRepo
+    threads: ThreadRepo
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
         self.log = LogRepo(conn)
         self.outbox = OutboxRepo(conn)
         self.due = DueRepo(conn)
+        self.threads = ThreadRepo(conn)
         return self
 
     async def __aexit__(

@@ -4,8 +4,8 @@
 part and showing the usage line. It never raises anything else, whatever the text.
 
 Rules: the title runs to the first known ``key=``; a value runs to the next known
-key (or the ``secret`` flag) or the end of the line; quotes around a value are
-optional; ``secret`` is the secret flag among the keys or as the title's last word.
+key (or a flag) or the end of the line; quotes around a value are optional; the
+flags ``secret`` and ``draft`` stand among the keys or as the title's last words.
 A proposal's body is the rest of the message. Ids are ``12`` or ``#12``.
 """
 
@@ -24,9 +24,12 @@ from governance.domain.commands import (
     CloseEarly,
     Command,
     Context,
+    Deliberate,
+    Edit,
     Extend,
     Help,
     ListProposals,
+    OpenVoting,
     Propose,
     RecordOutcome,
     Remind,
@@ -35,9 +38,11 @@ from governance.domain.commands import (
     ShowResults,
     ShowStatus,
     ShowUndelivered,
+    Summarise,
     Unvote,
     Withdraw,
 )
+from governance.domain.deliberation import EDIT_FIELDS
 from governance.domain.errors import ParseError
 from governance.domain.ids import ProposalNumber
 from governance.domain.methods import METHODS
@@ -72,8 +77,8 @@ PROPOSE_KEYS = (
 )
 _KEY_RE = re.compile(r"(?<!\S)(" + "|".join(PROPOSE_KEYS) + r")=", re.IGNORECASE)
 _LENGTH_RE = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.IGNORECASE | re.ASCII)
-_FLAG_RE = re.compile(r"(?<!\S)secret(?=\s|$)", re.IGNORECASE)
-_TRAILING_FLAG_RE = re.compile(r"(?<!\S)secret\s*$", re.IGNORECASE)
+_FLAG_RE = re.compile(r"(?<!\S)(secret|draft)(?=\s|$)", re.IGNORECASE)
+_TRAILING_FLAG_RE = re.compile(r"(?<!\S)(secret|draft)\s*$", re.IGNORECASE)
 _ID_RE = re.compile(r"#?(\d{1,9})", re.ASCII)
 _WEEKDAYS = {
     name: i
@@ -275,27 +280,33 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     quoted = _quoted_spans(line)
     matches = [m for m in _KEY_RE.finditer(line) if not _inside(m.start(), quoted)]
     title_end = matches[0].start() if matches else len(line)
-    # ``secret`` is a flag wherever keys are given, and as the title's last word.
+    # ``secret`` and ``draft`` are flags wherever keys are given, and as the title's
+    # last words.
     flags = [
         m
         for m in _FLAG_RE.finditer(line)
         if m.start() >= title_end and not _inside(m.start(), quoted)
     ]
-    trailing = _TRAILING_FLAG_RE.search(line[:title_end])
-    if trailing and _inside(trailing.start(), quoted):
-        trailing = None
-    secret = bool(flags or trailing)
-    title = _unquote(line[: trailing.start() if trailing else title_end])
+    named = {m.group(1).lower() for m in flags}
+    title_part = line[:title_end]
+    while (trailing := _TRAILING_FLAG_RE.search(title_part)) and not _inside(
+        trailing.start(), quoted
+    ):
+        named.add(trailing.group(1).lower())
+        title_part = title_part[: trailing.start()]
+    secret = "secret" in named
+    title = _unquote(title_part)
     if not title:
         raise _fail(cmd, "Give the proposal a title.")
     starts = sorted([m.start() for m in matches] + [m.start() for m in flags])
     for flag in flags:
         stray = line[flag.end() : next((s for s in starts if s > flag.start()), len(line))]
+        word = flag.group(1).lower()
         if stray.strip():
             raise _fail(
                 cmd,
-                f"“{stray.strip()[:40]}” after secret belongs to no key; if "
-                "“secret” is part of a value, put the value in double quotes.",
+                f"“{stray.strip()[:40]}” after {word} belongs to no key; if "
+                f"“{word}” is part of a value, put the value in double quotes.",
             )
     values: dict[str, str] = {}
     for match in matches:
@@ -312,6 +323,14 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
         if any(not o for o in options):
             raise _fail(cmd, "An option is empty; write options=A | B | C.")
         fields["options"] = options
+    if "draft" in named:
+        if "deliberate" in values:
+            raise _fail(
+                cmd,
+                "draft and deliberate= do not go together: a draft waits for a moderator's "
+                "!deliberate or an !open. Leave out one of them.",
+            )
+        fields["draft"] = True
     if "deliberate" in values:
         fields["deliberate"] = parse_length(cmd, "deliberate", values["deliberate"])
     if "vote" in values:
@@ -456,6 +475,71 @@ def _undelivered(ctx: Context, args: str, rest: str) -> ShowUndelivered:
     return ShowUndelivered(ctx)
 
 
+# Deliberation: !edit, !deliberate, !summary, !open.
+
+
+def _edit(ctx: Context, args: str, rest: str) -> Edit:
+    cmd = "edit"
+    number, more = _id_and_rest(cmd, args, rest_name="field to edit (title, body or options)")
+    word, new = _first_word(more)
+    field = word.lower()
+    if field not in EDIT_FIELDS:
+        raise _fail(
+            cmd, f"“{word[:30]}” cannot be edited; say title, body or options, then the new text."
+        )
+    new, below = new.strip(), rest.strip()
+    if field == "body":
+        body = "\n".join(filter(None, [new, below]))
+        if not body:
+            raise _fail(cmd, "Give the new body, after “body” or on the lines below.")
+        return Edit(ctx, number, field, text=body)
+    if below:
+        raise _fail(cmd, f"The new {field} goes on one line, after “{field}”.")
+    if not new:
+        example = "A | B | C" if field == "options" else "Share the tools"
+        raise _fail(cmd, f"Give the new {field}, e.g. !edit {number} {field} {example}.")
+    if field == "title":
+        return Edit(ctx, number, field, text=_unquote(new))
+    options = tuple(_unquote(o) for o in _split_outside_quotes(new, "|"))
+    if any(not o for o in options):
+        raise _fail(cmd, "An option is empty; write the options as A | B | C.")
+    return Edit(ctx, number, field, options=options)
+
+
+def _timebox(command: str, word: str) -> Length:
+    match = _LENGTH_RE.fullmatch(word)
+    if not word or match is None:
+        raise _fail(
+            command, f"“{word[:30]}” is not a timebox; give a length like 2d, 36h or 1d12h."
+        )
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    length = Length(days, hours, minutes)
+    if length.is_zero:
+        raise _fail(command, f"A timebox of {word} is no time at all; give a length like 2d.")
+    return length
+
+
+def _deliberate(ctx: Context, args: str, rest: str) -> Deliberate:
+    cmd = "deliberate"
+    word, more = _first_word(args)
+    if not word:
+        raise _fail(cmd, "Say which proposal: its id, like 12.")
+    number = _number(cmd, word)
+    words = more.split()
+    if len(words) > 1 or rest.strip():
+        raise _fail(cmd, "!deliberate takes a proposal id and at most a timebox, like 2d.")
+    return Deliberate(ctx, number, _timebox(cmd, words[0]) if words else None)
+
+
+def _summary(ctx: Context, args: str, rest: str) -> Summarise:
+    number, text = _id_and_rest("summary", args, rest_name="summary")
+    return Summarise(ctx, number, "\n".join(filter(None, [text, rest.strip()])))
+
+
+def _open(ctx: Context, args: str, rest: str) -> OpenVoting:
+    return OpenVoting(ctx, _id_and_rest("open", args, rest_name=None)[0])
+
+
 def _bind(ctx: Context, args: str, rest: str) -> Bind:
     if not args or " " in args:
         raise _fail("bind", "Name one community, e.g. !bind demo.")
@@ -500,4 +584,9 @@ _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "role": _role,
     "class": _class,
     "help": _help,
+    # Deliberation
+    "edit": _edit,
+    "deliberate": _deliberate,
+    "summary": _summary,
+    "open": _open,
 }

@@ -7,13 +7,17 @@ from zoneinfo import ZoneInfo
 
 from governance.domain.events import (
     DeliberationEnding,
+    DeliberationOpened,
+    DeliberationRescheduled,
     Event,
     OutcomeRecorded,
     ProposalCancelled,
     ProposalClosed,
     ProposalCreated,
+    ProposalEdited,
     ProposalWithdrawn,
     ReminderDue,
+    SummaryRecorded,
     VotingExtended,
     VotingOpened,
 )
@@ -48,8 +52,10 @@ def vote_line(number: int, hint: str) -> str:
     return f"Vote: !vote {number} {hint}"
 
 
-def policy_line(method: str, policy: Policy, roll_size: int) -> str:
-    parts = [f"Method: {method}", f"roll: {plural(roll_size, 'member')}"]
+def policy_line(method: str, policy: Policy, roll_size: int | None) -> str:
+    """`roll_size` None: voting has not opened, so there is no roll yet."""
+    roll = "fixed when voting opens" if roll_size is None else plural(roll_size, "member")
+    parts = [f"Method: {method}", f"roll: {roll}"]
     if policy.secret:
         parts.append("secret ballot")
     parts.append(f"results: {policy.results.value}")
@@ -66,6 +72,64 @@ def policy_line(method: str, policy: Policy, roll_size: int) -> str:
     if quorums:
         parts.append("class quorums: " + ", ".join(quorums))
     return "; ".join(parts) + "."
+
+
+def options_line(options: tuple[str, ...]) -> str:
+    return "Options: " + ", ".join(f"{chr(65 + i)} {o}" for i, o in enumerate(options))
+
+
+def deliberation_hint(number: int, *, summary: bool = True) -> str:
+    """What the author or a moderator can do before voting (a summary: in deliberation)."""
+    then = f"!summary {number} <text>, " if summary else ""
+    return (
+        f"Author or moderator: !edit {number} title|body|options …, {then}"
+        f"!open {number} to vote now."
+    )
+
+
+def render_deliberation(event: Event) -> Message | None:
+    """Announcements of deliberation events; None for other events."""
+    match event:
+        case DeliberationOpened():
+            blocks: list[Block] = [
+                f"Proposed by {event.author}."
+                + ("" if event.by is None else f" Deliberation opened by {event.by}.")
+            ]
+            if event.body:
+                blocks.append(event.body)
+            if event.options:
+                blocks.append(options_line(event.options))
+            blocks.append(deliberation_hint(event.number))
+            return Message(
+                f"#{event.number} {event.title} — in deliberation until "
+                f"{when(event.ends_at, event.timezone)}, then voting",
+                tuple(blocks),
+            )
+        case DeliberationRescheduled():
+            return Message(
+                f"#{event.number} {event.title} — deliberation now runs until "
+                f"{when(event.ends_at, event.timezone)}",
+                (
+                    f"New timebox set by {event.by} "
+                    f"(it was to end {when(event.was, event.timezone)}).",
+                ),
+            )
+        case ProposalEdited():
+            changed = {
+                "title": f"New title: {event.text}",
+                "body": event.text,
+                "options": options_line(event.options),
+            }[event.field]
+            return Message(
+                f"#{event.number} {event.title} — {event.field} edited by {event.by} "
+                f"(version {event.version})",
+                (changed,),
+            )
+        case SummaryRecorded():
+            return Message(
+                f"#{event.number} {event.title} — summary by {event.by}", (event.summary,)
+            )
+    return None
 
 
 def render_event(event: Event) -> Message | None:
@@ -90,6 +154,19 @@ def render_event(event: Event) -> Message | None:
                 f"{when(event.closes_at, event.timezone)}",
                 tuple(blocks),
             )
+        case ProposalCreated() if event.status == "deliberation":
+            return None  # its DeliberationOpened is the card
+        case ProposalCreated() if event.status == "draft":
+            blocks = [f"Drafted by {event.author}."]
+            if event.body:
+                blocks.append(event.body)
+            if event.options:
+                blocks.append(options_line(event.options))
+            blocks += [
+                f"A moderator can open a deliberation with !deliberate {event.number} 2d.",
+                deliberation_hint(event.number, summary=False),
+            ]
+            return Message(f"#{event.number} {event.title} — draft", tuple(blocks))
         case ProposalCreated():
             return Message(
                 f"#{event.number} {event.title} — proposed by {event.author}, in {event.status}",
@@ -100,6 +177,7 @@ def render_event(event: Event) -> Message | None:
                 f"#{event.number} {event.title} — voting open until "
                 f"{when(event.closes_at, event.timezone)}",
                 (
+                    *(() if event.by is None else (f"Opened early by {event.by}.",)),
                     f"Roll: {plural(event.roll_size, 'member')}.",
                     vote_line(event.number, event.ballot_hint),
                 ),
@@ -137,7 +215,7 @@ def render_event(event: Event) -> Message | None:
                 f"{when(event.opens_at, event.timezone)}; voting opens then.",
                 (f"The author or a moderator can sum it up first: !summary {event.number} <text>",),
             )
-    return None
+    return render_deliberation(event)
 
 
 def reminder(event: ReminderDue) -> Message:

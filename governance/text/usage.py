@@ -5,10 +5,13 @@ from __future__ import annotations
 USAGE: dict[str, tuple[str, str]] = {
     "propose": (
         "!propose <title> [method=…] [options=A | B | C] [deliberate=2d] [vote=3d] "
-        "[quorum=50%] [threshold=2/3] [seats=2] [dots=5] [secret] [results=live|voted|closed] "
+        "[quorum=50%] [threshold=2/3] [seats=2] [dots=5] [secret] [draft] "
+        "[results=live|voted|closed] "
         "[ties=report|status-quo|lot] [strength=margins|winning-votes] "
         "[weights=workers:40 users:60] [class-quorum=workers:50%]",
         "Put a proposal to the community; the lines after the first are its body. "
+        "Voting opens at once, unless deliberate= asks for a deliberation first or draft "
+        "keeps it as a draft (for a moderator's !deliberate, or !open). "
         "Methods: majority, consent, consensus (on the proposal itself); choice, approval, "
         "ranked (instant-runoff), condorcet (Schulze), stv (seats=k), score (0–5), dots "
         "(options=…); advice, sense-check (non-binding).",
@@ -22,6 +25,27 @@ USAGE: dict[str, tuple[str, str]] = {
     "status": ("!status [id]", "Show a proposal, or what is open now."),
     "proposals": ("!proposals", "List the community's proposals."),
     "results": ("!results <id>", "Show the tally and its explanation."),
+    # Deliberation
+    "edit": (
+        "!edit <id> title|body|options <new text>   e.g. !edit 12 options A | B | C",
+        "Change a proposal before voting opens (its author or a moderator); "
+        "every version is kept and shown by !status.",
+    ),
+    "deliberate": (
+        "!deliberate <id> [timebox, e.g. 2d]",
+        "Moderators: open a deliberation on a draft (timebox from now; without one, the "
+        "community's vote length), or give a proposal in deliberation a new timebox from "
+        "now. Voting opens when the timebox ends.",
+    ),
+    "summary": (
+        "!summary <id> <text>",
+        "Sum up a deliberation (its author or a moderator); a later summary replaces it "
+        "as current, all are kept.",
+    ),
+    "open": (
+        "!open <id>",
+        "Open voting now on a draft or a proposal in deliberation (its author or a moderator).",
+    ),
     "close": ("!close <id> <reason>", "Close voting early (moderators)."),
     "extend": ("!extend <id> <length> <reason>", "Move the end of voting later (moderators)."),
     "cancel": ("!cancel <id> <reason>", "Cancel an open proposal (moderators)."),

@@ -1,7 +1,7 @@
 """deliveries per channel (order, retries, dead letters); reminder offsets
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22 17:00:00
 
 An outbox row used to be delivered to every room at once and marked delivered when
@@ -19,7 +19,7 @@ from alembic import op
 
 TS = sa.DateTime(timezone=True)
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -162,6 +162,84 @@ async def test_a_majority_vote_closes_on_the_simulated_clock(tmp_path: Path) -> 
     assert await console(tmp_path, MAJORITY) == MAJORITY_SEEN
 
 
+DELIBERATION = """\
+/as alice
+/as bob
+/as carol
+/as bob
+!propose Share the tools deliberate=2d vote=3d
+One shed for the whole street.
+
+!edit 1 title Share the tools and the van
+/as carol
+!open 1
+/clock +1h
+/as alice
+!summary 1 Everyone is in; Bob keeps the key.
+/as bob
+!status 1
+!open 1
+!edit 1 body Too late
+!vote 1 yes
+/clock +3d
+"""
+
+DELIBERATION_SEEN = """\
+(to alice) Welcome, alice: you are an admin of demo.
+(to bob) Welcome, bob: you are a member of demo.
+(to carol) Welcome, carol: you are a member of demo.
+(to bob) Proposed as #1; deliberation until 2026-11-25 09:00 UTC, then voting.
+#1 Share the tools — in deliberation until 2026-11-25 09:00 UTC, then voting
+Proposed by bob.
+One shed for the whole street.
+Author or moderator: !edit 1 title|body|options …, !summary 1 <text>, !open 1 to vote now.
+(to bob) Edited the title of #1: this is version 2.
+#1 Share the tools and the van — title edited by bob (version 2)
+New title: Share the tools and the van
+Only the author of #1 or a moderator can open its vote.
+It is 2026-11-23 10:00 UTC.
+(to alice) Summary of #1 recorded.
+#1 Share the tools and the van — summary by alice
+Everyone is in; Bob keeps the key.
+#1 Share the tools and the van — in deliberation until 2026-11-25 09:00 UTC
+One shed for the whole street.
+Method: majority; roll: fixed when voting opens; results: live.
+Summary by alice, 2026-11-23 10:00 UTC: Everyone is in; Bob keeps the key.
+Versions (2):
+v1 2026-11-23 09:00 UTC by bob: as proposed
+v2 2026-11-23 09:00 UTC by bob: title “Share the tools and the van”
+Author or moderator: !edit 1 title|body|options …, !summary 1 <text>, !open 1 to vote now.
+(to bob) Voting on #1 is open until 2026-11-26 10:00 UTC.
+#1 Share the tools and the van — voting open until 2026-11-26 10:00 UTC
+Opened early by bob.
+Roll: 3 members.
+Vote: !vote 1 yes, no or abstain
+Cannot edit: the proposal is open for voting (voting). Its text was frozen when voting opened.
+(to bob) Your vote on #1 is recorded: yes.
+(to alice) Reminder: you have not voted on #1 Share the tools and the van; voting closes 2026-11-26 10:00 UTC.
+Vote: !vote 1 yes, no or abstain
+(to carol) Reminder: you have not voted on #1 Share the tools and the van; voting closes 2026-11-26 10:00 UTC.
+Vote: !vote 1 yes, no or abstain
+(to alice) Reminder: you have not voted on #1 Share the tools and the van; voting closes 2026-11-26 10:00 UTC.
+Vote: !vote 1 yes, no or abstain
+(to carol) Reminder: you have not voted on #1 Share the tools and the van; voting closes 2026-11-26 10:00 UTC.
+Vote: !vote 1 yes, no or abstain
+#1 Share the tools and the van — voting closed
+Passed — 1 yes, 0 no.
+choice   votes
+yes      1
+no       0
+abstain  0
+Ballots: 1 of 3 on the roll.
+Threshold: yes/(yes+no) = 1/1 = 100%; needs more than 50%.
+It is 2026-11-26 10:00 UTC.
+"""
+
+
+async def test_a_deliberation_with_an_edit_a_summary_and_an_early_open(tmp_path: Path) -> None:
+    assert await console(tmp_path, DELIBERATION) == DELIBERATION_SEEN
+
+
 async def test_bad_input_gets_answers_and_the_console_keeps_running(tmp_path: Path) -> None:
     script = (
         "\n".join(

@@ -11,7 +11,10 @@ from tests.chat import Chat
 async def test_a_deliberation_opens_its_vote_at_the_end_of_its_timebox(chat: Chat) -> None:
     reply = await chat.ok("alice", "!propose Share the tools deliberate=1d vote=2d")
     assert reply == "Proposed as #1; deliberation until 2026-11-24 09:00 UTC, then voting."
-    assert chat.announced()[-1] == "#1 Share the tools — proposed by alice, in deliberation"
+    assert chat.announced()[-1].splitlines()[:2] == [
+        "#1 Share the tools — in deliberation until 2026-11-24 09:00 UTC, then voting",
+        "Proposed by alice.",
+    ]
     assert await chat.fails("bob", "!vote 1 yes") == "Voting on #1 has not opened yet."
     assert "#1 Share the tools — in deliberation until 2026-11-24 09:00 UTC" in await chat.ok(
         "bob", "!status"

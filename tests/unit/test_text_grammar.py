@@ -14,9 +14,12 @@ from governance.domain.commands import (
     CloseEarly,
     Command,
     Context,
+    Deliberate,
+    Edit,
     Extend,
     Help,
     ListProposals,
+    OpenVoting,
     Propose,
     RecordOutcome,
     Remind,
@@ -25,6 +28,7 @@ from governance.domain.commands import (
     ShowResults,
     ShowStatus,
     ShowUndelivered,
+    Summarise,
     Unvote,
     Withdraw,
 )
@@ -268,6 +272,25 @@ VALID: dict[str, list[tuple[str, Command]]] = {
     ],
     "class": [("!class alice workers", SetClass(CTX, "alice", "workers"))],
     "help": [("!help", Help(CTX)), ("!help !Vote", Help(CTX, "vote"))],
+    "edit": [
+        ("!edit 12 title Share the van too", Edit(CTX, n(12), "title", text="Share the van too")),
+        ("!edit #12 BODY\nFirst line.\nSecond.", Edit(CTX, n(12), "body", "First line.\nSecond.")),
+        (
+            '!edit 12 options Acorn | "Birch | Beech" | Cedar',
+            Edit(CTX, n(12), "options", options=("Acorn", "Birch | Beech", "Cedar")),
+        ),
+    ],
+    "deliberate": [
+        ("!deliberate 12", Deliberate(CTX, n(12))),
+        ("!deliberate #12 1d12h", Deliberate(CTX, n(12), Length(days=1, hours=12))),
+    ],
+    "summary": [
+        (
+            "!summary 12 We agree on the van.\nBob drives.",
+            Summarise(CTX, n(12), "We agree on the van.\nBob drives."),
+        )
+    ],
+    "open": [("!open #12", OpenVoting(CTX, n(12)))],
 }
 
 
@@ -323,6 +346,12 @@ def parse_error(text: str) -> ParseError:
         ("!propose X secret=maybe", "propose", "secret=maybe"),
         ("!propose X method=consent vote=3d method=majority", "propose", "method="),
         ("!extend 12 forever because", "extend", "length=forever"),
+        ("!edit 12 colour red", "edit", "“colour” cannot be edited"),
+        ("!edit twelve title X", "edit", "“twelve” is not a proposal id"),
+        ("!deliberate 12 soon", "deliberate", "“soon” is not a timebox"),
+        ("!deliberate 12 0d", "deliberate", "0d is no time at all"),
+        ("!deliberate 12 friday 17:00", "deliberate", "at most a timebox"),
+        ("!propose X draft deliberate=2d", "propose", "draft and deliberate="),
     ],
 )
 def test_errors_name_the_bad_part_and_show_the_usage(
@@ -363,6 +392,16 @@ def test_empty_option() -> None:
         ("!bind", "bind", "Name one community"),
         ("!role alice", "role", "Name the member and the role"),
         ("!class", "class", "Name the member and the class"),
+        ("!edit 12", "edit", "Give a field to edit (title, body or options)"),
+        ("!edit 12 title", "edit", "Give the new title"),
+        ("!edit 12 options", "edit", "Give the new options, e.g. !edit 12 options A | B | C"),
+        ("!edit 12 body", "edit", "Give the new body"),
+        ("!edit 12 title New\nand more", "edit", "The new title goes on one line"),
+        ("!edit 12 options A | | C", "edit", "An option is empty"),
+        ("!deliberate", "deliberate", "Say which proposal"),
+        ("!summary 12", "summary", "Give a summary"),
+        ("!open", "open", "Say which proposal"),
+        ("!open 12 now", "open", "!open takes only a proposal id"),
         ("hello", "help", "Commands start with !"),
     ],
 )
@@ -390,3 +429,22 @@ def test_huge_counts_are_a_parse_error(key: str) -> None:
     error = parse_error(f"!propose X {key}=" + "9" * 5000)
     assert f"{key}=" + "9" * 25 in error.message
     assert "must be a whole number from 1 to" in error.message
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "secret"),
+    [
+        ("!propose Share the van draft", "Share the van", False),
+        ("!propose Share the van DRAFT secret", "Share the van", True),
+        ("!propose Share the van secret draft vote=3d", "Share the van", True),
+        ("!propose Share the van vote=3d draft", "Share the van", False),
+    ],
+)
+def test_draft_is_a_flag_like_secret(text: str, title: str, secret: bool) -> None:
+    command = propose(text)
+    assert (command.title, command.draft, command.secret) == (title, True, secret)
+
+
+def test_a_quoted_title_may_end_in_draft() -> None:
+    command = propose('!propose "Adopt the budget draft" vote=3d')
+    assert (command.title, command.draft) == ("Adopt the budget draft", False)
