@@ -33,6 +33,13 @@ class RecordingOutlet:
             raise ConnectionError(f"{room} is unreachable")
         self.posts.append((room, message.plain(), key))
 
+    threads: bool = False
+    """Whether this platform has threads (then deliberations open one)."""
+
+    async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str | None:
+        await self.post(room, message, key=key)
+        return f"thread-of-{key}" if self.threads else None
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         self.told.append((account, message.plain(), key))
 

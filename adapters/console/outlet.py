@@ -19,6 +19,10 @@ class ConsoleOutlet:
         self._delivered.add(key)
         self._write(message.plain())
 
+    async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str | None:
+        await self.post(room, message, key=key)  # one room, no threads: said in place
+        return None
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         if key in self._delivered:
             return

@@ -18,6 +18,13 @@ class RecordingOutlet:
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
         self._append({"room": str(room), "key": key, "text": message.plain()})
 
+    async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
+        """Record the thread's first message; its id is derived from the key, so a
+        retry names the same thread (as a platform's idempotency would)."""
+        thread = f"thread-{key}"
+        self._append({"room": str(room), "key": key, "text": message.plain(), "thread": thread})
+        return thread
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         self._append({"to": str(account), "key": key, "text": message.plain()})
 

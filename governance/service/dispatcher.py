@@ -22,13 +22,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from governance.domain.events import Event, ReminderDue
+from governance.domain.events import DeliberationOpened, Event, ReminderDue
 from governance.domain.ids import AccountRef, RoomRef
-from governance.service import reminders
+from governance.service import deliberation, reminders
 from governance.service.deps import Deps
 from governance.service.ports import (
     Channel,
     ChannelGone,
+    ConflictError,
     Delivery,
     Outlet,
     UnitOfWork,
@@ -217,7 +218,12 @@ class Dispatcher:
         channel = delivery.channel
         key = delivery_key(delivery.outbox_id, channel)
         try:
-            if channel.kind == "room":
+            if channel.kind == "room" and isinstance(delivery.event, DeliberationOpened):
+                room = RoomRef(channel.platform, channel.target)
+                thread = await outlet.open_thread(room, message, key=key)
+                if thread is not None:
+                    await self._record_thread(room, delivery.event, thread)
+            elif channel.kind == "room":
                 await outlet.post(RoomRef(channel.platform, channel.target), message, key=key)
             else:
                 await outlet.tell(AccountRef(channel.platform, channel.target), message, key=key)
@@ -229,6 +235,19 @@ class Dispatcher:
             )
             return repr(error), False
         return None, False
+
+    async def _record_thread(self, room: RoomRef, event: DeliberationOpened, thread: str) -> None:
+        """The adapter opened the deliberation's thread: the core remembers where."""
+        for attempt in range(1, 4):
+            try:
+                async with self._uow() as uow:
+                    await deliberation.record_thread(
+                        uow, self._deps, room, event.community, event.number, thread
+                    )
+                return
+            except ConflictError:
+                if attempt == 3:
+                    raise
 
     def stop(self) -> None:
         """Finish the current pass, one more for what it woke for, then return from `run`:

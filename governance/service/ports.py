@@ -376,6 +376,12 @@ class Outlet(Protocol):
         Raises `ChannelGone` if the room is gone for good."""
         ...
 
+    async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str | None:
+        """Post `message` as the start of a thread (a deliberation's) and return the
+        thread's id, the same on a retry with the same key; or post it as usual and
+        return None where the platform has no threads."""
+        ...
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         """Say `message` to one person privately (a direct room, a DM), with the same
         idempotency and errors as `post`."""

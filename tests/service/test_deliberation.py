@@ -4,7 +4,7 @@ opening early, drafts a moderator puts into deliberation, and thread bindings.""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from governance.domain.decision_log import LogEntry, verify_chain
 from governance.domain.errors import GovernanceError, NotFound
@@ -333,3 +333,21 @@ async def test_threads_are_recorded_once_logged_and_shown_in_status(chat: Chat) 
         {"room": "test:room-1", "thread": "thread-2"},
     ]
     assert await _count(chat, t.threads) == 1
+
+
+async def test_a_platform_with_threads_opens_one_per_room_and_the_core_records_it(
+    chat: Chat,
+) -> None:
+    chat.outlet.threads = True
+    await chat.ok("bob", "!propose Share the tools deliberate=2d")
+    status = await chat.ok("carol", "!status 1")
+    [line] = [line for line in status.splitlines() if line.startswith("Thread in")]
+    key = next(key for _, text, key in chat.outlet.posts if "in deliberation until" in text)
+    assert line == f"Thread in test:room-1: thread-of-{key}"
+    # Delivered again (as after a crash before it was marked done): the platform's
+    # idempotency gives the same thread, and the core records it once.
+    async with chat.app.engine.begin() as conn:
+        await conn.execute(update(t.deliveries).values(delivered_at=None))
+    await chat.app.dispatcher.drain()
+    assert sum("in deliberation until" in text for text in chat.announced()) == 2
+    assert [e.kind for e in await _log(chat)].count("thread recorded") == 1
