@@ -29,7 +29,13 @@ from governance.domain.proposal import Proposal, check_text
 from governance.domain.timing import end_of, format_local
 from governance.service import lookups, reminders
 from governance.service.deps import Deps
-from governance.service.lifecycle_ops import OPEN_VOTING, longest, open_voting, vote_end
+from governance.service.lifecycle_ops import (
+    OPEN_VOTING,
+    log_and_announce,
+    longest,
+    open_voting,
+    vote_end,
+)
 from governance.service.ports import UnitOfWork
 from governance.text.grammar import parse_deadline
 from governance.text.messages import Audience, Reply
@@ -77,28 +83,23 @@ async def edit(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         data["options"] = list(proposal.options)
     else:  # the text lives in the versions; the log binds it by its hash
         data["body_sha256"] = hashlib.sha256(proposal.body.encode()).hexdigest()
-    await uow.log.append(
-        proposal.community,
+    await log_and_announce(
+        uow,
+        proposal,
         at=now,
         kind="edited",
-        proposal=proposal.number,
         actor=member.id,
         data=data,
-    )
-    await uow.outbox.add(
-        [
-            ProposalEdited(
-                proposal.community,
-                proposal.number,
-                proposal.title,
-                cmd.field,
-                version.number,
-                member.display_name,
-                {"title": proposal.title, "body": proposal.body}.get(cmd.field, ""),
-                proposal.options,
-            )
-        ],
-        at=now,
+        event=ProposalEdited(
+            proposal.community,
+            proposal.number,
+            proposal.title,
+            cmd.field,
+            version.number,
+            member.display_name,
+            {"title": proposal.title, "body": proposal.body}.get(cmd.field, ""),
+            proposal.options,
+        ),
     )
     await deps.commit(uow)
     return Reply.text(
@@ -157,14 +158,7 @@ async def deliberate(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     until = format_local(ends_at, zone)
     if move is Move.OPEN_DELIBERATION:
         author = await uow.members.get(proposal.author)
-        await uow.log.append(
-            community.id,
-            at=now,
-            kind="deliberation opened",
-            proposal=proposal.number,
-            actor=member.id,
-            data={"until": ends_at.isoformat()},
-        )
+        kind, data = "deliberation opened", {"until": ends_at.isoformat()}
         event: DeliberationOpened | DeliberationRescheduled = DeliberationOpened(
             community.id,
             proposal.number,
@@ -179,14 +173,7 @@ async def deliberate(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         answer = f"#{cmd.number} is in deliberation until {until}, then voting opens."
     else:
         assert was is not None
-        await uow.log.append(
-            community.id,
-            at=now,
-            kind="timebox set",
-            proposal=proposal.number,
-            actor=member.id,
-            data={"until": ends_at.isoformat(), "was": was.isoformat()},
-        )
+        kind, data = "timebox set", {"until": ends_at.isoformat(), "was": was.isoformat()}
         event = DeliberationRescheduled(
             community.id,
             proposal.number,
@@ -200,7 +187,9 @@ async def deliberate(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             f"The deliberation on #{cmd.number} now runs until {until} "
             f"(it was to end {format_local(was, zone)})."
         )
-    await uow.outbox.add([event], at=now)
+    await log_and_announce(
+        uow, proposal, at=now, kind=kind, actor=member.id, data=data, event=event
+    )
     await deps.commit(uow)
     return Reply.text(answer, Audience.QUIET)
 
@@ -215,21 +204,16 @@ async def summarise(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     earlier = await uow.proposals.summaries(proposal.id)
     now = deps.clock.now()
     await uow.proposals.add_summary(proposal.id, Summary(text, member.id, now))
-    await uow.log.append(
-        proposal.community,
+    await log_and_announce(
+        uow,
+        proposal,
         at=now,
         kind="summary",
-        proposal=proposal.number,
         actor=member.id,
         data={"summary": text},
-    )
-    await uow.outbox.add(
-        [
-            SummaryRecorded(
-                proposal.community, proposal.number, proposal.title, text, member.display_name
-            )
-        ],
-        at=now,
+        event=SummaryRecorded(
+            proposal.community, proposal.number, proposal.title, text, member.display_name
+        ),
     )
     await deps.commit(uow)
     if earlier:

@@ -57,6 +57,7 @@ from governance.service.lifecycle_ops import (
     OPEN_VOTING,
     after_open,
     close_vote,
+    log_and_announce,
     longest,
     vote_end,
 )
@@ -275,27 +276,22 @@ async def extend(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         raise GovernanceError(f"#{cmd.number} closed a moment ago.")
     await uow.due.move(CLOSE, proposal.id, new_end)
     await reminders.reschedule_votes(uow, proposal, community, now=now)
-    await uow.log.append(
-        community.id,
+    await log_and_announce(
+        uow,
+        proposal,
         at=now,
         kind="extended",
-        proposal=proposal.number,
         actor=member.id,
         data={"closes_at": new_end.isoformat(), "reason": reason},
-    )
-    await uow.outbox.add(
-        [
-            VotingExtended(
-                community.id,
-                proposal.number,
-                proposal.title,
-                new_end,
-                community.timezone,
-                reason,
-                member.display_name,
-            )
-        ],
-        at=now,
+        event=VotingExtended(
+            community.id,
+            proposal.number,
+            proposal.title,
+            new_end,
+            community.timezone,
+            reason,
+            member.display_name,
+        ),
     )
     await deps.commit(uow)
     return Reply.text(f"Extended #{cmd.number}.", Audience.QUIET)
@@ -320,22 +316,21 @@ async def _end(
         await uow.ballots.destroy_key(proposal.id)
         await uow.ballots.seal_secret(proposal.id)
     kind = "withdrawn" if reason is None else "cancelled"
-    await uow.log.append(
-        proposal.community,
+    await log_and_announce(
+        uow,
+        proposal,
         at=now,
         kind=kind,
-        proposal=number,
         actor=member.id,
         data={} if reason is None else {"reason": reason},
+        event=(
+            ProposalWithdrawn(proposal.community, number, proposal.title, member.display_name)
+            if reason is None
+            else ProposalCancelled(
+                proposal.community, number, proposal.title, reason, member.display_name
+            )
+        ),
     )
-    event = (
-        ProposalWithdrawn(proposal.community, number, proposal.title, member.display_name)
-        if reason is None
-        else ProposalCancelled(
-            proposal.community, number, proposal.title, reason, member.display_name
-        )
-    )
-    await uow.outbox.add([event], at=now)
     await deps.commit(uow)
     return Reply.text(f"#{number} is {kind}.", Audience.QUIET)
 
@@ -358,21 +353,16 @@ async def record_outcome(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     statement = check_text("outcome", cmd.statement, MAX_OUTCOME, multiline=True)
     now = deps.clock.now()
     await uow.proposals.add_outcome(proposal.id, statement, member.id, now)
-    await uow.log.append(
-        proposal.community,
+    await log_and_announce(
+        uow,
+        proposal,
         at=now,
         kind="outcome",
-        proposal=proposal.number,
         actor=member.id,
         data={"statement": statement},
-    )
-    await uow.outbox.add(
-        [
-            OutcomeRecorded(
-                proposal.community, proposal.number, proposal.title, statement, member.display_name
-            )
-        ],
-        at=now,
+        event=OutcomeRecorded(
+            proposal.community, proposal.number, proposal.title, statement, member.display_name
+        ),
     )
     await deps.commit(uow)
     return Reply.text(f"Outcome of #{cmd.number} recorded.", Audience.QUIET)

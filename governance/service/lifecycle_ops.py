@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from governance.domain.events import ProposalCancelled, ProposalClosed, VotingOpened
+from governance.domain.events import Event, ProposalCancelled, ProposalClosed, VotingOpened
 from governance.domain.ids import MemberId
 from governance.domain.lifecycle import Move, Status, next_status
 from governance.domain.members import Community, Member
@@ -108,6 +109,24 @@ async def after_open(
         actor=by,
         data=data,
     )
+
+
+async def log_and_announce(
+    uow: UnitOfWork,
+    proposal: Proposal,
+    *,
+    at: datetime,
+    kind: str,
+    actor: MemberId | None,
+    data: dict[str, Any],
+    event: Event,
+) -> None:
+    """A change to a proposal: its decision-log entry and its announcement, written in
+    the same transaction."""
+    await uow.log.append(
+        proposal.community, at=at, kind=kind, proposal=proposal.number, actor=actor, data=data
+    )
+    await uow.outbox.add([event], at=at)
 
 
 BOT_NAME = "folkmoot"
