@@ -1,8 +1,16 @@
 """Real-time wake-ups with APScheduler 3.x.
 
 The database holds every due instant; the scheduler holds one job, at the earliest
-instant anyone asked about, and its run processes everything due then. Nothing is
-lost if a wake-up is late or missed: the next run, or the start-up run, catches up.
+instant anyone asked about. That job only kicks one worker task, which runs the due
+work; a kick that comes while the worker runs makes it run once more when it is done.
+Nothing is lost if a wake-up is late or missed: the next run, or the start-up run,
+catches up.
+
+(The job itself never runs the work: a date job whose time comes while the previous
+run is still going is *skipped* by APScheduler under ``max_instances=1`` — it logs a
+warning and the wake-up is gone, so votes due later would wait for the next restart.
+The run sets the next wake-up a few milliseconds ahead while it is still going, so
+under a burst of closes that is the common case.)
 """
 
 from __future__ import annotations
@@ -23,17 +31,27 @@ class SchedulerWakeup:
     def __init__(self, run_due: Callable[[], Awaitable[int]]) -> None:
         self._run_due = run_due
         self._scheduler = AsyncIOScheduler(
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+            # The job only sets an event and returns, so instances never pile up; the
+            # limit is not 1 so that even a kick overlapping another is never skipped.
+            job_defaults={"coalesce": True, "max_instances": 100, "misfire_grace_time": None}
         )
         self._next: datetime | None = None
-        self._lock = asyncio.Lock()
+        self._kick = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start the scheduler and the worker (call from inside the running loop)."""
         self._scheduler.start()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name="due-work")
 
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._worker is not None:
+            # A run cut off here rolls back; the next start runs what it had not committed.
+            self._worker.cancel()
+            self._worker = None
 
     def due_at(self, moment: datetime) -> None:
         """Wake at `moment` unless an earlier wake-up is already set."""
@@ -41,15 +59,24 @@ class SchedulerWakeup:
             return
         self._next = moment
         self._scheduler.add_job(
-            self._wake, "date", run_date=moment, id=JOB_ID, replace_existing=True
+            self._fire, "date", run_date=moment, id=JOB_ID, replace_existing=True
         )
 
-    async def _wake(self) -> None:
+    async def _fire(self) -> None:
+        # A coroutine, so APScheduler runs it on the loop (a plain function would go to
+        # a thread pool, where setting an asyncio.Event is not safe).
         self._next = None
-        async with self._lock:
+        self._kick.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
             try:
                 ran = await self._run_due()
                 log.debug("due work: %d item(s) ran", ran)
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 log.exception("due work failed; retrying in 5 s")
                 self.due_at(_soon())
