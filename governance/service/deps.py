@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from governance.service.ports import Clock, UnitOfWork, Wakeup
+from governance.service.ports import Clock, DueItem, UnitOfWork, Wakeup
 
 
 class _NoWakeup:
@@ -22,6 +22,9 @@ class Deps:
     random_bytes: Callable[[int], bytes] = os.urandom
     on_events: Callable[[], None] = lambda: None
     """Called after a commit that wrote events to the outbox (wakes the dispatcher)."""
+    on_due_ran: Callable[[Sequence[DueItem]], None] = lambda items: None
+    """Called right after the commit of due items that ran (for lateness figures:
+    the call's time minus each item's ``due_at``)."""
 
     async def commit(self, uow: UnitOfWork, *, events: bool = True) -> None:
         """Commit, then wake up by the earliest due work the commit added or moved."""

@@ -177,6 +177,11 @@ class Proposals(Protocol):
         self, community: CommunityId, number: ProposalNumber, *, lock: bool = False
     ) -> Proposal | None: ...
     async def get_by_id(self, proposal: ProposalId, *, lock: bool = False) -> Proposal | None: ...
+    async def prefetch(self, proposals: Sequence[ProposalId]) -> None:
+        """Read and lock these in one go: the next ``get_by_id(p, lock=True)`` of each
+        in this unit of work is answered from it (once)."""
+        ...
+
     async def get_many(
         self, community: CommunityId, numbers: Sequence[ProposalNumber]
     ) -> dict[ProposalNumber, Proposal]:
@@ -228,6 +233,11 @@ class Ballots(Protocol):
         ...
 
     async def choices(self, proposal: ProposalId) -> list[Choice]: ...
+    async def prefetch_choices(self, proposals: Sequence[ProposalId]) -> None:
+        """Read these proposals' ballots in one go: the next ``choices(p)`` of each in
+        this unit of work is answered from it (once)."""
+        ...
+
     async def by_class(self, proposal: ProposalId) -> list[ClassBallots]:
         """Ballots grouped by their voters' classes, with each class's size on the roll."""
         ...
@@ -320,7 +330,13 @@ class DueWork(Protocol):
         """The earliest pending item due by `now`, locked for this transaction."""
         ...
 
+    async def claim_batch(self, now: datetime, *, limit: int) -> list[DueItem]:
+        """Up to `limit` pending items due by `now`, earliest first, locked for this
+        transaction (on PostgreSQL skipping those another transaction holds)."""
+        ...
+
     async def done(self, item: int, *, at: datetime) -> None: ...
+    async def done_many(self, items: Sequence[int], *, at: datetime) -> None: ...
     async def postpone(self, item: int, *, to: datetime) -> None:
         """It failed: count the attempt and try again at `to`."""
         ...
@@ -355,6 +371,11 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+    def write_behind(self) -> None:
+        """Let inserts and updates that nothing in this unit of work reads back wait
+        until commit, and go in one statement per table (batched due work)."""
+        ...
+
     async def commit(self) -> None:
         """Commit; raises `ConflictError` if another writer won a race."""
         ...

@@ -326,6 +326,31 @@ class BindingRepo(_Repo):
 
 
 class ProposalRepo(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self._prefetched: dict[ProposalId, Proposal] = {}
+        self.write_behind = False
+        self._held: dict[ProposalId, Status] = {}
+        """Status of each prefetched row as this transaction left it. The rows are
+        locked (PostgreSQL FOR UPDATE; SQLite's write lock), so no one else changes them."""
+        self._updates: list[dict[str, Any]] = []
+
+    async def prefetch(self, proposals: Sequence[ProposalId]) -> None:
+        """Read and lock these proposals in one statement (in id order, so two
+        instances lock in the same order); the next ``get_by_id(p, lock=True)`` of
+        each in this transaction is served from what was read, once."""
+        await self.flush()
+        for chunk in _chunks(sorted(set(proposals))):
+            query = (
+                select(t.proposals)
+                .where(self._in(t.proposals.c.id, chunk))
+                .order_by(t.proposals.c.id)
+            )
+            for row in await self.conn.execute(self._locked(query)):
+                proposal = rows.proposal(row)
+                self._prefetched[proposal.id] = proposal
+                self._held[proposal.id] = proposal.status
+
     async def add(self, proposal: Proposal) -> Proposal:
         await self._serialise(proposal.community)
         last = await self.conn.scalar(
@@ -350,6 +375,7 @@ class ProposalRepo(_Repo):
     async def get(
         self, community: CommunityId, number: ProposalNumber, *, lock: bool = False
     ) -> Proposal | None:
+        await self.flush()
         query = select(t.proposals).where(
             t.proposals.c.community_id == community, t.proposals.c.number == number
         )
@@ -357,6 +383,10 @@ class ProposalRepo(_Repo):
         return None if row is None else rows.proposal(row)
 
     async def get_by_id(self, proposal: ProposalId, *, lock: bool = False) -> Proposal | None:
+        found = self._prefetched.pop(proposal, None)
+        if found is not None:
+            return found  # read (and locked) earlier in this transaction, not yet changed
+        await self.flush()
         query = select(t.proposals).where(t.proposals.c.id == proposal)
         row = (await self.conn.execute(self._locked(query) if lock else query)).first()
         return None if row is None else rows.proposal(row)
@@ -364,6 +394,7 @@ class ProposalRepo(_Repo):
     async def get_many(
         self, community: CommunityId, numbers: Sequence[ProposalNumber]
     ) -> dict[ProposalNumber, Proposal]:
+        await self.flush()
         found: dict[ProposalNumber, Proposal] = {}
         for chunk in _chunks(list(numbers)):
             query = select(t.proposals).where(
@@ -374,7 +405,18 @@ class ProposalRepo(_Repo):
         return found
 
     async def update(self, proposal: Proposal, *, expect: Status) -> bool:
+        self._prefetched.pop(proposal.id, None)
         values = rows.proposal_values(proposal)
+        held = self._held.get(proposal.id)
+        if self.write_behind and held is not None:
+            # Locked since the prefetch: the stored status is known without asking.
+            if held is not expect:
+                return False
+            self._held[proposal.id] = proposal.status
+            self._updates.append({"_id": proposal.id, "_expect": expect.value, **values})
+            return True
+        await self.flush()
+        self._held.pop(proposal.id, None)
         done = await self.conn.execute(
             update(t.proposals)
             .where(t.proposals.c.id == proposal.id, t.proposals.c.status == expect.value)
@@ -382,7 +424,26 @@ class ProposalRepo(_Repo):
         )
         return bool(done.rowcount == 1)
 
+    async def flush(self) -> None:
+        """Write the conditional updates held back (write-behind), in one statement."""
+        if not self._updates:
+            return
+        pending, self._updates = self._updates, []
+        statement = (
+            update(t.proposals)
+            .where(
+                t.proposals.c.id == bindparam("_id"),
+                t.proposals.c.status == bindparam("_expect"),
+            )
+            .values({name: bindparam(name) for name in pending[0] if not name.startswith("_")})
+        )
+        done = await self.conn.execute(statement, pending)
+        if self.conn.dialect.supports_sane_multi_rowcount and done.rowcount != len(pending):
+            # The rows were locked: this is a bug, not a race. Keep nothing of it.
+            raise RuntimeError(f"{done.rowcount} of {len(pending)} held-back updates applied")
+
     async def recent(self, community: CommunityId, *, limit: int) -> list[Proposal]:
+        await self.flush()
         query = (
             select(t.proposals)
             .where(t.proposals.c.community_id == community)
@@ -506,6 +567,22 @@ class ThreadRepo(_Repo):
 
 
 class BallotRepo(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self._choices: dict[ProposalId, list[Choice]] = {}
+
+    async def prefetch_choices(self, proposals: Sequence[ProposalId]) -> None:
+        """Read the ballots of these proposals in one statement; the next
+        ``choices(p)`` of each in this transaction is served from it, once."""
+        found: dict[ProposalId, list[Choice]] = {p: [] for p in proposals}
+        for chunk in _chunks(sorted(found)):
+            query = select(t.ballots.c.proposal_id, t.ballots.c.choice).where(
+                self._in(t.ballots.c.proposal_id, chunk)
+            )
+            for pid, choice in await self.conn.execute(query):
+                found[ProposalId(pid)].append(Choice.from_json(choice))
+        self._choices.update(found)
+
     async def freeze_roll(self, proposal: ProposalId, members: Sequence[MemberId]) -> None:
         if members:
             await self.conn.execute(
@@ -546,6 +623,7 @@ class BallotRepo(_Repo):
 
     async def write(self, writes: Sequence[BallotWrite], *, history: bool) -> None:
         """The group's final state per voter is written; the history keeps every step."""
+        self._choices.clear()
         final: dict[BallotKey, BallotWrite] = {}
         existed: dict[BallotKey, bool] = {}
         for w in writes:
@@ -598,6 +676,9 @@ class BallotRepo(_Repo):
             )
 
     async def choices(self, proposal: ProposalId) -> list[Choice]:
+        found = self._choices.pop(proposal, None)
+        if found is not None:
+            return found
         query = select(t.ballots.c.choice).where(t.ballots.c.proposal_id == proposal)
         return [Choice.from_json(c) for c in await self.conn.scalars(query)]
 
@@ -642,6 +723,7 @@ class BallotRepo(_Repo):
     async def seal_secret(self, proposal: ProposalId) -> None:
         """At close: rewrite a secret vote's ballots in an order and under keys that
         say nothing of who cast them or when (row ids followed arrival order)."""
+        self._choices.pop(proposal, None)
         rows_ = (
             await self.conn.execute(
                 select(
@@ -686,6 +768,14 @@ class BallotRepo(_Repo):
 
 
 class LogRepo(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self._tips: dict[CommunityId, tuple[int, str]] = {}
+        """Each community's last (seq, hash) as appended in this transaction, which
+        holds the community's lock (PostgreSQL) or SQLite's write lock until it ends."""
+        self.write_behind = False
+        self._rows: list[dict[str, Any]] = []
+
     async def append(
         self,
         community: CommunityId,
@@ -696,16 +786,19 @@ class LogRepo(_Repo):
         actor: MemberId | None,
         data: dict[str, Any],
     ) -> LogEntry:
-        await self._serialise(community)
-        last = (
-            await self.conn.execute(
-                select(t.decision_log.c.seq, t.decision_log.c.hash)
-                .where(t.decision_log.c.community_id == community)
-                .order_by(t.decision_log.c.seq.desc())
-                .limit(1)
-            )
-        ).first()
-        seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
+        tip = self._tips.get(community)
+        if tip is None:
+            await self._serialise(community)
+            last = (
+                await self.conn.execute(
+                    select(t.decision_log.c.seq, t.decision_log.c.hash)
+                    .where(t.decision_log.c.community_id == community)
+                    .order_by(t.decision_log.c.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            tip = (0, GENESIS) if last is None else (last.seq, last.hash)
+        seq, prev = tip[0] + 1, tip[1]
         body = {
             "community": community,
             "seq": seq,
@@ -716,22 +809,32 @@ class LogRepo(_Repo):
             "data": data,
         }
         digest = chain_hash(body, prev)
-        await self.conn.execute(
-            insert(t.decision_log).values(
-                community_id=community,
-                seq=seq,
-                at=body["at"],
-                kind=kind,
-                proposal=proposal,
-                actor=actor,
-                data=data,
-                prev_hash=prev,
-                hash=digest,
-            )
+        self._rows.append(
+            {
+                "community_id": community,
+                "seq": seq,
+                "at": body["at"],
+                "kind": kind,
+                "proposal": proposal,
+                "actor": actor,
+                "data": data,
+                "prev_hash": prev,
+                "hash": digest,
+            }
         )
+        if not self.write_behind:
+            await self.flush()
+        self._tips[community] = (seq, digest)
         return LogEntry(community, seq, at.isoformat(), kind, proposal, actor, data, prev, digest)
 
+    async def flush(self) -> None:
+        """Insert the entries held back (write-behind), in one statement."""
+        if self._rows:
+            pending, self._rows = self._rows, []
+            await self.conn.execute(insert(t.decision_log), pending)
+
     async def entries(self, community: CommunityId) -> list[LogEntry]:
+        await self.flush()
         query = (
             select(t.decision_log)
             .where(t.decision_log.c.community_id == community)
@@ -754,22 +857,32 @@ class LogRepo(_Repo):
 
 
 class OutboxRepo(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self.write_behind = False
+        self._rows: list[dict[str, Any]] = []
+
     async def add(self, events: Sequence[Event], *, at: datetime) -> None:
-        if events:
-            await self.conn.execute(
-                insert(t.outbox),
-                [
-                    {
-                        "community_id": e.community,
-                        "kind": type(e).__name__,
-                        "payload": e.to_json(),
-                        "created_at": at,
-                    }
-                    for e in events
-                ],
-            )
+        self._rows += [
+            {
+                "community_id": e.community,
+                "kind": type(e).__name__,
+                "payload": e.to_json(),
+                "created_at": at,
+            }
+            for e in events
+        ]
+        if not self.write_behind:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Insert the events held back (write-behind), in order, in one statement."""
+        if self._rows:
+            pending, self._rows = self._rows, []
+            await self.conn.execute(insert(t.outbox), pending)
 
     async def unrouted(self, *, limit: int) -> list[OutboxRow]:
+        await self.flush()
         query = (
             select(t.outbox.c.id, t.outbox.c.community_id, t.outbox.c.kind, t.outbox.c.payload)
             .where(t.outbox.c.routed_at.is_(None))
@@ -951,16 +1064,31 @@ class DueRepo(_Repo):
     def __init__(self, conn: AsyncConnection) -> None:
         super().__init__(conn)
         self.scheduled: list[datetime] = []
+        self.write_behind = False
+        self._drops: list[ProposalId] = []
+
+    async def flush(self) -> None:
+        """Delete the pending work of the proposals dropped while held back, at once."""
+        if self._drops:
+            pending, self._drops = self._drops, []
+            for chunk in _chunks(pending):
+                await self.conn.execute(
+                    delete(t.due_work).where(
+                        self._in(t.due_work.c.proposal_id, chunk), t.due_work.c.done_at.is_(None)
+                    )
+                )
 
     async def add(
         self, kind: str, proposal: ProposalId, due_at: datetime, detail: str | None = None
     ) -> None:
+        await self.flush()
         await self.conn.execute(
             insert(t.due_work).values(kind=kind, proposal_id=proposal, due_at=due_at, detail=detail)
         )
         self.scheduled.append(due_at)
 
     async def move(self, kind: str, proposal: ProposalId, due_at: datetime) -> None:
+        await self.flush()
         await self.conn.execute(
             update(t.due_work)
             .where(
@@ -973,14 +1101,22 @@ class DueRepo(_Repo):
         self.scheduled.append(due_at)
 
     async def drop(self, proposal: ProposalId, kind: str | None = None) -> None:
-        query = delete(t.due_work).where(
-            t.due_work.c.proposal_id == proposal, t.due_work.c.done_at.is_(None)
+        if kind is None:
+            self._drops.append(proposal)
+            if not self.write_behind:
+                await self.flush()
+            return
+        await self.flush()
+        await self.conn.execute(
+            delete(t.due_work).where(
+                t.due_work.c.proposal_id == proposal,
+                t.due_work.c.kind == kind,
+                t.due_work.c.done_at.is_(None),
+            )
         )
-        if kind is not None:
-            query = query.where(t.due_work.c.kind == kind)
-        await self.conn.execute(query)
 
     async def done_details(self, proposal: ProposalId, kind: str) -> set[str]:
+        await self.flush()
         query = select(t.due_work.c.detail).where(
             t.due_work.c.proposal_id == proposal,
             t.due_work.c.kind == kind,
@@ -989,27 +1125,38 @@ class DueRepo(_Repo):
         return {d for d in await self.conn.scalars(query) if d is not None}
 
     async def claim(self, now: datetime) -> DueItem | None:
+        found = await self.claim_batch(now, limit=1)
+        return found[0] if found else None
+
+    async def claim_batch(self, now: datetime, *, limit: int) -> list[DueItem]:
+        await self.flush()
         query = (
             select(t.due_work)
             .where(t.due_work.c.done_at.is_(None), t.due_work.c.due_at <= now)
             .order_by(t.due_work.c.due_at, t.due_work.c.id)
-            .limit(1)
+            .limit(limit)
         )
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
-        row = (await self.conn.execute(query)).first()
-        if row is None:
-            return None
-        return DueItem(
-            row.id, row.kind, ProposalId(row.proposal_id), row.due_at, row.attempts, row.detail
-        )
+        return [
+            DueItem(
+                row.id, row.kind, ProposalId(row.proposal_id), row.due_at, row.attempts, row.detail
+            )
+            for row in await self.conn.execute(query)
+        ]
 
     async def done(self, item: int, *, at: datetime) -> None:
-        await self.conn.execute(
-            update(t.due_work).where(t.due_work.c.id == item).values(done_at=at)
-        )
+        await self.done_many([item], at=at)
+
+    async def done_many(self, items: Sequence[int], *, at: datetime) -> None:
+        await self.flush()
+        for chunk in _chunks(list(items)):
+            await self.conn.execute(
+                update(t.due_work).where(self._in(t.due_work.c.id, chunk)).values(done_at=at)
+            )
 
     async def postpone(self, item: int, *, to: datetime) -> None:
+        await self.flush()
         await self.conn.execute(
             update(t.due_work)
             .where(t.due_work.c.id == item)
@@ -1017,6 +1164,7 @@ class DueRepo(_Repo):
         )
 
     async def next_due(self) -> datetime | None:
+        await self.flush()
         value = await self.conn.scalar(
             select(func.min(t.due_work.c.due_at)).where(t.due_work.c.done_at.is_(None))
         )

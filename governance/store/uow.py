@@ -82,8 +82,23 @@ class SqlUnitOfWork:
         ):
             raise ConflictError(str(exc.orig if isinstance(exc, DBAPIError) else exc)) from exc
 
+    def write_behind(self) -> None:
+        """Hold back, until commit (or until the same table is read through its
+        repository): decision-log and outbox inserts, dropped due work, and conditional
+        updates of proposals read with ``proposals.prefetch`` (whose stored status the
+        transaction knows, as it holds their locks). Many closes then cost a few
+        statements, not a few each. Statements fail at commit instead of at the call."""
+        self.proposals.write_behind = True
+        self.log.write_behind = True
+        self.outbox.write_behind = True
+        self.due.write_behind = True
+
     async def commit(self) -> None:
         assert self._conn is not None, "commit outside the unit of work"
+        await self.proposals.flush()
+        await self.due.flush()
+        await self.log.flush()
+        await self.outbox.flush()
         await self._conn.commit()
 
 

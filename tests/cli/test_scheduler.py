@@ -6,6 +6,8 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED
+
 from bot.scheduler import SchedulerWakeup
 from governance.service.clocks import SimulatedClock
 
@@ -54,3 +56,36 @@ async def test_instants_of_a_clock_that_disagrees_with_this_host_wake_that_far_f
             assert time.monotonic() - asked >= 0.15  # nor an hour early
         finally:
             wakeup.shutdown()
+
+
+async def test_a_wakeup_asked_for_while_due_work_runs_is_not_lost() -> None:
+    # Due work sets the next wake-up before it returns; under a burst of closes that
+    # moment comes while the run is still going. It must run after, not be skipped.
+    started: asyncio.Queue[int] = asyncio.Queue()
+    release = asyncio.Event()
+    runs = 0
+
+    async def run_due() -> int:
+        nonlocal runs
+        runs += 1
+        await started.put(runs)
+        if runs == 1:
+            wakeup.due_at(datetime.now(UTC) - timedelta(seconds=1))  # due already
+            await release.wait()
+        return 1
+
+    wakeup = SchedulerWakeup(run_due)
+    fired: asyncio.Queue[object] = asyncio.Queue()
+    # Each time APScheduler takes the job (or skips it): the test's own observation.
+    wakeup._scheduler.add_listener(fired.put_nowait, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
+    wakeup.start()
+    try:
+        wakeup.due_at(datetime.now(UTC))
+        assert await asyncio.wait_for(started.get(), timeout=10) == 1
+        # The first wake-up, then the one set inside the run, due while it still runs.
+        for _ in range(2):
+            await asyncio.wait_for(fired.get(), timeout=10)
+        release.set()
+        assert await asyncio.wait_for(started.get(), timeout=10) == 2
+    finally:
+        wakeup.shutdown()

@@ -238,3 +238,51 @@ async def test_concurrent_commands_in_one_community_all_succeed_and_keep_one_cha
         entries = await uow.log.entries(chat.community)
     assert verify_chain(entries) is None
     assert len(entries) == 3 + 12 + 8 * 2  # 3 joins, 12 more, each proposal and its opening
+
+
+async def test_closes_due_together_run_in_one_batch_each_once_with_one_chain(chat: Chat) -> None:
+    for i in range(5):
+        await chat.ok("alice", f"!propose Batch {i} vote=1h")
+    await chat.ok("bob", "!vote 2 yes")
+    await chat.advance(hours=2)  # all five are due at the same instant
+    closed = sorted(text.splitlines()[0] for text in chat.announced() if "voting closed" in text)
+    assert closed == [f"#{i + 1} Batch {i} — voting closed" for i in range(5)]
+    async with chat.app.uow() as uow:
+        entries = await uow.log.entries(chat.community)
+    assert verify_chain(entries) is None
+    assert [e.proposal for e in entries if e.kind == "closed"] == [1, 2, 3, 4, 5]
+    async with chat.app.engine.connect() as conn:
+        assert (
+            await conn.scalar(
+                select(func.count())
+                .select_from(t.outbox)
+                .where(t.outbox.c.kind == "ProposalClosed")
+            )
+            == 5
+        )
+        assert (
+            await conn.scalar(
+                select(func.count()).select_from(t.due_work).where(t.due_work.c.done_at.is_(None))
+            )
+            == 0
+        )
+
+
+async def test_a_failing_close_in_a_batch_is_put_off_alone(chat: Chat) -> None:
+    await chat.ok("alice", "!propose First vote=1h")
+    await chat.ok("alice", "!propose Broken vote=1h")
+    await chat.ok("alice", "!propose Third vote=1h")
+    async with chat.app.engine.begin() as conn:  # a row the code can no longer read
+        await conn.execute(
+            update(t.proposals).where(t.proposals.c.number == 2).values(method="lottery")
+        )
+    await chat.advance(minutes=90)  # the three are due together: one batch, which fails
+    closed = sorted(text.splitlines()[0] for text in chat.announced() if "voting closed" in text)
+    assert closed == ["#1 First — voting closed", "#3 Third — voting closed"]
+    async with chat.app.engine.connect() as conn:
+        row = (await conn.execute(select(t.due_work).where(t.due_work.c.done_at.is_(None)))).one()
+        statuses = dict(
+            (await conn.execute(select(t.proposals.c.number, t.proposals.c.status))).all()
+        )
+    assert row.attempts >= 1 and row.due_at > chat.clock.now()  # retried with backoff
+    assert statuses == {1: "closed", 2: "voting", 3: "closed"}
