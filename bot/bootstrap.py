@@ -17,7 +17,7 @@ from governance.service.deps import Deps
 from governance.service.dispatcher import Dispatcher
 from governance.service.ports import Clock, Outlet, Wakeup
 from governance.store.migrate import upgrade
-from governance.store.uow import SqlUnitOfWork, uow_factory
+from governance.store.uow import SqlUnitOfWork, SqlUnitOfWorkFactory, uow_factory
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,10 @@ class App:
     governance: Governance
     dispatcher: Dispatcher
     deps: Deps
+    factory: SqlUnitOfWorkFactory
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return self.factory()
 
     async def close(self) -> None:
         await self.governance.close()
@@ -56,7 +57,7 @@ async def bootstrap(
     governance = Governance(factory, deps)
     dispatcher = Dispatcher(factory, deps, outlets)
     deps.on_events = dispatcher.wake
-    async with SqlUnitOfWork(engine) as uow:
+    async with factory() as uow:
         for c in communities:
             await uow.communities.upsert(
                 Community(
@@ -73,7 +74,7 @@ async def bootstrap(
                 )
             )
         await uow.commit()
-    return App(engine, governance, dispatcher, deps)
+    return App(engine, governance, dispatcher, deps, factory)
 
 
 async def ensure_binding(app: App, room: RoomRef, community: CommunityId) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from governance.domain.events import DeliberationOpened, Event, ReminderDue
-from governance.domain.ids import AccountRef, RoomRef
+from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.service import deliberation, reminders
 from governance.service.deps import Deps
 from governance.service.ports import (
@@ -44,6 +44,8 @@ MAX_BACKOFF = timedelta(minutes=10)
 POLL_SECONDS = 5.0
 CLAIM_FOR = timedelta(minutes=2)
 """How long a claimed delivery is left to its deliverer before another process may retry."""
+SETTLE_EVERY = 50
+"""Deliveries made before their success is written down (one transaction for them)."""
 GIVE_UP_AFTER = timedelta(days=1)
 """A channel failing this long after the event was committed is taken as gone."""
 
@@ -56,13 +58,23 @@ def delivery_key(outbox_id: int, channel: Channel) -> str:
     return f"folkmoot-{outbox_id}-{channel}"
 
 
-async def channels_for(uow: UnitOfWork, event: Event, *, now: datetime) -> list[Channel]:
-    """Where an event goes: the community's rooms, or a reminder's recipients."""
+async def channels_for(
+    uow: UnitOfWork,
+    event: Event,
+    *,
+    now: datetime,
+    rooms: dict[CommunityId, list[Channel]],
+) -> list[Channel]:
+    """Where an event goes: the community's rooms (looked up once per `rooms` cache),
+    or a reminder's recipients."""
     if isinstance(event, ReminderDue):
         return await reminders.recipients(uow, event, now=now)
     if not event.announce:
         return []
-    return [Channel.of_room(room) for room in await uow.bindings.rooms(event.community)]
+    if event.community not in rooms:
+        bound = await uow.bindings.rooms(event.community)
+        rooms[event.community] = [Channel.of_room(room) for room in bound]
+    return rooms[event.community]
 
 
 class Dispatcher:
@@ -121,8 +133,9 @@ class Dispatcher:
             async with self._uow() as uow:
                 now = self._deps.clock.now()
                 silent = []  # most rows (votes) go nowhere: settled in one statement
+                rooms: dict[CommunityId, list[Channel]] = {}
                 for row in rows:
-                    channels = await channels_for(uow, row.event, now=now)
+                    channels = await channels_for(uow, row.event, now=now, rooms=rooms)
                     if channels:
                         routed += await uow.outbox.route(row.id, channels, at=now)
                     else:
@@ -163,18 +176,22 @@ class Dispatcher:
         return kept
 
     async def _deliver_run(self, run: Sequence[Delivery], waiting: set[str]) -> int:
-        settled = 0
-        for delivery in run:
+        """Send a channel's run in order. Successes are written down together, every
+        SETTLE_EVERY and at the end (a crash in between sends those again, under the
+        same keys); a failure is written at once and holds up the rest of the run."""
+        done: list[Delivery] = []
+        for index, delivery in enumerate(run):
             error, gone = await self._send(delivery)
+            if error is None:
+                done.append(delivery)
+                if len(done) >= SETTLE_EVERY:
+                    await self._settle(done)
+                    done = []
+                continue
+            await self._settle(done)
             async with self._uow() as uow:
                 now = self._deps.clock.now()
-                if error is None and delivery.channel.kind == "dm":
-                    # Who was reminded is who had not voted: for a secret vote that
-                    # must not outlive the vote, so a private delivery leaves no row.
-                    await uow.outbox.forget(delivery.id)
-                elif error is None:
-                    await uow.outbox.delivered(delivery.id, at=now)
-                elif gone or now - delivery.created_at >= GIVE_UP_AFTER:
+                if gone or now - delivery.created_at >= GIVE_UP_AFTER:
                     log.warning(
                         "giving up delivery of outbox row %d to %s: %s",
                         delivery.outbox_id,
@@ -187,15 +204,27 @@ class Dispatcher:
                         delivery.id, retry_at=now + backoff(delivery.attempts + 1), error=error
                     )
                 await uow.commit()
-            if error is not None and not gone:
-                waiting.add(str(delivery.channel))
-                # Release the rest of the run at once so it keeps its place in order.
-                rest = [d.id for d in run[run.index(delivery) + 1 :]]
-                if rest:
-                    await self._release(rest)
-                return settled
-            settled += 1
-        return settled
+            if gone:
+                continue  # given up: the next one in the channel may go
+            waiting.add(str(delivery.channel))
+            # Release the rest of the run at once so it keeps its place in order.
+            rest = [d.id for d in run[index + 1 :]]
+            if rest:
+                await self._release(rest)
+            return index
+        await self._settle(done)
+        return len(run)
+
+    async def _settle(self, done: Sequence[Delivery]) -> None:
+        if not done:
+            return
+        async with self._uow() as uow:
+            now = self._deps.clock.now()
+            # Who was reminded is who had not voted: for a secret vote that must not
+            # outlive the vote, so a private delivery leaves no row once made.
+            await uow.outbox.forget([d.id for d in done if d.channel.kind == "dm"])
+            await uow.outbox.delivered([d.id for d in done if d.channel.kind != "dm"], at=now)
+            await uow.commit()
 
     async def _release(self, deliveries: Sequence[int]) -> None:
         async with self._uow() as uow:

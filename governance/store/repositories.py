@@ -997,15 +997,17 @@ class OutboxRepo(_Repo):
             .values(claimed_until=None)
         )
 
-    async def forget(self, delivery: int) -> None:
-        await self.conn.execute(delete(t.deliveries).where(t.deliveries.c.id == delivery))
+    async def forget(self, deliveries: Sequence[int]) -> None:
+        for chunk in _chunks(deliveries):
+            await self.conn.execute(delete(t.deliveries).where(self._in(t.deliveries.c.id, chunk)))
 
-    async def delivered(self, delivery: int, *, at: datetime) -> None:
-        await self.conn.execute(
-            update(t.deliveries)
-            .where(t.deliveries.c.id == delivery)
-            .values(delivered_at=at, claimed_until=None)
-        )
+    async def delivered(self, deliveries: Sequence[int], *, at: datetime) -> None:
+        for chunk in _chunks(deliveries):
+            await self.conn.execute(
+                update(t.deliveries)
+                .where(self._in(t.deliveries.c.id, chunk))
+                .values(delivered_at=at, claimed_until=None)
+            )
 
     async def failed(self, delivery: int, *, retry_at: datetime, error: str) -> None:
         d = t.deliveries
