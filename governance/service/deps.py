@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,16 @@ class Deps:
     on_due_ran: Callable[[Sequence[DueItem]], None] = lambda items: None
     """Called right after the commit of due items that ran (for lateness figures:
     the call's time minus each item's ``due_at``)."""
+
+    due_idle: asyncio.Event = field(default_factory=asyncio.Event)
+    """Clear while due work runs: the outbox dispatcher waits for it, so a burst of
+    closes is not slowed by announcing the closes already made (they go right after)."""
+
+    due_runs: int = 0
+    """How many due-work runs are going on (`due_idle` is set when none is)."""
+
+    def __post_init__(self) -> None:
+        self.due_idle.set()
 
     async def commit(self, uow: UnitOfWork, *, events: bool = True) -> None:
         """Commit, then wake up by the earliest due work the commit added or moved."""

@@ -181,6 +181,7 @@ class Dispatcher:
         same keys); a failure is written at once and holds up the rest of the run."""
         done: list[Delivery] = []
         for index, delivery in enumerate(run):
+            await self._deps.due_idle.wait()  # closes first, their announcements after
             error, gone = await self._send(delivery)
             if error is None:
                 done.append(delivery)

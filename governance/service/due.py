@@ -45,7 +45,7 @@ YIELD_EVERY = 0.005
 """Seconds of a batch's work after which it lets the event loop run other tasks."""
 
 
-async def run_due(
+async def _run_due(
     uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10_000, batch: int = BATCH
 ) -> int:
     """Run everything due by now, earliest first, in batches; then set the wake-up for
@@ -106,6 +106,22 @@ async def run_due(
     if upcoming is not None:
         deps.wakeup.due_at(upcoming)
     return ran
+
+
+async def run_due(
+    uow_factory: UnitOfWorkFactory, deps: Deps, *, limit: int = 10_000, batch: int = BATCH
+) -> int:
+    """Run everything due by now, earliest first, in batches; then set the wake-up for
+    the next due instant. Returns how many items ran (failed ones included). The outbox
+    dispatcher waits meanwhile (`Deps.due_idle`)."""
+    deps.due_runs += 1
+    deps.due_idle.clear()
+    try:
+        return await _run_due(uow_factory, deps, limit=limit, batch=batch)
+    finally:
+        deps.due_runs -= 1
+        if not deps.due_runs:
+            deps.due_idle.set()
 
 
 async def _prefetch(uow: UnitOfWork, items: list[DueItem]) -> None:
