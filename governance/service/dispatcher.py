@@ -126,21 +126,21 @@ class Dispatcher:
         """Give each new outbox row its deliveries, oldest first."""
         routed = 0
         while True:
+            # Where each goes is read first; the write that records it is one short
+            # transaction (on SQLite it holds the one write lock, which closes need).
             async with self._uow(read_only=True) as uow:
                 rows = await uow.outbox.unrouted(limit=BATCH)
+                now = self._deps.clock.now()
+                rooms: dict[CommunityId, list[Channel]] = {}
+                routes = [
+                    (row.id, await channels_for(uow, row.event, now=now, rooms=rooms))
+                    for row in rows
+                ]
             if not rows:
                 return routed
+            await self._deps.due_idle.wait()
             async with self._uow() as uow:
-                now = self._deps.clock.now()
-                silent = []  # most rows (votes) go nowhere: settled in one statement
-                rooms: dict[CommunityId, list[Channel]] = {}
-                for row in rows:
-                    channels = await channels_for(uow, row.event, now=now, rooms=rooms)
-                    if channels:
-                        routed += await uow.outbox.route(row.id, channels, at=now)
-                    else:
-                        silent.append(row.id)
-                routed += await uow.outbox.mark_routed(silent, at=now)
+                routed += await uow.outbox.route(routes, at=now)
                 await uow.commit()
 
     async def _claim_runs(
@@ -159,6 +159,7 @@ class Dispatcher:
                 waiting.add(name)
                 continue
             runs.setdefault(name, []).append(delivery)
+        await self._deps.due_idle.wait()
         async with self._uow() as uow:
             claimed = await uow.outbox.claim(
                 [d.id for run in runs.values() for d in run], now=now, until=now + CLAIM_FOR

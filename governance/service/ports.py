@@ -272,13 +272,9 @@ class Outbox(Protocol):
         """Committed events not yet routed into deliveries, oldest first."""
         ...
 
-    async def route(self, row: int, channels: Sequence[Channel], *, at: datetime) -> bool:
-        """Mark `row` routed and add a delivery per channel; False (and nothing added)
-        if another process routed it first."""
-        ...
-
-    async def mark_routed(self, rows: Sequence[int], *, at: datetime) -> int:
-        """Mark rows that go nowhere as routed; returns how many this call marked."""
+    async def route(self, routes: Sequence[tuple[int, Sequence[Channel]]], *, at: datetime) -> int:
+        """Mark each row routed and add a delivery per channel, for the rows no other
+        process routed first; returns how many this call routed."""
         ...
 
     async def open_deliveries(

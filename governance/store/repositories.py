@@ -894,41 +894,34 @@ class OutboxRepo(_Repo):
             for r in await self.conn.execute(query)
         ]
 
-    async def route(self, row: int, channels: Sequence[Channel], *, at: datetime) -> bool:
-        # Conditional, so of two processes routing the same row one adds its deliveries.
-        done = await self.conn.execute(
-            update(t.outbox)
-            .where(t.outbox.c.id == row, t.outbox.c.routed_at.is_(None))
-            .values(routed_at=at)
-        )
-        if done.rowcount != 1:
-            return False
-        if channels:
-            await self.conn.execute(
-                insert(t.deliveries),
-                [
-                    {
-                        "outbox_id": row,
-                        "platform": c.platform,
-                        "channel": str(c),
-                        "attempts": 0,
-                        "next_attempt_at": at,
-                    }
-                    for c in dict.fromkeys(channels)
-                ],
+    async def route(self, routes: Sequence[tuple[int, Sequence[Channel]]], *, at: datetime) -> int:
+        # Conditional, so of two processes routing the same rows each row is won once;
+        # the winner adds its deliveries.
+        won: set[int] = set()
+        for chunk in _chunks([row for row, _ in routes]):
+            won |= set(
+                await self.conn.scalars(
+                    update(t.outbox)
+                    .where(self._in(t.outbox.c.id, chunk), t.outbox.c.routed_at.is_(None))
+                    .values(routed_at=at)
+                    .returning(t.outbox.c.id)
+                )
             )
-        return True
-
-    async def mark_routed(self, rows: Sequence[int], *, at: datetime) -> int:
-        marked = 0
-        for chunk in _chunks(rows):
-            done = await self.conn.execute(
-                update(t.outbox)
-                .where(self._in(t.outbox.c.id, chunk), t.outbox.c.routed_at.is_(None))
-                .values(routed_at=at)
-            )
-            marked += done.rowcount
-        return marked
+        deliveries = [
+            {
+                "outbox_id": row,
+                "platform": c.platform,
+                "channel": str(c),
+                "attempts": 0,
+                "next_attempt_at": at,
+            }
+            for row, channels in routes
+            if row in won
+            for c in dict.fromkeys(channels)
+        ]
+        if deliveries:
+            await self.conn.execute(insert(t.deliveries), deliveries)
+        return len(won)
 
     async def open_deliveries(
         self, *, platforms: Sequence[str], skip: Sequence[str] = (), limit: int
