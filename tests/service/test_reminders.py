@@ -93,6 +93,8 @@ async def test_reminding_what_is_not_an_open_vote_is_refused_by_state(chat: Chat
     await chat.ok("alice", "!propose Decide now")
     await chat.ok("alice", "!close 2 settled")
     assert await chat.fails("alice", "!remind 2") == "Reminders are for open votes; #2 is closed."
+    await chat.ok("alice", "!propose Think it over draft")
+    assert await chat.fails("alice", "!remind 3") == "Reminders are for open votes; #3 is a draft."
     assert (await chat.fails("alice", "!remind 99")).startswith("There is no proposal #99")
     assert "Usage: !remind <id>" in await chat.fails("alice", "!remind")
     assert chat.outlet.told == []
