@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot.config import ConfigError, Settings, load_file_config
 from bot.console import run_console
-from bot.runner import NoAdapterConfigured, run_bot
+from bot.runner import AdapterStartError, NoAdapterConfigured, run_bot
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId
 from governance.store.engine import make_engine
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "verify-log":
             return asyncio.run(_verify(settings, args.community))
-    except (ConfigError, NoAdapterConfigured) as error:
+    except (ConfigError, NoAdapterConfigured, AdapterStartError) as error:
         print(f"folkmoot: {error}", file=sys.stderr)
         return 2
     except (ArgumentError, DBAPIError, OSError) as error:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from governance.domain.errors import GovernanceError
@@ -128,11 +128,39 @@ class RecordConfig(BaseModel):
     ``record``)."""
 
 
+class MatrixConfig(BaseModel):
+    """The Matrix adapter. The password or access token comes from the environment
+    (``FOLKMOOT_MATRIX_PASSWORD`` / ``FOLKMOOT_MATRIX_TOKEN``, or ``…_FILE`` naming a
+    file that holds it), never from this file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    homeserver: str = Field(pattern=r"^https?://")
+    user_id: str = Field(pattern=r"^@[^:]+:.+$")
+    device_name: str = "folkmoot"
+    invite_from: list[str] = []
+    """Who may invite the bot into a room: user ids or servers (``":example.org"``)."""
+    power_levels: dict[str, int] = {}
+    """The room power level from which a new member is a moderator or an admin:
+    ``{ moderator = 50, admin = 100 }``."""
+
+    @field_validator("power_levels")
+    @classmethod
+    def _roles(cls, value: dict[str, int]) -> dict[str, int]:
+        for word in value:
+            if word not in ("observer", "member", "moderator", "admin"):
+                raise ValueError(
+                    f"power_levels: {word!r} is not a role (observer, member, moderator, admin)"
+                )
+        return value
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     communities: list[CommunityConfig] = []
     record: RecordConfig | None = None
+    matrix: MatrixConfig | None = None
 
 
 class Settings(BaseSettings):
@@ -154,6 +182,25 @@ class Settings(BaseSettings):
     scheduled (and would have woken itself for, had it not stopped)."""
     clock_sync_seconds: float = Field(default=30.0, gt=0)
     """How often the database's clock is read again (PostgreSQL; see DatabaseClock)."""
+    matrix_password: SecretStr | None = None
+    matrix_password_file: Path | None = None
+    matrix_token: SecretStr | None = None
+    matrix_token_file: Path | None = None
+
+    def secret(self, name: str) -> str | None:
+        """``matrix_password``: from its variable, or from the file its ``_FILE`` names."""
+        value = getattr(self, name)
+        if value is not None:
+            return str(value.get_secret_value())
+        path = getattr(self, f"{name}_file")
+        if path is None:
+            return None
+        try:
+            return str(path.read_text(encoding="utf-8").strip())
+        except OSError as error:
+            raise ConfigError(
+                f"FOLKMOOT_{name.upper()}_FILE: cannot read {path} ({error.strerror})"
+            ) from None
 
     def db_url(self) -> str:
         if self.database_url:

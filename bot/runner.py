@@ -14,10 +14,11 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.matrix.adapter import MatrixAdapter, MatrixSettings
 from adapters.record.outlet import RecordingOutlet
 from bot.bootstrap import App, bootstrap, ensure_binding
 from bot.config import ConfigError, FileConfig, Settings
@@ -28,6 +29,7 @@ from governance.service.ports import Outlet
 from governance.store.clock import DatabaseClock
 from governance.store.engine import make_engine
 from governance.store.lease import Lease, LeaseKeeper, forget_claims, make_lease
+from governance.store.platform_state import PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,16 @@ class NoAdapterConfigured(Exception):
 
 NO_ADAPTER = (
     "no platform adapter is configured, so there is nothing to run. Configure one in the "
-    "file named by FOLKMOOT_CONFIG: [record] path=… (a JSON Lines recording of every "
-    "announcement). The Matrix adapter ([matrix]: homeserver, user_id; "
-    "FOLKMOOT_MATRIX_PASSWORD or FOLKMOOT_MATRIX_TOKEN) and the Discord adapter "
-    "([discord]; FOLKMOOT_DISCORD_TOKEN) are not part of this version yet. "
+    "file named by FOLKMOOT_CONFIG: [matrix] homeserver=…, user_id=… (with "
+    "FOLKMOOT_MATRIX_PASSWORD or FOLKMOOT_MATRIX_TOKEN in the environment), or [record] "
+    "path=… (a JSON Lines recording of every announcement). The Discord adapter "
+    "([discord]; FOLKMOOT_DISCORD_TOKEN) is not part of this version yet. "
     "To try folkmoot without a platform, run `folkmoot console`."
 )
+
+
+class AdapterStartError(Exception):
+    """A platform adapter cannot start (bad credentials, unreachable server)."""
 
 
 def settle_memory() -> None:
@@ -64,27 +70,70 @@ def _outlets(config: FileConfig) -> dict[str, Outlet]:
     return outlets
 
 
+def _matrix(settings: Settings, config: FileConfig, app: App) -> MatrixAdapter | None:
+    if config.matrix is None:
+        return None
+    m = config.matrix
+    return MatrixAdapter(
+        MatrixSettings(
+            homeserver=m.homeserver,
+            user_id=m.user_id,
+            store_dir=settings.data_dir / "matrix",
+            password=settings.secret("matrix_password"),
+            token=settings.secret("matrix_token"),
+            device_name=m.device_name,
+            invite_from=tuple(m.invite_from),
+            power_roles=dict(m.power_levels),
+        ),
+        app.governance,
+        PlatformState(app.factory, "matrix"),
+    )
+
+
 def _lease_names(config: FileConfig) -> dict[str, str]:
     """Each outlet's lease, named ``platform:account``: one connection, one holder."""
     names: dict[str, str] = {}
     if config.record is not None:
         names["record"] = f"record:{config.record.path.resolve()}"
+    if config.matrix is not None:
+        names["matrix"] = f"matrix:{config.matrix.user_id}"
     return names
 
 
+Connection = tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
+"""How to connect a platform when its lease is taken, and disconnect it when lost."""
+
+
 def _keeper(
-    engine: AsyncEngine, dispatcher: Dispatcher, platform: str, name: str, retry: float
+    engine: AsyncEngine,
+    dispatcher: Dispatcher,
+    platform: str,
+    name: str,
+    retry: float,
+    connection: Connection | None = None,
 ) -> LeaseKeeper:
     async def taken() -> None:
+        if connection is not None:
+            await connection[0]()  # e.g. the Matrix backlog, handled before anything else
         freed = await forget_claims(engine, platform)
         if freed:
             log.info("%d announcement(s) left half-sent by the last holder go out again", freed)
         dispatcher.resume(platform)
 
+    def lost() -> None:
+        dispatcher.pause(platform)
+        if connection is not None:
+            disconnecting = asyncio.ensure_future(connection[1]())
+            _PENDING.add(disconnecting)
+            disconnecting.add_done_callback(_PENDING.discard)
+
     def make(on_drop: Callable[[], None]) -> Lease:
         return make_lease(engine, name, on_drop=on_drop)
 
-    return LeaseKeeper(make, retry=retry, taken=taken, lost=lambda: dispatcher.pause(platform))
+    return LeaseKeeper(make, retry=retry, taken=taken, lost=lost)
+
+
+_PENDING: set[asyncio.Future[None]] = set()
 
 
 async def _watch_due(app: App, wakeup: SchedulerWakeup, every: float) -> None:
@@ -127,7 +176,7 @@ def _record_rooms(config: FileConfig) -> list[tuple[RoomRef, CommunityId]]:
 
 async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | None = None) -> int:
     outlets = _outlets(config)
-    if not outlets:
+    if not outlets and config.matrix is None:
         raise NoAdapterConfigured(NO_ADAPTER)
     rooms = _record_rooms(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -144,12 +193,24 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     settle_memory()
     wakeup = SchedulerWakeup(app.governance.run_due, clock)
     app.deps.wakeup = wakeup
+    connections: dict[str, Connection] = {}
+    matrix = _matrix(settings, config, app)
+    if matrix is not None:
+        outlets["matrix"] = matrix  # the dispatcher reads this mapping
+        connections["matrix"] = (matrix.start, matrix.stop)
     # Nothing is delivered to a platform before its lease is taken.
     keepers = []
     for platform, name in _lease_names(config).items():
         app.dispatcher.pause(platform)
         keepers.append(
-            _keeper(engine, app.dispatcher, platform, name, settings.lease_retry_seconds)
+            _keeper(
+                engine,
+                app.dispatcher,
+                platform,
+                name,
+                settings.lease_retry_seconds,
+                connections.get(platform),
+            )
         )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -166,6 +227,8 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
             await ensure_binding(app, room, community)
         for keeper in keepers:
             await keeper.attempt()
+            if keeper.failure is not None:  # bad credentials, an unreachable server…
+                raise AdapterStartError(f"{keeper.name}: {keeper.failure}")
             background.append(asyncio.create_task(keeper.run(), name=f"lease {keeper.name}"))
         wakeup.start()
         # Whatever fell due while we were down runs now; the scheduler takes it from here.
@@ -189,5 +252,7 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
         for keeper in keepers:
             with contextlib.suppress(Exception):
                 await keeper.release()
+        if matrix is not None:
+            await matrix.stop()
         await app.close()
     return 0

@@ -83,12 +83,19 @@ class Governance:
             return await uow.bindings.community_of(room)
 
     async def handle_text(
-        self, room: RoomRef, actor: AccountRef, text: str, sent_at: datetime
+        self,
+        room: RoomRef,
+        actor: AccountRef,
+        text: str,
+        sent_at: datetime,
+        *,
+        community: CommunityId | None = None,
     ) -> Reply | None:
-        """Answer one chat message, or None if it is not a command."""
+        """Answer one chat message, or None if it is not a command. `community` is for
+        a private room, which is bound to none: the adapter says whose it is."""
         if not is_command(text):
             return None
-        ctx = Context(actor, room, await self.community_of(room), sent_at)
+        ctx = Context(actor, room, community or await self.community_of(room), sent_at)
         return await self._guard(lambda: self._parse_and_handle(text, ctx))
 
     async def handle(self, cmd: Command) -> Reply:
@@ -139,6 +146,11 @@ class Governance:
     async def member(self, community: CommunityId, account: AccountRef) -> Member | None:
         async with self._uow(read_only=True) as uow:
             return await uow.members.by_account(community, account)
+
+    async def communities_of(self, account: AccountRef) -> list[CommunityId]:
+        """The communities `account` is a member of."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.members.communities_of(account)
 
     async def member_count(self, community: CommunityId) -> int:
         async with self._uow(read_only=True) as uow:

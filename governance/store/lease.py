@@ -293,6 +293,8 @@ class LeaseKeeper:
         self._retry = retry
         self._taken = taken
         self._lost = lost
+        self.failure: str | None = None
+        """Why taking over failed the last time (the platform would not connect)."""
         self._holding = False
         self._nudge = asyncio.Event()
         self._waiting_logged = False
@@ -356,9 +358,11 @@ class LeaseKeeper:
             return
         try:
             await self._taken()
-        except BaseException:
+        except BaseException as error:
+            self.failure = str(error) or type(error).__name__
             await self._lease.release()
             raise
+        self.failure = None
         if not self._lease.held:  # lost while taking over: try again
             return
         self._holding = True

@@ -274,6 +274,17 @@ class MemberRepo(_Repo):
         )
         return [MemberId(i) for i in (await self.conn.scalars(query))]
 
+    async def communities_of(self, account: AccountRef) -> list[CommunityId]:
+        query = (
+            select(t.accounts.c.community_id)
+            .where(
+                t.accounts.c.platform == account.platform,
+                t.accounts.c.account_id == account.account_id,
+            )
+            .order_by(t.accounts.c.community_id)
+        )
+        return [CommunityId(c) for c in await self.conn.scalars(query)]
+
     async def accounts(self, members: Sequence[MemberId]) -> dict[MemberId, list[AccountRef]]:
         found: dict[MemberId, list[AccountRef]] = {}
         for chunk in _chunks(members):

@@ -291,3 +291,23 @@ threads = Table(
     Column("recorded_at", TS, nullable=False),
 )
 """Where each room holds a proposal's deliberation thread (adapters create threads)."""
+
+
+platform_events = Table(
+    "platform_events",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
+    Column("seen_at", TS, nullable=False),
+)
+"""Platform events already handled (a Matrix event id): a replayed one is not handled
+twice, across restarts and instances."""
+
+direct_rooms = Table(
+    "direct_rooms",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("account_id", String(255), primary_key=True),
+    Column("room_id", String(255), nullable=False),
+)
+"""The private room the bot shares with each member, created on demand and reused."""

@@ -111,6 +111,12 @@ class SqlUnitOfWork:
         self.outbox.write_behind = True
         self.due.write_behind = True
 
+    @property
+    def connection(self) -> AsyncConnection:
+        """The transaction's connection, for store modules beside the repositories."""
+        assert self._conn is not None, "outside the unit of work"
+        return self._conn
+
     def _unlock(self) -> None:
         if self._locked and self._write_lock is not None:
             self._locked = False

@@ -1,0 +1,369 @@
+"""The Matrix adapter: one bot account, through matrix-nio.
+
+It reads commands from the rooms it is in and answers them (a reaction for a vote, a
+reply for the rest), and it is the core's `Outlet` on Matrix: announcements as HTML
+notices, deliberation threads, private messages in a direct room with each member.
+
+The device, its encryption store and the sync token live in the data directory, so a
+restart resumes where the last sync ended: what was said meanwhile is handled then,
+votes counted by their ``origin_server_ts``. Each event is handled once: its id is
+recorded in the database before it is handled, so a replayed event, after a restart
+or by a second instance, is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    LoginResponse,
+    MatrixRoom,
+    RoomCreateResponse,
+    RoomMessageText,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+    WhoamiResponse,
+)
+
+from adapters.matrix import render
+from governance.domain.commands import Context, Join
+from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.members import Role
+from governance.service.app import Governance
+from governance.service.ports import ChannelGone
+from governance.text.grammar import is_command
+from governance.text.messages import Audience, Message, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+ACK = "✅"
+SYNC_TIMEOUT_MS = 30_000
+MAX_BACKOFF = 60.0
+SYNC_FILTER = {"room": {"timeline": {"limit": 500}}, "presence": {"types": []}}
+"""A long timeline per room, so a restart after a busy hour still sees every vote."""
+UNBOUND_HINT = "This room is not bound to a community; an admin can !bind it."
+
+
+class MatrixStartError(Exception):
+    """Start-up cannot go on: the message says why (bad token, unreachable server)."""
+
+
+class SeenEvents(Protocol):
+    async def first_sight(self, event_id: str, *, at: datetime) -> bool: ...
+    async def direct_room(self, account_id: str) -> str | None: ...
+    async def remember_direct_room(self, account_id: str, room_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixSettings:
+    homeserver: str
+    user_id: str
+    store_dir: Path
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    device_name: str = "folkmoot"
+    invite_from: tuple[str, ...] = ()
+    """Who may invite the bot: user ids (``@ana:example.org``) or servers (``:example.org``)."""
+    power_roles: Mapping[str, int] = field(default_factory=dict)
+    """Room power levels that make a new member a moderator or admin (``moderator = 50``)."""
+
+
+class MatrixAdapter:
+    def __init__(self, settings: MatrixSettings, governance: Governance, state: SeenEvents) -> None:
+        self.settings = settings
+        self._governance = governance
+        self._state = state
+        self._client: AsyncClient | None = None
+        self._hinted: set[str] = set()
+        self._skip_history = False
+        self._sync_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def client(self) -> AsyncClient:
+        assert self._client is not None, "the Matrix adapter is not connected"
+        return self._client
+
+    async def start(self) -> None:
+        """Log in (or resume the stored session), then handle what was said while the
+        bot was away, before returning: missed closes run after the backlog."""
+        await self._connect()
+        await self._catch_up()
+        self._stopping.clear()
+        self._sync_task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sync_task
+            self._sync_task = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _connect(self) -> None:
+        s = self.settings
+        s.store_dir.mkdir(parents=True, exist_ok=True)
+        config = AsyncClientConfig(store_sync_tokens=True, encryption_enabled=True)
+        client = AsyncClient(s.homeserver, s.user_id, store_path=str(s.store_dir), config=config)
+        try:
+            await self._login(client)
+        except MatrixStartError:
+            await client.close()
+            raise
+        except (OSError, TimeoutError) as error:
+            await client.close()
+            raise MatrixStartError(
+                f"the Matrix homeserver {s.homeserver} is unreachable ({type(error).__name__})"
+            ) from None
+        client.add_event_callback(self._on_message, RoomMessageText)
+        client.add_event_callback(self._on_invite, InviteMemberEvent)
+        self._client = client
+        if client.should_upload_keys:
+            await client.keys_upload()
+
+    def _session_file(self) -> Path:
+        return self.settings.store_dir / "session.json"
+
+    async def _login(self, client: AsyncClient) -> None:
+        s = self.settings
+        saved = self._saved_session()
+        if saved is not None and await self._resume(client, saved["device_id"], saved["token"]):
+            return
+        if s.token:
+            client.access_token = s.token
+            who = await client.whoami()
+            if not isinstance(who, WhoamiResponse) or who.user_id != s.user_id:
+                raise MatrixStartError(
+                    f"the Matrix access token was refused for {s.user_id} "
+                    "(FOLKMOOT_MATRIX_TOKEN); give a valid one or a password"
+                )
+            client.restore_login(s.user_id, who.device_id or "", s.token)
+            self._save_session(who.device_id or "", s.token)
+            return
+        if not s.password:
+            raise MatrixStartError(
+                "no Matrix credentials: set FOLKMOOT_MATRIX_PASSWORD or FOLKMOOT_MATRIX_TOKEN"
+            )
+        response = await client.login(password=s.password, device_name=s.device_name)
+        if not isinstance(response, LoginResponse):
+            raise MatrixStartError(
+                f"Matrix login as {s.user_id} failed: {getattr(response, 'message', response)}"
+            )
+        self._save_session(response.device_id, response.access_token)
+        client.load_store()
+
+    async def _resume(self, client: AsyncClient, device_id: str, token: str) -> bool:
+        client.restore_login(self.settings.user_id, device_id, token)
+        who = await client.whoami()
+        if isinstance(who, WhoamiResponse) and who.user_id == self.settings.user_id:
+            return True
+        log.warning("the stored Matrix session was refused; logging in again")
+        client.access_token = ""
+        return False
+
+    def _saved_session(self) -> dict[str, str] | None:
+        try:
+            data = json.loads(self._session_file().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("user_id") != self.settings.user_id:
+            return None
+        return {"device_id": str(data["device_id"]), "token": str(data["token"])}
+
+    def _save_session(self, device_id: str, token: str) -> None:
+        """The device and its token, readable by this user only (it is a secret)."""
+        path = self._session_file()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(
+                {"user_id": self.settings.user_id, "device_id": device_id, "token": token}, out
+            )
+
+    async def _catch_up(self) -> None:
+        client = self.client
+        since = client.loaded_sync_token or None
+        # A first start ever: the rooms' history is not ours to act on.
+        self._skip_history = since is None
+        try:
+            response = await client.sync(
+                timeout=0, since=since, full_state=since is None, sync_filter=SYNC_FILTER
+            )
+        finally:
+            self._skip_history = False
+        if not isinstance(response, SyncResponse):
+            raise MatrixStartError(f"the first Matrix sync failed: {response}")
+        await self._keys()
+        for room_id, room in response.rooms.join.items():
+            if room.timeline.limited:
+                log.warning("room %s had more messages while away than one sync holds", room_id)
+
+    async def _keys(self) -> None:
+        client = self.client
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+
+    async def _sync_forever(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                response = await self.client.sync(
+                    timeout=SYNC_TIMEOUT_MS,
+                    since=self.client.next_batch,
+                    sync_filter=SYNC_FILTER,
+                )
+                if not isinstance(response, SyncResponse):
+                    raise RuntimeError(str(response))
+                await self._keys()
+                delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("Matrix sync failed (%s); retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+
+    # ------------------------------------------------------------------ incoming
+
+    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        if event.state_key != self.settings.user_id or event.membership != "invite":
+            return
+        if not self._may_invite(event.sender):
+            log.info("ignoring an invite to %s from %s", room.room_id, event.sender)
+            return
+        joined = await self.client.join(room.room_id)
+        if isinstance(joined, JoinError):
+            log.warning("could not join %s: %s", room.room_id, joined.message)
+
+    def _may_invite(self, sender: str) -> bool:
+        return any(
+            sender == allowed or (allowed.startswith(":") and sender.endswith(allowed))
+            for allowed in self.settings.invite_from
+        )
+
+    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        if self._skip_history or event.sender == self.settings.user_id:
+            return
+        if not is_command(event.body):
+            return
+        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
+            return  # handled before (a replay after a restart, or another instance)
+        try:
+            await self._handle(room, event)
+        except Exception:
+            log.exception("handling Matrix event %s failed", event.event_id)
+
+    async def _handle(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        ref = RoomRef(PLATFORM, room.room_id)
+        actor = AccountRef(PLATFORM, event.sender)
+        sent_at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
+        community = await self._governance.community_of(ref)
+        private = None
+        if community is None and await self._is_direct(room, actor):
+            private = await self._community_for(actor)
+        if community is not None:
+            await self._join(room, community, actor)
+        reply = await self._governance.handle_text(
+            ref, actor, event.body, sent_at, community=private
+        )
+        if reply is None:
+            return
+        if community is None and private is None and not reply.ok:
+            if room.room_id in self._hinted and not event.body.lstrip().startswith("!bind"):
+                return  # one hint per unbound room is enough
+            self._hinted.add(room.room_id)
+        await self._answer(room, event, actor, reply)
+
+    async def _is_direct(self, room: MatrixRoom, actor: AccountRef) -> bool:
+        if await self._state.direct_room(actor.account_id) == room.room_id:
+            return True
+        return bool(room.member_count == 2 and room.is_group)
+
+    async def _community_for(self, actor: AccountRef) -> CommunityId | None:
+        found = await self._governance.communities_of(actor)
+        return found[0] if len(found) == 1 else None
+
+    async def _join(self, room: MatrixRoom, community: CommunityId, actor: AccountRef) -> None:
+        if await self._governance.member(community, actor) is not None:
+            return
+        name = room.user_name(actor.account_id) or actor.account_id.split(":")[0].lstrip("@")
+        level = room.power_levels.get_user_level(actor.account_id)
+        role = None
+        for word, threshold in sorted(self.settings.power_roles.items(), key=lambda i: i[1]):
+            if level >= threshold:
+                role = Role.named(word)
+        ctx = Context(actor, RoomRef(PLATFORM, room.room_id), community, datetime.now(UTC))
+        await self._governance.handle(Join(ctx, name[:80], role=role))
+
+    async def _answer(
+        self, room: MatrixRoom, event: RoomMessageText, actor: AccountRef, reply: Reply
+    ) -> None:
+        if reply.audience is Audience.QUIET and reply.ok:
+            await self._send(room.room_id, "m.reaction", render.reaction(event.event_id, ACK))
+            return
+        body = render.in_reply_to(render.content(reply.message), event.event_id)
+        if reply.audience is Audience.QUIET:  # a refusal that is the member's alone
+            await self.tell(actor, reply.message, key=f"folkmoot-reply-{event.event_id}")
+            return
+        await self._send(room.room_id, "m.room.message", body)
+
+    # ------------------------------------------------------------------ outgoing (Outlet)
+
+    async def _send(
+        self, room_id: str, kind: str, content: dict[str, Any], key: str | None = None
+    ) -> str:
+        response = await self.client.room_send(
+            room_id, kind, content, tx_id=key, ignore_unverified_devices=True
+        )
+        if isinstance(response, RoomSendResponse):
+            return str(response.event_id)
+        status = getattr(response, "status_code", None)
+        if status in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM"):
+            raise ChannelGone(f"{room_id}: {getattr(response, 'message', status)}")
+        raise ConnectionError(f"sending to {room_id} failed: {response}")
+
+    async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
+        await self._send(room.room_id, "m.room.message", render.content(message), key)
+
+    async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
+        """The announcement is the thread's root: the deliberation happens under it."""
+        return await self._send(room.room_id, "m.room.message", render.content(message), key)
+
+    async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
+        room_id = await self._direct_room(account.account_id)
+        await self._send(room_id, "m.room.message", render.content(message), key)
+
+    async def _direct_room(self, user_id: str) -> str:
+        known = await self._state.direct_room(user_id)
+        if known is not None:
+            return known
+        created = await self.client.room_create(
+            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+        )
+        if not isinstance(created, RoomCreateResponse):
+            raise ConnectionError(f"could not open a direct room with {user_id}: {created}")
+        await self._state.remember_direct_room(user_id, created.room_id)
+        return str(created.room_id)

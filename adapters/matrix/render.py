@@ -1,0 +1,65 @@
+"""A neutral `Message` as Matrix content: a plain-text body and HTML beside it.
+
+Everything that came from people (titles, bodies, reasons, names) is escaped: HTML in
+a title shows as text, never as markup. ``m.mentions: {}`` on every message means
+nothing the bot says pings anyone, whatever the text holds (``@room`` included).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from governance.text.messages import Message, Table
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in table.header)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _html_block(block: str | Table) -> str:
+    if isinstance(block, Table):
+        return _html_table(block)
+    return "<p>" + escape(block).replace("\n", "<br/>") + "</p>"
+
+
+def html(message: Message) -> str:
+    parts = [] if message.title is None else [f"<p><strong>{escape(message.title)}</strong></p>"]
+    parts += [_html_block(block) for block in message.blocks]
+    return "".join(parts)
+
+
+def content(message: Message, *, notice: bool = True) -> dict[str, Any]:
+    """An ``m.room.message`` content: ``m.notice`` for what the bot announces (clients
+    and other bots know it is automated), with HTML and no mentions."""
+    return {
+        "msgtype": "m.notice" if notice else "m.text",
+        "body": message.plain(),
+        "format": "org.matrix.custom.html",
+        "formatted_body": html(message),
+        "m.mentions": {},
+    }
+
+
+def in_reply_to(body: dict[str, Any], event_id: str) -> dict[str, Any]:
+    return {**body, "m.relates_to": {"m.in_reply_to": {"event_id": event_id}}}
+
+
+def in_thread(body: dict[str, Any], root: str) -> dict[str, Any]:
+    return {
+        **body,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }
+
+
+def reaction(event_id: str, key: str) -> dict[str, Any]:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}

@@ -1,0 +1,58 @@
+"""What a platform adapter keeps in the database besides governance: the events it has
+handled (so a replay after a restart, or a second instance, handles nothing twice) and
+the direct room it shares with each member."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from governance.store import tables as t
+from governance.store.uow import SqlUnitOfWorkFactory
+
+
+class PlatformState:
+    def __init__(self, factory: SqlUnitOfWorkFactory, platform: str) -> None:
+        self._factory = factory
+        self._platform = platform
+
+    async def first_sight(self, event_id: str, *, at: datetime) -> bool:
+        """Record `event_id` as handled; False if it was already (handle it no more)."""
+        values = {"platform": self._platform, "event_id": event_id, "seen_at": at}
+        try:
+            async with self._factory() as uow:
+                conn = uow.connection
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                query = dialect.insert(t.platform_events).values(values)
+                done = await conn.execute(query.on_conflict_do_nothing())
+                await uow.commit()
+        except IntegrityError:
+            return False
+        return bool(done.rowcount == 1)
+
+    async def direct_room(self, account_id: str) -> str | None:
+        async with self._factory(read_only=True) as uow:
+            return await uow.connection.scalar(
+                select(t.direct_rooms.c.room_id).where(
+                    t.direct_rooms.c.platform == self._platform,
+                    t.direct_rooms.c.account_id == account_id,
+                )
+            )
+
+    async def remember_direct_room(self, account_id: str, room_id: str) -> None:
+        async with self._factory() as uow:
+            await uow.connection.execute(
+                t.direct_rooms.delete().where(
+                    t.direct_rooms.c.platform == self._platform,
+                    t.direct_rooms.c.account_id == account_id,
+                )
+            )
+            await uow.connection.execute(
+                insert(t.direct_rooms).values(
+                    platform=self._platform, account_id=account_id, room_id=room_id
+                )
+            )
+            await uow.commit()
