@@ -212,6 +212,11 @@ class CountingOutlet:
         self.posts += 1
         return None
 
+    async def post_in_thread(
+        self, room: RoomRef, thread: str, message: Message, *, key: str
+    ) -> None:
+        self.posts += 1
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         self.posts += 1
 

@@ -40,6 +40,14 @@ class RecordingOutlet:
         await self.post(room, message, key=key)
         return f"thread-of-{key}" if self.threads else None
 
+    in_threads: list[tuple[RoomRef, str, str]] = field(default_factory=list)
+    """Messages also said in a thread: (room, thread, text)."""
+
+    async def post_in_thread(
+        self, room: RoomRef, thread: str, message: Message, *, key: str
+    ) -> None:
+        self.in_threads.append((room, thread, message.plain()))
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         self.told.append((account, message.plain(), key))
 

@@ -23,6 +23,11 @@ class ConsoleOutlet:
         await self.post(room, message, key=key)  # one room, no threads: said in place
         return None
 
+    async def post_in_thread(
+        self, room: RoomRef, thread: str, message: Message, *, key: str
+    ) -> None:
+        return None  # the console opens no threads
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         if key in self._delivered:
             return

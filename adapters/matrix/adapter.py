@@ -352,6 +352,12 @@ class MatrixAdapter:
         """The announcement is the thread's root: the deliberation happens under it."""
         return await self._send(room.room_id, "m.room.message", render.content(message), key)
 
+    async def post_in_thread(
+        self, room: RoomRef, thread: str, message: Message, *, key: str
+    ) -> None:
+        body = render.in_thread(render.content(message), thread)
+        await self._send(room.room_id, "m.room.message", body, key)
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         room_id = await self._direct_room(account.account_id)
         await self._send(room_id, "m.room.message", render.content(message), key)

@@ -25,6 +25,11 @@ class RecordingOutlet:
         self._append({"room": str(room), "key": key, "text": message.plain(), "thread": thread})
         return thread
 
+    async def post_in_thread(
+        self, room: RoomRef, thread: str, message: Message, *, key: str
+    ) -> None:
+        self._append({"room": str(room), "key": key, "text": message.plain(), "in": thread})
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         self._append({"to": str(account), "key": key, "text": message.plain()})
 

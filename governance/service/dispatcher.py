@@ -22,7 +22,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from governance.domain.events import DeliberationOpened, Event, ReminderDue
+from governance.domain.events import (
+    DeliberationEnding,
+    DeliberationOpened,
+    DeliberationRescheduled,
+    Event,
+    ReminderDue,
+    SummaryRecorded,
+    VotingOpened,
+)
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.service import deliberation, reminders
 from governance.service.deps import Deps
@@ -48,6 +56,10 @@ SETTLE_EVERY = 50
 """Deliveries made before their success is written down (one transaction for them)."""
 GIVE_UP_AFTER = timedelta(days=1)
 """A channel failing this long after the event was committed is taken as gone."""
+
+
+THREADED = (SummaryRecorded, VotingOpened, DeliberationEnding, DeliberationRescheduled)
+"""Said in the room and, where the deliberation has a thread there, in the thread too."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -255,7 +267,12 @@ class Dispatcher:
                 if thread is not None:
                     await self._record_thread(room, delivery.event, thread)
             elif channel.kind == "room":
-                await outlet.post(RoomRef(channel.platform, channel.target), message, key=key)
+                room = RoomRef(channel.platform, channel.target)
+                await outlet.post(room, message, key=key)
+                if isinstance(delivery.event, THREADED):
+                    thread = await self._thread_of(delivery.event, room)
+                    if thread is not None:
+                        await outlet.post_in_thread(room, thread, message, key=f"{key}-thread")
             else:
                 await outlet.tell(AccountRef(channel.platform, channel.target), message, key=key)
         except ChannelGone as error:
@@ -266,6 +283,19 @@ class Dispatcher:
             )
             return repr(error), False
         return None, False
+
+    async def _thread_of(
+        self,
+        event: SummaryRecorded | VotingOpened | DeliberationEnding | DeliberationRescheduled,
+        room: RoomRef,
+    ) -> str | None:
+        number = event.number
+        async with self._uow(read_only=True) as uow:
+            proposal = await uow.proposals.get(event.community, number)
+            if proposal is None:
+                return None
+            bindings = await uow.threads.of(proposal.id)
+        return next((b.thread_id for b in bindings if b.room == room), None)
 
     async def _record_thread(self, room: RoomRef, event: DeliberationOpened, thread: str) -> None:
         """The adapter opened the deliberation's thread: the core remembers where."""

@@ -400,6 +400,12 @@ class Outlet(Protocol):
         return None where the platform has no threads."""
         ...
 
+    async def post_in_thread(
+        self, room: RoomRef, thread: str, message: Message, *, key: str
+    ) -> None:
+        """Post `message` in a thread this outlet opened (`open_thread`) too."""
+        ...
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         """Say `message` to one person privately (a direct room, a DM), with the same
         idempotency and errors as `post`."""

@@ -351,3 +351,18 @@ async def test_a_platform_with_threads_opens_one_per_room_and_the_core_records_i
     await chat.app.dispatcher.drain()
     assert sum("in deliberation until" in text for text in chat.announced()) == 2
     assert [e.kind for e in await _log(chat)].count("thread recorded") == 1
+
+
+async def test_the_summary_and_the_opening_are_said_in_the_thread_and_the_room(chat: Chat) -> None:
+    chat.outlet.threads = True
+    await chat.ok("bob", "!propose Share the tools deliberate=2d")
+    await chat.ok("bob", "!summary 1 Everyone agrees on Saturdays.")
+    await chat.ok("bob", "!open 1")
+    [root] = [key for _, text, key in chat.outlet.posts if "in deliberation until" in text]
+    threaded = [(thread, text.splitlines()[0]) for _, thread, text in chat.outlet.in_threads]
+    assert threaded == [
+        (f"thread-of-{root}", "#1 Share the tools — summary by bob"),
+        (f"thread-of-{root}", "#1 Share the tools — voting open until 2026-11-30 09:00 UTC"),
+    ]
+    room = [text.splitlines()[0] for _, text, _ in chat.outlet.posts]
+    assert "#1 Share the tools — summary by bob" in room
