@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,10 +36,11 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    UnknownEvent,
     WhoamiResponse,
 )
 
-from adapters.matrix import render
+from adapters.matrix import polls, render
 from governance.domain.commands import Context, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
@@ -67,6 +68,11 @@ class SeenEvents(Protocol):
     async def first_sight(self, event_id: str, *, at: datetime) -> bool: ...
     async def direct_room(self, account_id: str) -> str | None: ...
     async def remember_direct_room(self, account_id: str, room_id: str) -> None: ...
+    async def remember_poll(
+        self, room_id: str, proposal: int, event_id: str, kind: str
+    ) -> None: ...
+    async def poll(self, room_id: str, event_id: str) -> int | None: ...
+    async def polls_of(self, room_id: str, proposal: int) -> list[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +142,7 @@ class MatrixAdapter:
                 f"the Matrix homeserver {s.homeserver} is unreachable ({type(error).__name__})"
             ) from None
         client.add_event_callback(self._on_message, RoomMessageText)
+        client.add_event_callback(self._on_unknown, UnknownEvent)
         client.add_event_callback(self._on_invite, InviteMemberEvent)
         self._client = client
         if client.should_upload_keys:
@@ -276,26 +283,50 @@ class MatrixAdapter:
         except Exception:
             log.exception("handling Matrix event %s failed", event.event_id)
 
+    async def _on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
+        """Poll responses (nio knows no poll events): a response is a ballot."""
+        if self._skip_history or event.sender == self.settings.user_id:
+            return
+        if event.type not in polls.RESPONSES:
+            return
+        found = polls.response(event.source.get("content", {}))
+        if found is None:
+            return
+        poll_event, answers = found
+        proposal = await self._state.poll(room.room_id, poll_event)
+        if proposal is None:
+            return  # a poll that is not ours, or unknown: nothing to count
+        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
+            return
+        text = f"!vote {proposal} {' '.join(answers)}" if answers else f"!unvote {proposal}"
+        try:
+            await self._command(room, event.event_id, event.sender, event.server_timestamp, text)
+        except Exception:
+            log.exception("handling Matrix poll response %s failed", event.event_id)
+
     async def _handle(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        await self._command(room, event.event_id, event.sender, event.server_timestamp, event.body)
+
+    async def _command(
+        self, room: MatrixRoom, event_id: str, sender: str, timestamp: int, text: str
+    ) -> None:
         ref = RoomRef(PLATFORM, room.room_id)
-        actor = AccountRef(PLATFORM, event.sender)
-        sent_at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
+        actor = AccountRef(PLATFORM, sender)
+        sent_at = datetime.fromtimestamp(timestamp / 1000, UTC)
         community = await self._governance.community_of(ref)
         private = None
         if community is None and await self._is_direct(room, actor):
             private = await self._community_for(actor)
         if community is not None:
             await self._join(room, community, actor)
-        reply = await self._governance.handle_text(
-            ref, actor, event.body, sent_at, community=private
-        )
+        reply = await self._governance.handle_text(ref, actor, text, sent_at, community=private)
         if reply is None:
             return
         if community is None and private is None and not reply.ok:
-            if room.room_id in self._hinted and not event.body.lstrip().startswith("!bind"):
+            if room.room_id in self._hinted and not text.lstrip().startswith("!bind"):
                 return  # one hint per unbound room is enough
             self._hinted.add(room.room_id)
-        await self._answer(room, event, actor, reply)
+        await self._answer(room, event_id, actor, reply)
 
     async def _is_direct(self, room: MatrixRoom, actor: AccountRef) -> bool:
         if await self._state.direct_room(actor.account_id) == room.room_id:
@@ -319,14 +350,14 @@ class MatrixAdapter:
         await self._governance.handle(Join(ctx, name[:80], role=role))
 
     async def _answer(
-        self, room: MatrixRoom, event: RoomMessageText, actor: AccountRef, reply: Reply
+        self, room: MatrixRoom, event_id: str, actor: AccountRef, reply: Reply
     ) -> None:
         if reply.audience is Audience.QUIET and reply.ok:
-            await self._send(room.room_id, "m.reaction", render.reaction(event.event_id, ACK))
+            await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
             return
-        body = render.in_reply_to(render.content(reply.message), event.event_id)
+        body = render.in_reply_to(render.content(reply.message), event_id)
         if reply.audience is Audience.QUIET:  # a refusal that is the member's alone
-            await self.tell(actor, reply.message, key=f"folkmoot-reply-{event.event_id}")
+            await self.tell(actor, reply.message, key=f"folkmoot-reply-{event_id}")
             return
         await self._send(room.room_id, "m.room.message", body)
 
@@ -346,7 +377,18 @@ class MatrixAdapter:
         raise ConnectionError(f"sending to {room_id} failed: {response}")
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
+        if message.poll is not None:
+            message = replace(message, blocks=(*message.blocks, polls.NOTE))
         await self._send(room.room_id, "m.room.message", render.content(message), key)
+        if message.poll is not None:
+            for kind, content in polls.starts(message.poll).items():
+                event_id = await self._send(room.room_id, kind, content, f"{key}-{kind}")
+                await self._state.remember_poll(room.room_id, message.poll.proposal, event_id, kind)
+        if message.ends_poll is not None:
+            summary = message.blocks[0] if message.blocks else message.title or ""
+            for event_id, kind in await self._state.polls_of(room.room_id, message.ends_poll):
+                end_kind, content = polls.end(kind, event_id, str(summary))
+                await self._send(room.room_id, end_kind, content, f"{key}-end-{event_id}")
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
         """The announcement is the thread's root: the deliberation happens under it."""

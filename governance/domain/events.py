@@ -78,6 +78,9 @@ class VotingOpened(Event):
     ballot_hint: str
     by: str | None = None
     """Who opened it early (``!open``); None when it opened on its own."""
+    method: str = ""
+    options: tuple[str, ...] = ()
+    policy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,9 @@ async def open_voting(
                 len(roll),
                 proposal.ballot_hint,
                 None if by is None else by.display_name,
+                proposal.method_name,
+                proposal.options,
+                proposal.policy.to_json(),
             )
         ],
         at=now,

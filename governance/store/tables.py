@@ -311,3 +311,16 @@ direct_rooms = Table(
     Column("room_id", String(255), nullable=False),
 )
 """The private room the bot shares with each member, created on demand and reused."""
+
+platform_polls = Table(
+    "platform_polls",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
+    Column("room_id", String(255), nullable=False),
+    Column("proposal", Integer, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Index("ix_platform_polls_room", "platform", "room_id", "proposal"),
+)
+"""Native polls posted for a proposal (a Matrix poll start, by its event type), so its
+responses count as ballots and its end is sent at close."""

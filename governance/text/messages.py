@@ -36,9 +36,26 @@ Block = str | Table
 
 
 @dataclass(frozen=True, slots=True)
+class Poll:
+    """A vote a platform can also show as its own poll (Matrix polls): answering it is
+    casting ``!vote <proposal> <ids of the chosen answers>``."""
+
+    proposal: int
+    question: str
+    answers: tuple[tuple[str, str], ...]
+    """(id, text) pairs; the id is the ballot word: ``yes``, or an option's letter."""
+    max_selections: int
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     title: str | None
     blocks: tuple[Block, ...] = ()
+
+    poll: Poll | None = None
+    """Also offer the vote as a native poll, where the platform has them."""
+    ends_poll: int | None = None
+    """The proposal whose native polls this message ends (its result)."""
 
     def plain(self) -> str:
         lines: list[str] = [] if self.title is None else [self.title]

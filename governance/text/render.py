@@ -22,10 +22,10 @@ from governance.domain.events import (
     VotingOpened,
 )
 from governance.domain.methods import plural
-from governance.domain.policy import Policy, Strength, format_share
+from governance.domain.policy import Policy, Strength, Visibility, format_share
 from governance.domain.result import Result
 from governance.domain.timing import format_local
-from governance.text.messages import Block, Message, Table
+from governance.text.messages import Block, Message, Poll, Table
 
 
 def when(moment: datetime, timezone: str) -> str:
@@ -132,6 +132,24 @@ def render_deliberation(event: Event) -> Message | None:
     return None
 
 
+POLL_METHODS = frozenset({"majority", "choice", "approval"})
+
+
+def poll_for(
+    number: int, title: str, method: str, options: tuple[str, ...], policy: Policy
+) -> Poll | None:
+    """The native poll for an open vote with live results; never for a secret vote or
+    one whose results are hidden (a poll shows every answer as it comes)."""
+    if method not in POLL_METHODS or policy.secret or policy.results is not Visibility.LIVE:
+        return None
+    if method == "majority":
+        answers = tuple((word, word) for word in ("yes", "no", "abstain"))
+    else:
+        answers = tuple((chr(65 + i), option) for i, option in enumerate(options))
+    most = len(answers) if method == "approval" else 1
+    return Poll(number, f"#{number} {title}", answers, most)
+
+
 def render_event(event: Event) -> Message | None:
     """The announcement for `event`, or None if it is not announced."""
     match event:
@@ -149,10 +167,12 @@ def render_event(event: Event) -> Message | None:
                 policy_line(event.method, Policy.from_json(event.policy), event.roll_size),
                 vote_line(event.number, event.ballot_hint),
             ]
+            policy = Policy.from_json(event.policy)
             return Message(
                 f"#{event.number} {event.title} — voting open until "
                 f"{when(event.closes_at, event.timezone)}",
                 tuple(blocks),
+                poll=poll_for(event.number, event.title, event.method, event.options, policy),
             )
         case ProposalCreated() if event.status == "deliberation":
             return None  # its DeliberationOpened is the card
@@ -181,6 +201,15 @@ def render_event(event: Event) -> Message | None:
                     f"Roll: {plural(event.roll_size, 'member')}.",
                     vote_line(event.number, event.ballot_hint),
                 ),
+                poll=None
+                if event.policy is None
+                else poll_for(
+                    event.number,
+                    event.title,
+                    event.method,
+                    tuple(event.options or ()),
+                    Policy.from_json(event.policy),
+                ),
             )
         case VotingExtended():
             return Message(
@@ -194,7 +223,9 @@ def render_event(event: Event) -> Message | None:
             blocks = list(result_blocks(result, event.method))
             if event.early_reason:
                 blocks.insert(0, f"Reason: {event.early_reason}")
-            return Message(f"#{event.number} {event.title} — {head}", tuple(blocks))
+            return Message(
+                f"#{event.number} {event.title} — {head}", tuple(blocks), ends_poll=event.number
+            )
         case ProposalCancelled():
             return Message(
                 f"#{event.number} {event.title} — cancelled by {event.by}",

@@ -1,4 +1,5 @@
-"""platform events seen (dedupe across restarts) and direct rooms with members
+"""platform events seen (dedupe across restarts), direct rooms with members, and the
+native polls posted for proposals
 
 Revision ID: 0006
 Revises: 0005
@@ -31,8 +32,19 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=255), primary_key=True),
         sa.Column("room_id", sa.String(length=255), nullable=False),
     )
+    op.create_table(
+        "platform_polls",
+        sa.Column("platform", sa.String(length=16), primary_key=True),
+        sa.Column("event_id", sa.String(length=255), primary_key=True),
+        sa.Column("room_id", sa.String(length=255), nullable=False),
+        sa.Column("proposal", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+    )
+    op.create_index("ix_platform_polls_room", "platform_polls", ["platform", "room_id", "proposal"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_platform_polls_room", table_name="platform_polls")
+    op.drop_table("platform_polls")
     op.drop_table("direct_rooms")
     op.drop_table("platform_events")
