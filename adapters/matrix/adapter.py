@@ -32,6 +32,7 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     RoomCreateResponse,
+    RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
     RoomSendResponse,
@@ -144,6 +145,7 @@ class MatrixAdapter:
         client.add_event_callback(self._on_message, RoomMessageText)
         client.add_event_callback(self._on_unknown, UnknownEvent)
         client.add_event_callback(self._on_invite, InviteMemberEvent)
+        client.add_event_callback(self._on_member, RoomMemberEvent)
         self._client = client
         if client.should_upload_keys:
             await client.keys_upload()
@@ -283,6 +285,22 @@ class MatrixAdapter:
         except Exception:
             log.exception("handling Matrix event %s failed", event.event_id)
 
+    async def _on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
+        """Whoever joins a bound room joins its community (roles from power levels)."""
+        if self._skip_history or event.membership != "join":
+            return
+        if event.state_key == self.settings.user_id:
+            return
+        community = await self._governance.community_of(RoomRef(PLATFORM, room.room_id))
+        if community is not None:
+            await self._join(room, community, AccountRef(PLATFORM, event.state_key))
+
+    async def _join_everyone(self, room: MatrixRoom, community: CommunityId) -> None:
+        """A room just bound: the people in it become members of the community."""
+        for user_id in list(room.users):
+            if user_id != self.settings.user_id:
+                await self._join(room, community, AccountRef(PLATFORM, user_id))
+
     async def _on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
         """Poll responses (nio knows no poll events): a response is a ballot."""
         if self._skip_history or event.sender == self.settings.user_id:
@@ -322,6 +340,10 @@ class MatrixAdapter:
         reply = await self._governance.handle_text(ref, actor, text, sent_at, community=private)
         if reply is None:
             return
+        if community is None and reply.ok and text.lstrip().lower().startswith("!bind"):
+            bound = await self._governance.community_of(ref)
+            if bound is not None:
+                await self._join_everyone(room, bound)
         if community is None and private is None and not reply.ok:
             if room.room_id in self._hinted and not text.lstrip().startswith("!bind"):
                 return  # one hint per unbound room is enough
@@ -356,7 +378,8 @@ class MatrixAdapter:
             await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
             return
         body = render.in_reply_to(render.content(reply.message), event_id)
-        if reply.audience is Audience.QUIET:  # a refusal that is the member's alone
+        private = await self._state.direct_room(actor.account_id) == room.room_id
+        if reply.audience is Audience.QUIET and not private:  # the member's alone
             await self.tell(actor, reply.message, key=f"folkmoot-reply-{event_id}")
             return
         await self._send(room.room_id, "m.room.message", body)

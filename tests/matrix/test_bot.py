@@ -1,0 +1,313 @@
+"""folkmoot on a real Synapse, as `folkmoot run` composes it, with members' clients.
+
+Each test runs the real `run_bot` in this process (SQLite, the Matrix adapter under
+its lease, the scheduler, the outbox dispatcher) and asserts what members see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nio
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
+from bot.runner import run_bot
+from governance.store import tables as t
+from governance.store.engine import make_engine
+from tests.matrix.conftest import MakeMember
+from tests.matrix.homeserver import Synapse, register
+from tests.matrix.member import Member, content, event_type, relates_to
+
+WITHIN = 20.0
+
+
+@dataclass
+class Bot:
+    """The bot, started and stopped like `folkmoot run` (a task of this process)."""
+
+    synapse: Synapse
+    data: Path
+    admin: str
+    user_id: str = ""
+    password: str = ""
+    task: asyncio.Task[int] | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.user_id, self.password = register(
+            self.synapse, f"{secrets.token_hex(3)}-folkmoot"
+        )
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.data / 'folkmoot.db'}"
+
+    async def start(self) -> None:
+        settings = Settings(
+            data_dir=self.data,
+            database_url=self.db_url,
+            matrix_password=self.password,  # type: ignore[arg-type]
+            due_poll_seconds=0.2,
+            lease_retry_seconds=0.5,
+        )
+        config = FileConfig(
+            communities=[CommunityConfig(name="coop", admins=[f"matrix:{self.admin}"])],
+            matrix=MatrixConfig(
+                homeserver=self.synapse.url,
+                user_id=self.user_id,
+                invite_from=[f":{self.synapse.server_name}"],
+                power_levels={"moderator": 50},
+            ),
+        )
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(run_bot(settings, config, self.stop_event))
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self.task is not None:
+            assert await asyncio.wait_for(self.task, timeout=WITHIN) == 0
+            self.task = None
+
+    async def due_now(self, number: int) -> None:
+        """Bring proposal `number`'s close (and its reminders) to a second from now."""
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.begin() as conn:
+                pid = await conn.scalar(
+                    select(t.proposals.c.id).where(t.proposals.c.number == number)
+                )
+                soon = datetime.now(UTC) + timedelta(seconds=1)
+                await conn.execute(
+                    update(t.proposals).where(t.proposals.c.id == pid).values(closes_at=soon)
+                )
+                await conn.execute(
+                    update(t.due_work)
+                    .where(t.due_work.c.proposal_id == pid, t.due_work.c.done_at.is_(None))
+                    .values(due_at=soon)
+                )
+        finally:
+            await engine.dispose()
+
+    async def ballots(self, number: int) -> int:
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.connect() as conn:
+                return int(
+                    await conn.scalar(
+                        select(func.count())
+                        .select_from(t.ballots)
+                        .join(t.proposals)
+                        .where(t.proposals.c.number == number)
+                    )
+                    or 0
+                )
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture
+async def bot(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Callable[[Member], Bot]]:
+    made: list[Bot] = []
+
+    def make(admin: Member) -> Bot:
+        made.append(Bot(synapse, tmp_path / "bot", admin.user_id))
+        return made[-1]
+
+    yield make
+    for one in made:
+        await one.stop()
+
+
+def body(event: nio.Event) -> str:
+    return str(content(event).get("body", ""))
+
+
+def from_bot(bot: Bot, text: str) -> Callable[[nio.Event], bool]:
+    return lambda e: e.sender == bot.user_id and text in body(e)
+
+
+async def room_with_bot(
+    admin: Member, others: list[Member], bot: Bot, *, encrypted: bool = False
+) -> str:
+    room = await admin.create_room(
+        invite=[bot.user_id, *(m.user_id for m in others)], encrypted=encrypted
+    )
+    for member in others:
+        await member.wait_for_invite(room)
+        await member.join(room)
+    await admin.wait_for_membership(room, bot.user_id)  # the bot accepted the invite
+    return room
+
+
+async def said(member: Member, room: str, text: str) -> tuple[str, nio.Event]:
+    """Send a command; the bot's reply to it (an m.in_reply_to) or its reaction."""
+    event_id = await member.send_text(room, text)
+
+    def answers(e: nio.Event) -> bool:
+        rel = relates_to(e)
+        return rel.get("event_id") == event_id or (
+            rel.get("m.in_reply_to", {}).get("event_id") == event_id
+        )
+
+    return event_id, await member.wait_for(room, answers, within=WITHIN)
+
+
+async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice, bob, carol = await members("alice"), await members("bob"), await members("carol")
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    room = await room_with_bot(alice, [bob, carol], folkmoot)
+
+    _, reply = await said(alice, room, "!bind coop")
+    assert body(reply) == "This room is now bound to coop."
+    assert content(reply)["m.mentions"] == {}
+
+    _, ack = await said(alice, room, "!propose Paint the <b>shop</b> @room vote=1d")
+    assert event_type(ack) == "m.reaction" and relates_to(ack)["key"] == "✅"
+    card = await alice.wait_for(room, from_bot(folkmoot, "#1 Paint the"), within=WITHIN)
+    assert content(card)["msgtype"] == "m.notice" and content(card)["m.mentions"] == {}
+    html = content(card)["formatted_body"]
+    assert "&lt;b&gt;shop&lt;/b&gt;" in html and "<b>shop</b>" not in html
+    assert "folkmoot's tally is the official one" in body(card)
+    stable = await alice.wait_for(room, type="m.poll.start", sender=folkmoot.user_id)
+    unstable = await alice.wait_for(
+        room, type="org.matrix.msc3381.poll.start", sender=folkmoot.user_id
+    )
+    poll = content(unstable)["org.matrix.msc3381.poll.start"]
+    assert [a["id"] for a in poll["answers"]] == ["yes", "no", "abstain"]
+    assert poll["max_selections"] == 1
+
+    _, ack = await said(bob, room, "!vote 1 yes")
+    assert relates_to(ack)["key"] == "✅"
+    await carol.send_poll_response(room, unstable.event_id, ["no"], unstable=True)
+    await carol.send_poll_response(room, stable.event_id, ["yes"])  # changes her ballot
+    _, status = await said(carol, room, "!status 1")
+    assert "Your vote: yes." in body(status)
+    assert "Ballots so far: 2 of 3." in body(status)
+
+    await folkmoot.due_now(1)
+    closed = await alice.wait_for(room, from_bot(folkmoot, "voting closed"), within=WITHIN)
+    assert "Passed — 2 yes, 0 no." in body(closed)
+    assert "<table>" in content(closed)["formatted_body"]
+    ends = {
+        event_type(await alice.wait_for(room, type=kind, sender=folkmoot.user_id))
+        for kind in ("m.poll.end", "org.matrix.msc3381.poll.end")
+    }
+    assert ends == {"m.poll.end", "org.matrix.msc3381.poll.end"}
+    # The reminders' private room: alice never voted, so the 1 h reminder reached her.
+    assert await folkmoot.ballots(1) == 2
+
+
+async def test_votes_sent_while_the_bot_is_down_count_once_after_a_restart(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice, bob, carol = await members("alice"), await members("bob"), await members("carol")
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    room = await room_with_bot(alice, [bob, carol], folkmoot)
+    await said(alice, room, "!bind coop")
+    await said(alice, room, "!propose Buy a van vote=2d")
+    await folkmoot.stop()
+
+    await bob.send_text(room, "!vote 1 yes")
+    await carol.send_text(room, "!vote 1 no")
+    await folkmoot.start()
+    for voter in (bob, carol):
+        mine = voter.received(room, lambda e, v=voter: e.sender == v.user_id)[-1]
+        ack = await voter.wait_for(
+            room, lambda e, m=mine: relates_to(e).get("event_id") == m.event_id, within=WITHIN
+        )
+        assert relates_to(ack)["key"] == "✅"
+    assert await folkmoot.ballots(1) == 2
+    # Restarted again: the same events come back from the sync token, and count once.
+    await folkmoot.stop()
+    await folkmoot.start()
+    _, status = await said(alice, room, "!status 1")
+    assert "Ballots so far: 2 of 3." in body(status)
+
+
+async def test_malformed_commands_and_unbound_rooms_get_helpful_replies(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice, bob = await members("alice"), await members("bob")
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    room = await room_with_bot(alice, [bob], folkmoot)
+    _, hint = await said(bob, room, "!vote 1 yes")
+    assert body(hint) == "This room is not bound to a community; an admin can !bind it."
+    await said(alice, room, "!bind coop")
+    _, reply = await said(bob, room, "!vote")
+    assert "Usage: !vote <id>" in body(reply)
+    _, reply = await said(bob, room, "!frobnicate")
+    assert "!help" in body(reply)
+    _, reply = await said(bob, room, "!status 99")
+    assert body(reply).startswith("There is no proposal #99")
+    _, reply = await said(bob, room, "!propose " + "x" * 300)
+    assert "the limit is 200" in body(reply)
+
+
+async def test_a_deliberation_thread_gets_its_summary_and_the_opening(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice, bob = await members("alice"), await members("bob")
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    room = await room_with_bot(alice, [bob], folkmoot)
+    await said(alice, room, "!bind coop")
+    await said(bob, room, "!propose Share the tools deliberate=2d")
+    card = await alice.wait_for(room, from_bot(folkmoot, "in deliberation until"), within=WITHIN)
+    await said(bob, room, "!summary 1 Saturdays suit everyone.")
+
+    def in_thread(text: str) -> Callable[[nio.Event], bool]:
+        return lambda e: (
+            e.sender == folkmoot.user_id
+            and text in body(e)
+            and relates_to(e).get("rel_type") == "m.thread"
+            and relates_to(e).get("event_id") == card.event_id
+        )
+
+    await alice.wait_for(room, in_thread("summary by"), within=WITHIN)
+    await said(bob, room, "!open 1")
+    await alice.wait_for(room, in_thread("voting open until"), within=WITHIN)
+    _, status = await said(alice, room, "!status 1")
+    assert f"Thread in matrix:{room}: {card.event_id}" in body(status)
+
+
+async def test_reminders_and_refusals_go_to_a_direct_room(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice, bob = await members("alice"), await members("bob")
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    room = await room_with_bot(alice, [bob], folkmoot)
+    await said(alice, room, "!bind coop")  # bob, in the room, becomes a member
+    await said(alice, room, "!propose Elect a treasurer secret vote=2d")
+    await said(alice, room, "!remind 1")
+    direct = await next_invite(bob)
+    await bob.join(direct)
+    reminder = await bob.wait_for(direct, from_bot(folkmoot, "Reminder:"), within=WITHIN)
+    assert "!vote 1" in body(reminder) and content(reminder)["m.mentions"] == {}
+    # In the direct room: the ballot is confirmed there, a refusal answered there.
+    _, refusal = await said(bob, direct, "!vote 1 maybe")
+    assert "maybe" in body(refusal)
+    _, ack = await said(bob, direct, "!vote 1 yes")
+    assert relates_to(ack)["key"] == "✅"
+    assert await folkmoot.ballots(1) == 1
+    assert not bob.received(room, from_bot(folkmoot, "maybe"))
+
+
+async def next_invite(member: Member) -> str:
+    """The room of the next invitation `member` receives (a direct room the bot opens)."""
+    seen = len(member.invites)
+    async with asyncio.timeout(WITHIN), member._arrived:
+        await member._arrived.wait_for(lambda: len(member.invites) > seen)
+    return member.invites[seen]
