@@ -16,14 +16,14 @@ from pathlib import Path
 import nio
 import pytest
 from sqlalchemy import func, select, update
+from tests.matrix.conftest import MakeMember
+from tests.matrix.homeserver import Synapse, register
+from tests.matrix.member import Member, content, event_type, relates_to
 
 from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
 from bot.runner import run_bot
 from governance.store import tables as t
 from governance.store.engine import make_engine
-from tests.matrix.conftest import MakeMember
-from tests.matrix.homeserver import Synapse, register
-from tests.matrix.member import Member, content, event_type, relates_to
 
 WITHIN = 20.0
 
@@ -41,9 +41,7 @@ class Bot:
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.user_id, self.password = register(
-            self.synapse, f"{secrets.token_hex(3)}-folkmoot"
-        )
+        self.user_id, self.password = register(self.synapse, f"{secrets.token_hex(3)}-folkmoot")
 
     @property
     def db_url(self) -> str:
