@@ -16,14 +16,14 @@ from pathlib import Path
 import nio
 import pytest
 from sqlalchemy import func, select, update
-from tests.matrix.conftest import MakeMember
-from tests.matrix.homeserver import Synapse, register
-from tests.matrix.member import Member, content, event_type, relates_to
 
 from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
 from bot.runner import run_bot
 from governance.store import tables as t
 from governance.store.engine import make_engine
+from tests.matrix.conftest import MakeMember
+from tests.matrix.homeserver import Synapse, register
+from tests.matrix.member import Member, content, event_type, relates_to
 
 WITHIN = 20.0
 
@@ -309,3 +309,21 @@ async def next_invite(member: Member) -> str:
     async with asyncio.timeout(WITHIN), member._arrived:
         await member._arrived.wait_for(lambda: len(member.invites) > seen)
     return member.invites[seen]
+
+
+async def test_a_vote_in_an_encrypted_room_is_counted(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice = await members("alice", encrypted=True)
+    bob = await members("bob", encrypted=True)
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    room = await room_with_bot(alice, [bob], folkmoot, encrypted=True)
+    _, reply = await said(alice, room, "!bind coop")
+    assert body(reply) == "This room is now bound to coop."
+    await said(alice, room, "!propose Encrypt the archive vote=2d")
+    card = await bob.wait_for(room, from_bot(folkmoot, "#1 Encrypt the archive"), within=WITHIN)
+    assert isinstance(card, nio.RoomMessage)  # decrypted: the bot's answers are encrypted too
+    _, ack = await said(bob, room, "!vote 1 yes")
+    assert relates_to(ack)["key"] == "✅"
+    assert await folkmoot.ballots(1) == 1
