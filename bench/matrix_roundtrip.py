@@ -21,8 +21,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
 from bot.runner import run_bot
@@ -31,6 +32,21 @@ from tests.matrix.member import Member, content, relates_to
 
 TARGET = 1.5
 WITHIN = 20.0
+
+
+def _answers(sent: str, sender: str | None = None) -> Callable[[Any], bool]:
+    """An event relating to `sent`: a reaction on it or a reply to it (from `sender`)."""
+
+    def match(event: Any) -> bool:
+        rel = relates_to(event)
+        related = sent in (rel.get("event_id"), rel.get("m.in_reply_to", {}).get("event_id"))
+        return related and (sender is None or event.sender == sender)
+
+    return match
+
+
+def _pong(sender: str, k: int) -> Callable[[Any], bool]:
+    return lambda event: bool(event.sender == sender and content(event).get("body") == f"pong {k}")
 
 
 def _quantile(values: Sequence[float], q: float) -> float:
@@ -83,17 +99,7 @@ async def measure(rounds: int, directory: Path) -> tuple[list[float], list[float
         await alice.wait_for_membership(room, bot_id)
         for command in ("!bind coop", "!propose Measure the round trip vote=7d"):
             sent = await alice.send_text(room, command)
-            await alice.wait_for(
-                room,
-                lambda e, s=sent: (
-                    s
-                    in (
-                        relates_to(e).get("event_id"),
-                        relates_to(e).get("m.in_reply_to", {}).get("event_id"),
-                    )
-                ),
-                within=WITHIN,
-            )
+            await alice.wait_for(room, _answers(sent, bot_id), within=WITHIN)
         stop_echo = asyncio.Event()
         echo = asyncio.create_task(_echo(bob, room, stop_echo))
         bot_times: list[float] = []
@@ -101,22 +107,11 @@ async def measure(rounds: int, directory: Path) -> tuple[list[float], list[float
         for k in range(rounds):
             started = time.perf_counter()
             sent = await alice.send_text(room, "!status 1")
-            await alice.wait_for(
-                room,
-                lambda e, s=sent: (
-                    e.sender == bot_id
-                    and relates_to(e).get("m.in_reply_to", {}).get("event_id") == s
-                ),
-                within=WITHIN,
-            )
+            await alice.wait_for(room, _answers(sent, bot_id), within=WITHIN)
             bot_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             await alice.send_text(room, f"ping {k}")
-            await alice.wait_for(
-                room,
-                lambda e, k=k: e.sender == bob.user_id and content(e).get("body") == f"pong {k}",
-                within=WITHIN,
-            )
+            await alice.wait_for(room, _pong(bob.user_id, k), within=WITHIN)
             echo_times.append(time.perf_counter() - started)
         stop_echo.set()
         await echo
