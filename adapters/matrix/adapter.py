@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from aiohttp import ClientError
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -56,6 +57,9 @@ PLATFORM = "matrix"
 ACK = "✅"
 SYNC_TIMEOUT_MS = 30_000
 MAX_BACKOFF = 60.0
+MAX_TIMEOUTS = 2
+REQUEST_TIMEOUT = 60.0
+"""Longer than a sync's long poll (SYNC_TIMEOUT_MS)."""
 SYNC_FILTER = {"room": {"timeline": {"limit": 500}}, "presence": {"types": []}}
 """A long timeline per room, so a restart after a busy hour still sees every vote."""
 UNBOUND_HINT = "This room is not bound to a community; an admin can !bind it."
@@ -130,14 +134,21 @@ class MatrixAdapter:
     async def _connect(self) -> None:
         s = self.settings
         s.store_dir.mkdir(parents=True, exist_ok=True)
-        config = AsyncClientConfig(store_sync_tokens=True, encryption_enabled=True)
+        # nio retries a refused connection for ever unless told otherwise; the sync loop
+        # below has its own back-off, and start-up must fail rather than hang.
+        config = AsyncClientConfig(
+            store_sync_tokens=True,
+            encryption_enabled=True,
+            max_timeouts=MAX_TIMEOUTS,
+            request_timeout=REQUEST_TIMEOUT,
+        )
         client = AsyncClient(s.homeserver, s.user_id, store_path=str(s.store_dir), config=config)
         try:
             await self._login(client)
         except MatrixStartError:
             await client.close()
             raise
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ClientError) as error:
             await client.close()
             raise MatrixStartError(
                 f"the Matrix homeserver {s.homeserver} is unreachable ({type(error).__name__})"

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
-from bot.runner import run_bot
+from bot.runner import AdapterStartError, run_bot
 from governance.store import tables as t
 from governance.store.engine import make_engine
 from tests.matrix.conftest import MakeMember
@@ -327,3 +327,23 @@ async def test_a_vote_in_an_encrypted_room_is_counted(
     _, ack = await said(bob, room, "!vote 1 yes")
     assert relates_to(ack)["key"] == "✅"
     assert await folkmoot.ballots(1) == 1
+
+
+async def test_a_wrong_password_stops_start_up_with_a_clear_message(
+    synapse: Synapse, tmp_path: Path
+) -> None:
+    user_id, _ = register(synapse, f"{secrets.token_hex(3)}-folkmoot")
+    settings = Settings(data_dir=tmp_path, matrix_password="not-the-password")  # type: ignore[arg-type]
+    config = FileConfig(
+        communities=[CommunityConfig(name="coop")],
+        matrix=MatrixConfig(homeserver=synapse.url, user_id=user_id),
+    )
+    with pytest.raises(AdapterStartError, match=f"Matrix login as {user_id} failed") as info:
+        await asyncio.wait_for(run_bot(settings, config), timeout=WITHIN)
+    assert "not-the-password" not in str(info.value)
+    unreachable = FileConfig(
+        communities=[CommunityConfig(name="coop")],
+        matrix=MatrixConfig(homeserver="http://127.0.0.1:9", user_id=user_id),
+    )
+    with pytest.raises(AdapterStartError, match="unreachable"):
+        await asyncio.wait_for(run_bot(settings, unreachable), timeout=WITHIN)
