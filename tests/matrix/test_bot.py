@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import nio
 import pytest
@@ -347,3 +348,25 @@ async def test_a_wrong_password_stops_start_up_with_a_clear_message(
     )
     with pytest.raises(AdapterStartError, match="unreachable"):
         await asyncio.wait_for(run_bot(settings, unreachable), timeout=WITHIN)
+
+
+async def test_room_power_levels_give_roles_as_configured(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice, bob, carol = await members("alice"), await members("bob"), await members("carol")
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    room = await room_with_bot(alice, [bob, carol], folkmoot)
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.power_levels"
+    levels = await alice.api("GET", path)
+    levels["users"][bob.user_id] = 50
+    await alice.api("PUT", path, levels)
+    await alice.wait_for(
+        room, lambda e: content(e).get("users", {}).get(bob.user_id) == 50, within=WITHIN
+    )
+    await said(alice, room, "!bind coop")
+    await said(alice, room, "!propose Hire a baker vote=2d")
+    _, refused = await said(carol, room, "!close 1 enough")
+    assert "Only a moderator or above can close a vote early" in body(refused)
+    _, ack = await said(bob, room, "!close 1 we have decided")  # power level 50: moderator
+    assert relates_to(ack)["key"] == "✅"
