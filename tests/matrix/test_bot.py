@@ -145,6 +145,19 @@ async def room_with_bot(
     return room
 
 
+async def bound_room(
+    members: MakeMember, bot: Callable[[Member], Bot], *names: str
+) -> tuple[Bot, str, list[Member]]:
+    """The bot started, a room of `names` (the first is the admin) with it, bound to coop."""
+    people = [await members(name) for name in names]
+    folkmoot = bot(people[0])
+    await folkmoot.start()
+    room = await room_with_bot(people[0], people[1:], folkmoot)
+    _, reply = await said(people[0], room, "!bind coop")
+    assert body(reply) == "This room is now bound to coop."
+    return folkmoot, room, people
+
+
 async def said(member: Member, room: str, text: str) -> tuple[str, nio.Event]:
     """Send a command; the bot's reply to it (an m.in_reply_to) or its reaction."""
     event_id = await member.send_text(room, text)
@@ -209,11 +222,7 @@ async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
 async def test_votes_sent_while_the_bot_is_down_count_once_after_a_restart(
     members: MakeMember, bot: Callable[[Member], Bot]
 ) -> None:
-    alice, bob, carol = await members("alice"), await members("bob"), await members("carol")
-    folkmoot = bot(alice)
-    await folkmoot.start()
-    room = await room_with_bot(alice, [bob, carol], folkmoot)
-    await said(alice, room, "!bind coop")
+    folkmoot, room, (alice, bob, carol) = await bound_room(members, bot, "alice", "bob", "carol")
     await said(alice, room, "!propose Buy a van vote=2d")
     await folkmoot.stop()
 
@@ -257,11 +266,7 @@ async def test_malformed_commands_and_unbound_rooms_get_helpful_replies(
 async def test_a_deliberation_thread_gets_its_summary_and_the_opening(
     members: MakeMember, bot: Callable[[Member], Bot]
 ) -> None:
-    alice, bob = await members("alice"), await members("bob")
-    folkmoot = bot(alice)
-    await folkmoot.start()
-    room = await room_with_bot(alice, [bob], folkmoot)
-    await said(alice, room, "!bind coop")
+    folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
     await said(bob, room, "!propose Share the tools deliberate=2d")
     card = await alice.wait_for(room, from_bot(folkmoot, "in deliberation until"), within=WITHIN)
     await said(bob, room, "!summary 1 Saturdays suit everyone.")
@@ -284,11 +289,8 @@ async def test_a_deliberation_thread_gets_its_summary_and_the_opening(
 async def test_reminders_and_refusals_go_to_a_direct_room(
     members: MakeMember, bot: Callable[[Member], Bot]
 ) -> None:
-    alice, bob = await members("alice"), await members("bob")
-    folkmoot = bot(alice)
-    await folkmoot.start()
-    room = await room_with_bot(alice, [bob], folkmoot)
-    await said(alice, room, "!bind coop")  # bob, in the room, becomes a member
+    # bob, in the room when it is bound, becomes a member
+    folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
     await said(alice, room, "!propose Elect a treasurer secret vote=2d")
     await said(alice, room, "!remind 1")
     direct = await next_invite(bob)
