@@ -37,6 +37,7 @@ from nio import (
     RoomMessageText,
     RoomPreset,
     RoomSendResponse,
+    RoomUpgradeEvent,
     SyncResponse,
     UnknownEvent,
     WhoamiResponse,
@@ -157,6 +158,7 @@ class MatrixAdapter:
         client.add_event_callback(self._on_unknown, UnknownEvent)
         client.add_event_callback(self._on_invite, InviteMemberEvent)
         client.add_event_callback(self._on_member, RoomMemberEvent)
+        client.add_event_callback(self._on_upgrade, RoomUpgradeEvent)
         self._client = client
         if client.should_upload_keys:
             await client.keys_upload()
@@ -305,6 +307,23 @@ class MatrixAdapter:
         community = await self._governance.community_of(RoomRef(PLATFORM, room.room_id))
         if community is not None:
             await self._join(room, community, AccountRef(PLATFORM, event.state_key))
+
+    async def _on_upgrade(self, room: MatrixRoom, event: RoomUpgradeEvent) -> None:
+        """The room was upgraded (tombstoned): its binding moves to the new room, and the
+        bot joins it (at once if it may; else when it is invited there)."""
+        if self._skip_history or not event.replacement_room:
+            return
+        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
+            return
+        community = await self._governance.move_room(
+            RoomRef(PLATFORM, room.room_id), RoomRef(PLATFORM, event.replacement_room)
+        )
+        if community is None:
+            return
+        log.info("%s was upgraded to %s (%s)", room.room_id, event.replacement_room, community)
+        joined = await self.client.join(event.replacement_room)
+        if isinstance(joined, JoinError):
+            log.info("waiting for an invite to %s (%s)", event.replacement_room, joined.message)
 
     async def _join_everyone(self, room: MatrixRoom, community: CommunityId) -> None:
         """A room just bound: the people in it become members of the community."""

@@ -147,6 +147,29 @@ class Governance:
         async with self._uow(read_only=True) as uow:
             return await uow.members.by_account(community, account)
 
+    async def move_room(self, old: RoomRef, new: RoomRef) -> CommunityId | None:
+        """A room replaced by another (a Matrix room upgrade): its binding moves to the
+        new room, and the change is logged. None if the old room was not bound."""
+        async with self._uow() as uow:
+            community = await uow.bindings.community_of(old)
+            if community is None:
+                return None
+            if await uow.bindings.community_of(new) is None:
+                await uow.bindings.bind(new, community)
+            await uow.bindings.unbind(old)
+            await uow.log.append(
+                community,
+                at=self.deps.clock.now(),
+                kind="room moved",
+                proposal=None,
+                actor=None,
+                data={"from": str(old), "to": str(new)},
+            )
+            await uow.commit()
+        self._bindings.pop(old, None)
+        self._bindings.pop(new, None)
+        return community
+
     async def communities_of(self, account: AccountRef) -> list[CommunityId]:
         """The communities `account` is a member of."""
         async with self._uow(read_only=True) as uow:

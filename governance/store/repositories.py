@@ -327,6 +327,13 @@ class BindingRepo(_Repo):
             )
         )
 
+    async def unbind(self, room: RoomRef) -> None:
+        await self.conn.execute(
+            delete(t.bindings).where(
+                t.bindings.c.platform == room.platform, t.bindings.c.room_id == room.room_id
+            )
+        )
+
     async def rooms(self, community: CommunityId) -> list[RoomRef]:
         query = (
             select(t.bindings.c.platform, t.bindings.c.room_id)

@@ -372,3 +372,18 @@ async def test_room_power_levels_give_roles_as_configured(
     assert "Only a moderator or above can close a vote early" in body(refused)
     _, ack = await said(bob, room, "!close 1 we have decided")  # power level 50: moderator
     assert relates_to(ack)["key"] == "✅"
+
+
+async def test_an_upgraded_room_takes_its_binding_along(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    folkmoot, room, (alice,) = await bound_room(members, bot, "alice")
+    await said(alice, room, "!propose Move house vote=2d")
+    upgraded = await alice.api(
+        "POST", f"/_matrix/client/v3/rooms/{quote(room)}/upgrade", {"new_version": "10"}
+    )
+    new_room = upgraded["replacement_room"]
+    await alice.invite(new_room, folkmoot.user_id)  # the new room is invite-only, as was the old
+    await alice.wait_for_membership(new_room, folkmoot.user_id)
+    _, status = await said(alice, new_room, "!status 1")
+    assert body(status).startswith("#1 Move house — voting until")
