@@ -38,6 +38,8 @@ class Bot:
     admin: str
     user_id: str = ""
     password: str = ""
+    invite_from: list[str] | None = None
+    """Who may invite the bot; by default anyone on the test homeserver."""
     task: asyncio.Task[int] | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -61,7 +63,7 @@ class Bot:
             matrix=MatrixConfig(
                 homeserver=self.synapse.url,
                 user_id=self.user_id,
-                invite_from=[f":{self.synapse.server_name}"],
+                invite_from=self.invite_from or [f":{self.synapse.server_name}"],
                 power_levels={"moderator": 50},
             ),
         )
@@ -387,3 +389,18 @@ async def test_an_upgraded_room_takes_its_binding_along(
     await alice.wait_for_membership(new_room, folkmoot.user_id)
     _, status = await said(alice, new_room, "!status 1")
     assert body(status).startswith("#1 Move house — voting until")
+
+
+async def test_invites_are_accepted_only_from_configured_accounts(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    alice, mallory = await members("alice"), await members("mallory")
+    folkmoot = bot(alice)
+    folkmoot.invite_from = [alice.user_id]
+    await folkmoot.start()
+    elsewhere = await mallory.create_room(invite=[folkmoot.user_id])
+    room = await alice.create_room(invite=[folkmoot.user_id])
+    await alice.wait_for_membership(room, folkmoot.user_id)  # alice may invite it
+    # By then the bot has seen mallory's earlier invite too, and not taken it.
+    joined = await mallory.api("GET", f"/_matrix/client/v3/rooms/{quote(elsewhere)}/joined_members")
+    assert list(joined["joined"]) == [mallory.user_id]
