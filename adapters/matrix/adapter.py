@@ -467,4 +467,9 @@ class MatrixAdapter:
         if not isinstance(created, RoomCreateResponse):
             raise ConnectionError(f"could not open a direct room with {user_id}: {created}")
         await self._state.remember_direct_room(user_id, created.room_id)
+        # nio sends only to rooms its sync has shown it; this one is known to be ours
+        # and unencrypted already, and the next sync fills in the rest.
+        self.client.rooms.setdefault(
+            created.room_id, MatrixRoom(created.room_id, self.settings.user_id)
+        )
         return str(created.room_id)

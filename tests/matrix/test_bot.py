@@ -404,3 +404,25 @@ async def test_invites_are_accepted_only_from_configured_accounts(
     # By then the bot has seen mallory's earlier invite too, and not taken it.
     joined = await mallory.api("GET", f"/_matrix/client/v3/rooms/{quote(elsewhere)}/joined_members")
     assert list(joined["joined"]) == [mallory.user_id]
+
+
+async def test_stray_poll_answers_and_redacted_commands_change_nothing(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
+    await said(alice, room, "!propose Plant a hedge vote=2d")
+    ours = await alice.wait_for(room, type="m.poll.start", sender=folkmoot.user_id)
+    theirs = await alice.send_poll_start(room, "Lunch?", [("yes", "Yes"), ("no", "No")])
+    await bob.send_poll_response(room, theirs, ["yes"])  # not the bot's poll: not a ballot
+    await bob.send_poll_response(room, ours.event_id, ["maybe"])  # not an answer it offered
+    direct = await next_invite(bob)  # the refusal is said privately
+    await bob.join(direct)
+    refusal = await bob.wait_for(direct, from_bot(folkmoot, "maybe"), within=WITHIN)
+    assert content(refusal)["m.mentions"] == {}
+    # Sent and redacted while the bot is away: the redacted command is not handled.
+    await folkmoot.stop()
+    sent = await bob.send_text(room, "!vote 1 yes")
+    await bob.client.room_redact(room, sent, reason="sent by mistake")
+    await folkmoot.start()
+    _, status = await said(alice, room, "!status 1")
+    assert "Ballots so far: 0 of 2." in body(status)
