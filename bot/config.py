@@ -155,12 +155,38 @@ class MatrixConfig(BaseModel):
         return value
 
 
+class DiscordConfig(BaseModel):
+    """The Discord adapter. Its token comes from ``FOLKMOOT_DISCORD_TOKEN`` (or
+    ``FOLKMOOT_DISCORD_TOKEN_FILE``), never from this file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    guilds: list[int] = []
+    """Guilds whose slash commands are synced at start."""
+    roles: dict[str, str] = {}
+    """Discord role name → folkmoot role (``{ Stewards = "moderator" }``)."""
+    message_content: bool = False
+    """Ask for the privileged message-content intent: ``!`` text commands in channels."""
+    api_base: str | None = Field(default=None, pattern=r"^https?://")
+    """Another REST base than Discord's (tests, Discord-compatible servers)."""
+    gateway: str | None = Field(default=None, pattern=r"^wss?://")
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, word in value.items():
+            if word not in ("observer", "member", "moderator", "admin"):
+                raise ValueError(f"roles: {name} = {word!r} is not a folkmoot role")
+        return value
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     communities: list[CommunityConfig] = []
     record: RecordConfig | None = None
     matrix: MatrixConfig | None = None
+    discord: DiscordConfig | None = None
 
 
 class Settings(BaseSettings):
@@ -186,6 +212,8 @@ class Settings(BaseSettings):
     matrix_password_file: Path | None = None
     matrix_token: SecretStr | None = None
     matrix_token_file: Path | None = None
+    discord_token: SecretStr | None = None
+    discord_token_file: Path | None = None
 
     def secret(self, name: str) -> str | None:
         """``matrix_password``: from its variable, or from the file its ``_FILE`` names."""

@@ -16,8 +16,11 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+import discord
+import yarl
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.discord.adapter import DiscordAdapter, DiscordSettings
 from adapters.matrix.adapter import MatrixAdapter, MatrixSettings
 from adapters.record.outlet import RecordingOutlet
 from bot.bootstrap import App, bootstrap, ensure_binding
@@ -45,8 +48,8 @@ NO_ADAPTER = (
     "no platform adapter is configured, so there is nothing to run. Configure one in the "
     "file named by FOLKMOOT_CONFIG: [matrix] homeserver=…, user_id=… (with "
     "FOLKMOOT_MATRIX_PASSWORD or FOLKMOOT_MATRIX_TOKEN in the environment), or [record] "
-    "path=… (a JSON Lines recording of every announcement). The Discord adapter "
-    "([discord]; FOLKMOOT_DISCORD_TOKEN) is not part of this version yet. "
+    "path=… (a JSON Lines recording of every announcement), or [discord] (with "
+    "FOLKMOOT_DISCORD_TOKEN). "
     "To try folkmoot without a platform, run `folkmoot console`."
 )
 
@@ -90,6 +93,29 @@ def _matrix(settings: Settings, config: FileConfig, app: App) -> MatrixAdapter |
     )
 
 
+def _discord(settings: Settings, config: FileConfig, app: App) -> DiscordAdapter | None:
+    if config.discord is None:
+        return None
+    d = config.discord
+    token = settings.secret("discord_token")
+    if not token:
+        raise ConfigError("[discord] needs a bot token: set FOLKMOOT_DISCORD_TOKEN")
+    if d.api_base is not None:
+        discord.http.Route.BASE = d.api_base.rstrip("/")
+    if d.gateway is not None:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(d.gateway)
+    return DiscordAdapter(
+        DiscordSettings(
+            token=token,
+            guilds=tuple(d.guilds),
+            role_names=dict(d.roles),
+            message_content=d.message_content,
+        ),
+        app.governance,
+        PlatformState(app.factory, "discord"),
+    )
+
+
 def _lease_names(config: FileConfig) -> dict[str, str]:
     """Each outlet's lease, named ``platform:account``: one connection, one holder."""
     names: dict[str, str] = {}
@@ -97,6 +123,8 @@ def _lease_names(config: FileConfig) -> dict[str, str]:
         names["record"] = f"record:{config.record.path.resolve()}"
     if config.matrix is not None:
         names["matrix"] = f"matrix:{config.matrix.user_id}"
+    if config.discord is not None:
+        names["discord"] = "discord:bot"
     return names
 
 
@@ -176,7 +204,7 @@ def _record_rooms(config: FileConfig) -> list[tuple[RoomRef, CommunityId]]:
 
 async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | None = None) -> int:
     outlets = _outlets(config)
-    if not outlets and config.matrix is None:
+    if not outlets and config.matrix is None and config.discord is None:
         raise NoAdapterConfigured(NO_ADAPTER)
     rooms = _record_rooms(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -198,6 +226,10 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     if matrix is not None:
         outlets["matrix"] = matrix  # the dispatcher reads this mapping
         connections["matrix"] = (matrix.start, matrix.stop)
+    discord_bot = _discord(settings, config, app)
+    if discord_bot is not None:
+        outlets["discord"] = discord_bot
+        connections["discord"] = (discord_bot.start_adapter, discord_bot.stop_adapter)
     # Nothing is delivered to a platform before its lease is taken.
     keepers = []
     for platform, name in _lease_names(config).items():
@@ -254,5 +286,7 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
                 await keeper.release()
         if matrix is not None:
             await matrix.stop()
+        if discord_bot is not None:
+            await discord_bot.stop_adapter()
         await app.close()
     return 0
