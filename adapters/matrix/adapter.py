@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +105,7 @@ class MatrixAdapter:
         self._skip_history = False
         self._sync_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._since: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -116,8 +117,13 @@ class MatrixAdapter:
     async def start(self) -> None:
         """Log in (or resume the stored session), then handle what was said while the
         bot was away, before returning: missed closes run after the backlog."""
+        await self.stop()  # a second start (a lease taken again) replaces the first
         await self._connect()
-        await self._catch_up()
+        try:
+            await self._catch_up()
+        except BaseException:
+            await self.stop()
+            raise
         self._stopping.clear()
         self._sync_task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
 
@@ -138,7 +144,10 @@ class MatrixAdapter:
         # nio retries a refused connection for ever unless told otherwise; the sync loop
         # below has its own back-off, and start-up must fail rather than hang.
         config = AsyncClientConfig(
-            store_sync_tokens=True,
+            # The sync position is ours to keep (see _sync_once): nio would save it
+            # before the batch's events are handled, and lose the rest of a batch
+            # whose handling failed or was cut off.
+            store_sync_tokens=False,
             encryption_enabled=True,
             max_timeouts=MAX_TIMEOUTS,
             request_timeout=REQUEST_TIMEOUT,
@@ -221,23 +230,40 @@ class MatrixAdapter:
                 {"user_id": self.settings.user_id, "device_id": device_id, "token": token}, out
             )
 
-    async def _catch_up(self) -> None:
-        client = self.client
-        since = client.loaded_sync_token or None
-        # A first start ever: the rooms' history is not ours to act on.
-        self._skip_history = since is None
-        try:
-            response = await client.sync(
-                timeout=0, since=since, full_state=since is None, sync_filter=SYNC_FILTER
-            )
-        finally:
-            self._skip_history = False
+    def _token_file(self) -> Path:
+        return self.settings.store_dir / "sync-token"
+
+    async def _sync_once(self, *, poll_ms: int) -> SyncResponse:
+        """One sync from the last position fully handled; the position moves on only
+        once every event of the batch was handled, so a batch cut off (an error, a
+        stop, a crash) is read again, and `first_sight` skips what was done."""
+        since = self._since
+        response = await self.client.sync(
+            timeout=poll_ms, since=since, full_state=since is None, sync_filter=SYNC_FILTER
+        )
         if not isinstance(response, SyncResponse):
-            raise MatrixStartError(f"the first Matrix sync failed: {response}")
+            raise ConnectionError(f"Matrix sync failed: {response}")
         await self._keys()
+        self._since = response.next_batch
+        self._token_file().write_text(response.next_batch, encoding="utf-8")
         for room_id, room in response.rooms.join.items():
             if room.timeline.limited:
                 log.warning("room %s had more messages while away than one sync holds", room_id)
+        return response
+
+    async def _catch_up(self) -> None:
+        try:
+            self._since = self._token_file().read_text(encoding="utf-8").strip() or None
+        except OSError:
+            self._since = None
+        # A first start ever: the rooms' history is not ours to act on.
+        self._skip_history = self._since is None
+        try:
+            await self._sync_once(poll_ms=0)
+        except ConnectionError as error:
+            raise MatrixStartError(str(error)) from None
+        finally:
+            self._skip_history = False
 
     async def _keys(self) -> None:
         client = self.client
@@ -252,14 +278,7 @@ class MatrixAdapter:
         delay = 1.0
         while not self._stopping.is_set():
             try:
-                response = await self.client.sync(
-                    timeout=SYNC_TIMEOUT_MS,
-                    since=self.client.next_batch,
-                    sync_filter=SYNC_FILTER,
-                )
-                if not isinstance(response, SyncResponse):
-                    raise RuntimeError(str(response))
-                await self._keys()
+                await self._sync_once(poll_ms=SYNC_TIMEOUT_MS)
                 delay = 1.0
             except asyncio.CancelledError:
                 raise
@@ -293,10 +312,15 @@ class MatrixAdapter:
             return
         if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
             return  # handled before (a replay after a restart, or another instance)
+        # Marked as handled: from here it must finish even if the sync is stopped.
+        await asyncio.shield(self._guarded(self._handle(room, event), event.event_id))
+
+    @staticmethod
+    async def _guarded(handling: Awaitable[None], event_id: str) -> None:
         try:
-            await self._handle(room, event)
+            await handling
         except Exception:
-            log.exception("handling Matrix event %s failed", event.event_id)
+            log.exception("handling Matrix event %s failed", event_id)
 
     async def _on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
         """Whoever joins a bound room joins its community (roles from power levels)."""
@@ -347,10 +371,8 @@ class MatrixAdapter:
         if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
             return
         text = f"!vote {proposal} {' '.join(answers)}" if answers else f"!unvote {proposal}"
-        try:
-            await self._command(room, event.event_id, event.sender, event.server_timestamp, text)
-        except Exception:
-            log.exception("handling Matrix poll response %s failed", event.event_id)
+        handling = self._command(room, event.event_id, event.sender, event.server_timestamp, text)
+        await asyncio.shield(self._guarded(handling, event.event_id))
 
     async def _handle(self, room: MatrixRoom, event: RoomMessageText) -> None:
         await self._command(room, event.event_id, event.sender, event.server_timestamp, event.body)

@@ -5,8 +5,10 @@ to the event's community for an announcement, each member still to vote for a
 reminder (privately). Deliveries are then made per channel in outbox order: a
 channel whose oldest delivery is failing waits (with backoff) rather than let a later
 message overtake it, while other channels go on. A channel that is gone for good
-(the outlet raises `ChannelGone`), or that has failed for a whole day, has its
-delivery given up into the dead-letter list admins can read with `!undelivered`.
+(the outlet raises `ChannelGone`), or that has been failing for a whole day, has its
+delivery given up into the dead-letter list admins can read with `!undelivered`; a
+private message is dropped instead (no record says whom it was for). A reminder
+retried past its vote's end is dropped too.
 
 Delivery is at-least-once: a delivery is marked done only after the outlet returned,
 and its key (``folkmoot-<row>-<channel>``) is the same on every retry, so the
@@ -32,6 +34,7 @@ from governance.domain.events import (
     VotingOpened,
 )
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.lifecycle import Status
 from governance.service import deliberation, reminders
 from governance.service.deps import Deps
 from governance.service.ports import (
@@ -55,6 +58,7 @@ CLAIM_FOR = timedelta(minutes=2)
 SETTLE_EVERY = 50
 """Deliveries made before their success is written down (one transaction for them)."""
 GIVE_UP_AFTER = timedelta(days=1)
+NOT_HELD = "this instance does not hold the platform (its lease)"
 """A channel failing this long after the event was committed is taken as gone."""
 
 
@@ -196,6 +200,10 @@ class Dispatcher:
         for index, delivery in enumerate(run):
             await self._deps.due_idle.wait()  # closes first, their announcements after
             error, gone = await self._send(delivery)
+            if error == NOT_HELD:  # the lease went mid-run: the holder takes it from here
+                await self._settle(done)
+                await self._release([d.id for d in run[index:]])
+                return index
             if error is None:
                 done.append(delivery)
                 if len(done) >= SETTLE_EVERY:
@@ -205,7 +213,12 @@ class Dispatcher:
             await self._settle(done)
             async with self._uow() as uow:
                 now = self._deps.clock.now()
-                if gone or now - delivery.created_at >= GIVE_UP_AFTER:
+                failing_since = delivery.first_failed_at or now
+                if delivery.channel.kind == "dm" and (gone or now - failing_since >= GIVE_UP_AFTER):
+                    # Who was to be told privately stays private: no dead letter names them.
+                    log.warning("a private message (outbox row %d) is given up", delivery.outbox_id)
+                    await uow.outbox.forget([delivery.id])
+                elif gone or now - failing_since >= GIVE_UP_AFTER:
                     log.warning(
                         "giving up delivery of outbox row %d to %s: %s",
                         delivery.outbox_id,
@@ -215,7 +228,10 @@ class Dispatcher:
                     await uow.outbox.give_up(delivery.id, at=now, error=error)
                 else:
                     await uow.outbox.failed(
-                        delivery.id, retry_at=now + backoff(delivery.attempts + 1), error=error
+                        delivery.id,
+                        at=now,
+                        retry_at=now + backoff(delivery.attempts + 1),
+                        error=error,
                     )
                 await uow.commit()
             if gone:
@@ -249,8 +265,9 @@ class Dispatcher:
         """(error or None, whether the channel is gone for good)."""
         outlet = self._outlets.get(delivery.channel.platform)
         if outlet is None or delivery.channel.platform in self._paused:
-            # The lease was lost mid-run: the holder delivers it, under the same key.
-            return f"this instance does not hold {delivery.channel.platform}", False
+            return NOT_HELD, False
+        if isinstance(delivery.event, ReminderDue) and not await self._still_open(delivery.event):
+            return None, False  # retried past its vote's end: it makes no sense any more
         try:
             message = render_event(delivery.event)
         except Exception as error:  # a bug: keep the delivery for a fixed version
@@ -283,6 +300,16 @@ class Dispatcher:
             )
             return repr(error), False
         return None, False
+
+    async def _still_open(self, event: ReminderDue) -> bool:
+        async with self._uow(read_only=True) as uow:
+            proposal = await uow.proposals.get(event.community, event.number)
+        return (
+            proposal is not None
+            and proposal.status is Status.VOTING
+            and proposal.closes_at is not None
+            and proposal.closes_at > self._deps.clock.now()
+        )
 
     async def _thread_of(
         self,

@@ -116,7 +116,9 @@ class Delivery:
     next_attempt_at: datetime
     claimed_until: datetime | None
     created_at: datetime
-    """When the event was committed (giving up is counted from then)."""
+    """When the event was committed."""
+    first_failed_at: datetime | None = None
+    """When delivering it first failed (giving up is counted from then)."""
 
     def ready(self, now: datetime) -> bool:
         return self.next_attempt_at <= now and (
@@ -299,7 +301,9 @@ class Outbox(Protocol):
         """Private deliveries are done: remove them, leaving no record of who was told."""
         ...
 
-    async def failed(self, delivery: int, *, retry_at: datetime, error: str) -> None: ...
+    async def failed(
+        self, delivery: int, *, at: datetime, retry_at: datetime, error: str
+    ) -> None: ...
     async def give_up(self, delivery: int, *, at: datetime, error: str) -> None: ...
     async def dead_letters(self, community: CommunityId, *, limit: int) -> list[DeadLetter]:
         """Deliveries given up on, newest first."""

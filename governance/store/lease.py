@@ -360,10 +360,12 @@ class LeaseKeeper:
             await self._taken()
         except BaseException as error:
             self.failure = str(error) or type(error).__name__
+            self._lost()  # undo what taking over had started (a connection, delivery)
             await self._lease.release()
             raise
         self.failure = None
-        if not self._lease.held:  # lost while taking over: try again
+        if not self._lease.held:  # lost while taking over: undo, and try again
+            self._lost()
             return
         self._holding = True
         self._waiting_logged = False

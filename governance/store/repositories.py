@@ -959,6 +959,7 @@ class OutboxRepo(_Repo):
                 o.c.kind,
                 o.c.payload,
                 o.c.created_at,
+                d.c.first_failed_at,
             )
             .join_from(d, o, o.c.id == d.c.outbox_id)
             .where(
@@ -980,6 +981,7 @@ class OutboxRepo(_Repo):
                 r.next_attempt_at,
                 r.claimed_until,
                 r.created_at,
+                r.first_failed_at,
             )
             for r in await self.conn.execute(query)
         ]
@@ -1020,13 +1022,14 @@ class OutboxRepo(_Repo):
                 .values(delivered_at=at, claimed_until=None)
             )
 
-    async def failed(self, delivery: int, *, retry_at: datetime, error: str) -> None:
+    async def failed(self, delivery: int, *, at: datetime, retry_at: datetime, error: str) -> None:
         d = t.deliveries
         await self.conn.execute(
             update(d)
             .where(d.c.id == delivery)
             .values(
                 attempts=d.c.attempts + 1,
+                first_failed_at=func.coalesce(d.c.first_failed_at, bindparam("at", at, type_=t.TS)),
                 next_attempt_at=retry_at,
                 claimed_until=None,
                 last_error=error[:2000],

@@ -225,6 +225,7 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", TS, nullable=False),
     Column("claimed_until", TS),
+    Column("first_failed_at", TS),
     Column("delivered_at", TS),
     Column("dead_at", TS),
     Column("last_error", Text),

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("next_attempt_at", TS, nullable=False),
         sa.Column("claimed_until", TS),
+        sa.Column("first_failed_at", TS),
         sa.Column("delivered_at", TS),
         sa.Column("dead_at", TS),
         sa.Column("last_error", sa.Text()),
