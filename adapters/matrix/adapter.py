@@ -74,6 +74,7 @@ class SeenEvents(Protocol):
     async def first_sight(self, event_id: str, *, at: datetime) -> bool: ...
     async def direct_room(self, account_id: str) -> str | None: ...
     async def remember_direct_room(self, account_id: str, room_id: str) -> None: ...
+    async def forget_direct_room(self, account_id: str) -> None: ...
     async def remember_poll(
         self, room_id: str, proposal: int, event_id: str, kind: str
     ) -> None: ...
@@ -323,10 +324,15 @@ class MatrixAdapter:
             log.exception("handling Matrix event %s failed", event_id)
 
     async def _on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
-        """Whoever joins a bound room joins its community (roles from power levels)."""
-        if self._skip_history or event.membership != "join":
+        """Whoever joins a bound room joins its community (roles from power levels); a
+        member who leaves their direct room with the bot gets a new one next time."""
+        if self._skip_history or event.state_key == self.settings.user_id:
             return
-        if event.state_key == self.settings.user_id:
+        if event.membership in ("leave", "ban"):
+            if await self._state.direct_room(event.state_key) == room.room_id:
+                await self._state.forget_direct_room(event.state_key)
+            return
+        if event.membership != "join":
             return
         community = await self._governance.community_of(RoomRef(PLATFORM, room.room_id))
         if community is not None:
@@ -477,7 +483,12 @@ class MatrixAdapter:
 
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         room_id = await self._direct_room(account.account_id)
-        await self._send(room_id, "m.room.message", render.content(message), key)
+        try:
+            await self._send(room_id, "m.room.message", render.content(message), key)
+        except ChannelGone:
+            # The bot is out of that room: the next message opens a new one.
+            await self._state.forget_direct_room(account.account_id)
+            raise ConnectionError(f"the direct room with {account} is gone") from None
 
     async def _direct_room(self, user_id: str) -> str:
         known = await self._state.direct_room(user_id)

@@ -82,6 +82,16 @@ class PlatformState:
                 )
             )
 
+    async def forget_direct_room(self, account_id: str) -> None:
+        async with self._factory() as uow:
+            await uow.connection.execute(
+                t.direct_rooms.delete().where(
+                    t.direct_rooms.c.platform == self._platform,
+                    t.direct_rooms.c.account_id == account_id,
+                )
+            )
+            await uow.commit()
+
     async def remember_direct_room(self, account_id: str, room_id: str) -> None:
         async with self._factory() as uow:
             await uow.connection.execute(

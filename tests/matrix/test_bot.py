@@ -426,3 +426,20 @@ async def test_stray_poll_answers_and_redacted_commands_change_nothing(
     await folkmoot.start()
     _, status = await said(alice, room, "!status 1")
     assert "Ballots so far: 0 of 2." in body(status)
+
+
+async def test_a_member_who_leaves_the_direct_room_gets_a_new_one(
+    members: MakeMember, bot: Callable[[Member], Bot]
+) -> None:
+    folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
+    await said(alice, room, "!propose Fix the roof vote=2d")
+    await said(alice, room, "!remind 1")
+    first = await next_invite(bob)
+    await bob.join(first)
+    await bob.wait_for(first, from_bot(folkmoot, "Reminder:"), within=WITHIN)
+    await bob.client.room_leave(first)
+    await said(alice, room, "!remind 1")
+    second = await next_invite(bob)
+    assert second != first
+    await bob.join(second)
+    await bob.wait_for(second, from_bot(folkmoot, "Reminder:"), within=WITHIN)
