@@ -133,7 +133,14 @@ class Dispatcher:
             if not batch:
                 return settled
             runs = await self._claim_runs(batch, waiting)
-            done = await asyncio.gather(*(self._deliver_run(run, waiting) for run in runs))
+            by_platform: dict[str, list[list[Delivery]]] = {}
+            for run in runs:
+                by_platform.setdefault(run[0].channel.platform, []).append(run)
+            # Platforms side by side (one slow platform holds up no other); within one,
+            # channels in turn, oldest first, so what members see comes in a fixed order.
+            done = await asyncio.gather(
+                *(self._deliver_runs(group, waiting) for group in by_platform.values())
+            )
             settled += sum(done)
             if not runs:
                 return settled
@@ -191,6 +198,12 @@ class Dispatcher:
             if taken:
                 kept.append(run[:taken])
         return kept
+
+    async def _deliver_runs(self, runs: Sequence[Sequence[Delivery]], waiting: set[str]) -> int:
+        settled = 0
+        for run in sorted(runs, key=lambda r: (r[0].outbox_id, r[0].id)):
+            settled += await self._deliver_run(run, waiting)
+        return settled
 
     async def _deliver_run(self, run: Sequence[Delivery], waiting: set[str]) -> int:
         """Send a channel's run in order. Successes are written down together, every
