@@ -43,19 +43,29 @@ async def discord_fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDis
 
 
 class StartClient(Protocol):
-    async def __call__(self, client: ClientT, *, within: float = 5.0) -> ClientT: ...
+    async def __call__(
+        self, client: ClientT, *, within: float = 5.0, identify_wait: bool = False
+    ) -> ClientT: ...
+
+
+async def _no_identify_wait(shard_id: int | None, *, initial: bool = False) -> None:
+    """discord.py waits 5 s before every IDENTIFY but the first (Discord's identify rate
+    limit); against the fake that only slows INVALID_SESSION tests down."""
 
 
 @pytest.fixture
 async def start_client(discord_fake: FakeDiscord) -> AsyncIterator[StartClient]:
     """``await start_client(client)``: log in with the fake's token, connect, and return
     once ready (``AssertionError`` after ``within`` seconds). Made clients should pass
-    ``guild_ready_timeout=GUILD_READY_TIMEOUT``."""
+    ``guild_ready_timeout=GUILD_READY_TIMEOUT``. Unless ``identify_wait``, the client
+    re-identifies at once after INVALID_SESSION (discord.py waits 5 s)."""
     clients: list[discord.Client] = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def start(client: ClientT, *, within: float = 5.0) -> ClientT:
+    async def start(client: ClientT, *, within: float = 5.0, identify_wait: bool = False) -> ClientT:
         clients.append(client)
+        if not identify_wait:
+            client.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
         await asyncio.wait_for(client.login(discord_fake.token), within)
         task = asyncio.create_task(client.connect(), name="discord-client")
         tasks.append(task)

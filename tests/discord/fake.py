@@ -443,6 +443,8 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._backlog: list[tuple[str, Any, int | None, int | None]] = []
+        self._flush_lock = asyncio.Lock()
         self.port = 0
 
         self.guild = self.add_guild(guild_name, channels=channels)
@@ -469,11 +471,7 @@ class FakeDiscord:
         role = FakeRole(self.new_id(), name, permissions=permissions, position=len(guild.roles))
         guild.roles[role.id] = role
         if self._live:
-            self._spawn(
-                self.dispatch(
-                    "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild.id
-                )
-            )
+            self._queue("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild.id)
         return role
 
     def add_channel(self, name: str, *, guild: FakeGuild | None = None) -> FakeChannel:
@@ -484,7 +482,7 @@ class FakeDiscord:
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         if self._live:
-            self._spawn(self.dispatch("CHANNEL_CREATE", channel.text_payload(), guild.id))
+            self._queue("CHANNEL_CREATE", channel.text_payload(), guild.id)
         return channel
 
     def add_member(
@@ -504,9 +502,7 @@ class FakeDiscord:
         guild.members[user.id] = [role.id for role in roles]
         if self._live:
             event = {**self.member_payload(guild, user), "guild_id": str(guild.id)}
-            self._spawn(
-                self.dispatch("GUILD_MEMBER_ADD", event, guild.id, intent=INTENT_GUILD_MEMBERS)
-            )
+            self._queue("GUILD_MEMBER_ADD", event, guild.id, intent=INTENT_GUILD_MEMBERS)
         return user
 
     def set_roles(self, user: FakeUser, roles: Iterable[FakeRole], *, guild: FakeGuild | None = None) -> None:
@@ -520,9 +516,7 @@ class FakeDiscord:
             "flags": 0,
         }
         if self._live:
-            self._spawn(
-                self.dispatch("GUILD_MEMBER_UPDATE", event, guild.id, intent=INTENT_GUILD_MEMBERS)
-            )
+            self._queue("GUILD_MEMBER_UPDATE", event, guild.id, intent=INTENT_GUILD_MEMBERS)
 
     def channel(self, name: str, *, guild: FakeGuild | None = None) -> FakeChannel:
         guild = guild or self.guild
@@ -627,7 +621,8 @@ class FakeDiscord:
 
     @property
     def _live(self) -> bool:
-        return any(s.socket is not None for s in self.sessions)
+        """The bot has identified: model changes are dispatched (or logged for RESUME)."""
+        return bool(self.sessions)
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
@@ -960,10 +955,31 @@ class FakeDiscord:
     ) -> None:
         """Send op 0 ``event`` to the session owning ``guild_id`` (shard 0 for DMs), to be
         replayed on RESUME if it is not connected now. ``intent``: only if identified
-        with it."""
-        for session in self._live_sessions():
-            if session.owns(guild_id) and (intent is None or session.has(intent)):
-                await self._dispatch_to(session, event, data)
+        with it. Dispatches keep the order in which they were asked for, also those
+        queued by the model's synchronous methods (``add_member``...)."""
+        self._enqueue(event, data, guild_id, intent)
+        await self._flush()
+
+    def _enqueue(self, event: str, data: Any, guild_id: int | None, intent: int | None) -> None:
+        self._backlog.append((event, copy.deepcopy(data), guild_id, intent))
+
+    def _queue(self, event: str, data: Any, guild_id: int | None, *, intent: int | None = None) -> None:
+        """Dispatch from synchronous code: queued now, sent by the next flush."""
+        self._enqueue(event, data, guild_id, intent)
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            while self._backlog:
+                event, data, guild_id, intent = self._backlog.pop(0)
+                if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and intent is None:
+                    await self._dispatch_message_now(event, data)
+                    continue
+                for session in self._live_sessions():
+                    if session.owns(guild_id) and (intent is None or session.has(intent)):
+                        await self._dispatch_to(session, event, data)
 
     # ----------------------------------------------------------- gateway internals
 
@@ -1062,7 +1078,7 @@ class FakeDiscord:
             for frame in session.log:
                 if frame["s"] > seq:
                     await ws.send_str(json.dumps(frame))
-        await self._dispatch_to(session, "RESUMED", None)
+        await self._dispatch_to(session, "RESUMED", {})  # discord.py indexes d: not null
         return session
 
     async def _chunk(self, session: Session, d: Mapping[str, Any]) -> None:
@@ -1092,6 +1108,12 @@ class FakeDiscord:
         return {"id": str(self.application_id), "flags": 0}
 
     async def _dispatch_message(self, event: str, message: Message) -> None:
+        """MESSAGE_CREATE/UPDATE as each session may see it (intents, message content)."""
+        guild_id = int(message["guild_id"]) if "guild_id" in message else None
+        self._enqueue(event, message, guild_id, None)
+        await self._flush()
+
+    async def _dispatch_message_now(self, event: str, message: Message) -> None:
         guild_id = int(message["guild_id"]) if "guild_id" in message else None
         intent = INTENT_GUILD_MESSAGES if guild_id is not None else INTENT_DIRECT_MESSAGES
         for session in self._live_sessions():
@@ -1107,11 +1129,6 @@ class FakeDiscord:
                     payload["attachments"] = []
                     payload["components"] = []
             await self._dispatch_to(session, event, payload)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # ----------------------------------------------------------- interactions
 

@@ -382,8 +382,9 @@ async def test_reconnect_leads_to_resume_and_loses_no_event(
     resume = await discord_fake.next_frame(6)
     assert resume.d["session_id"] == session.id
     assert resume.d["token"] == discord_fake.token
-    await harness.next("resumed")
+    # Discord replays what was missed, then says RESUMED.
     assert (await harness.next("message")).content == "my vote: yes"
+    await harness.next("resumed")
     assert session.resumes == 1 and len(discord_fake.sessions) == 1
 
 
