@@ -62,7 +62,9 @@ async def start_client(discord_fake: FakeDiscord) -> AsyncIterator[StartClient]:
     clients: list[discord.Client] = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def start(client: ClientT, *, within: float = 5.0, identify_wait: bool = False) -> ClientT:
+    async def start(
+        client: ClientT, *, within: float = 5.0, identify_wait: bool = False
+    ) -> ClientT:
         clients.append(client)
         if not identify_wait:
             client.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from discord.types.gateway import (
         GuildMembersChunkEvent,
         MessageDeleteEvent,
-        ReactionActionEvent,
+        MessageReactionAddEvent,
         ReadyEvent,
     )
     from discord.types.guild import Guild
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
         ModalSubmitInteraction,
         PartialInteractionGuild,
     )
-    from discord.types.member import Member, MemberWithUser
+    from discord.types.member import Member, MemberWithUser, UserWithMember
     from discord.types.message import Message
     from discord.types.role import Role
     from discord.types.threads import Thread
@@ -87,7 +87,6 @@ INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 
 OptionValue = str | int | float | bool
-CALL = web.RequestKey("call", "Call")
 T = TypeVar("T")
 
 
@@ -113,7 +112,9 @@ class ApiError(Exception):
         self.message = message
 
 
-def json_response(payload: object, status: int = 200, headers: Mapping[str, str] = {}) -> web.Response:
+def json_response(
+    payload: object, status: int = 200, headers: Mapping[str, str] = {}
+) -> web.Response:
     """``web.json_response`` would say ``application/json; charset=utf-8``: login fails."""
     return web.Response(
         body=json.dumps(payload).encode(),
@@ -296,9 +297,9 @@ class Call:
 
     @property
     def nonce(self) -> str | int | None:
-        body = self.json if isinstance(self.json, dict) else {}
-        data = body.get("data") if isinstance(body.get("data"), dict) else body
-        nonce = data.get("nonce")
+        body: dict[str, Any] = self.json if isinstance(self.json, dict) else {}
+        data = body.get("data")
+        nonce = (data if isinstance(data, dict) else body).get("nonce")
         return cast("str | int | None", nonce)
 
     @property
@@ -312,6 +313,9 @@ class Call:
 
     def __str__(self) -> str:
         return f"#{self.index} {self.method} {self.path} -> {self.status}"
+
+
+CALL = web.RequestKey("call", Call)
 
 
 @dataclass
@@ -458,7 +462,9 @@ class FakeDiscord:
 
     def add_guild(self, name: str, *, channels: Sequence[str] = ("general",)) -> FakeGuild:
         guild = FakeGuild(self.new_id(), name, owner_id=self.owner.id)
-        guild.roles[guild.id] = FakeRole(guild.id, "@everyone", permissions=0x6_4004_0C41, position=0)
+        guild.roles[guild.id] = FakeRole(
+            guild.id, "@everyone", permissions=0x6_4004_0C41, position=0
+        )
         self.guilds[guild.id] = guild
         guild.members[self.owner.id] = []
         guild.members[self.bot.id] = []
@@ -466,12 +472,16 @@ class FakeDiscord:
             self.add_channel(channel, guild=guild)
         return guild
 
-    def add_role(self, name: str, *, permissions: int = 0, guild: FakeGuild | None = None) -> FakeRole:
+    def add_role(
+        self, name: str, *, permissions: int = 0, guild: FakeGuild | None = None
+    ) -> FakeRole:
         guild = guild or self.guild
         role = FakeRole(self.new_id(), name, permissions=permissions, position=len(guild.roles))
         guild.roles[role.id] = role
         if self._live:
-            self._queue("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild.id)
+            self._queue(
+                "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild.id
+            )
         return role
 
     def add_channel(self, name: str, *, guild: FakeGuild | None = None) -> FakeChannel:
@@ -505,7 +515,9 @@ class FakeDiscord:
             self._queue("GUILD_MEMBER_ADD", event, guild.id, intent=INTENT_GUILD_MEMBERS)
         return user
 
-    def set_roles(self, user: FakeUser, roles: Iterable[FakeRole], *, guild: FakeGuild | None = None) -> None:
+    def set_roles(
+        self, user: FakeUser, roles: Iterable[FakeRole], *, guild: FakeGuild | None = None
+    ) -> None:
         guild = guild or self.guild
         guild.members[user.id] = [role.id for role in roles]
         event = {
@@ -545,9 +557,23 @@ class FakeDiscord:
             "flags": 0,
         }
 
+    def partial_member(self, guild: FakeGuild, user: FakeUser) -> Member:
+        """The member without its user, as in messages and ``resolved``."""
+        return {
+            "roles": [str(r) for r in guild.members.get(user.id, [])],
+            "joined_at": guild.joined_at,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
+
     def guild_payload(self, guild: FakeGuild) -> Guild:
-        texts: list[Any] = [c.text_payload() for c in guild.channels.values() if not c.deleted and not c.is_thread]
-        threads = [c.thread_payload() for c in guild.channels.values() if c.is_thread and not c.deleted]
+        texts: list[Any] = [
+            c.text_payload() for c in guild.channels.values() if not c.deleted and not c.is_thread
+        ]
+        threads = [
+            c.thread_payload() for c in guild.channels.values() if c.is_thread and not c.deleted
+        ]
         members: list[Any] = [self.member_payload(guild, self.users[uid]) for uid in guild.members]
         return {
             "id": str(guild.id),
@@ -648,7 +674,11 @@ class FakeDiscord:
             ("POST", "/channels/{channel}/messages/{message}/threads", self._thread_from_message),
             ("POST", "/channels/{channel}/threads", self._thread_without_message),
             ("PUT", "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._react),
-            ("DELETE", "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._unreact),
+            (
+                "DELETE",
+                "/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
+                self._unreact,
+            ),
             ("POST", "/users/@me/channels", self._open_dm),
             ("GET", "/guilds/{guild}/members/{user}", self._get_member),
             ("POST", "/interactions/{interaction}/{token}/callback", self._callback),
@@ -748,7 +778,9 @@ class FakeDiscord:
 
         return await self._wait_for(find, within, f"gateway op {op} from the bot")
 
-    async def wait_until(self, predicate: Callable[[], bool], *, within: float = 2.0, what: str = "a condition") -> None:
+    async def wait_until(
+        self, predicate: Callable[[], bool], *, within: float = 2.0, what: str = "a condition"
+    ) -> None:
         """Until ``predicate()`` holds, checked after every call and frame."""
         await self._wait_for(lambda: True if predicate() else None, within, what)
 
@@ -798,10 +830,14 @@ class FakeDiscord:
         with callback type 8 (``choices``)."""
         return await self._command_interaction(4, user, name, options, channel, subcommand, focused)
 
-    async def click(self, user: FakeUser, message: Message | int, custom_id: str) -> FakeInteraction:
+    async def click(
+        self, user: FakeUser, message: Message | int, custom_id: str
+    ) -> FakeInteraction:
         """A member clicks an enabled button on the message (type 3, component_type 2)."""
         found = self._component(message, custom_id, types=(2,))
-        return await self._component_interaction(user, found[0], {"custom_id": custom_id, "component_type": 2})
+        return await self._component_interaction(
+            user, found[0], {"custom_id": custom_id, "component_type": 2}
+        )
 
     async def select(
         self, user: FakeUser, message: Message | int, custom_id: str, values: Sequence[str]
@@ -824,7 +860,9 @@ class FakeDiscord:
             (
                 ix
                 for ix in reversed(self.interactions.values())
-                if ix.modal is not None and ix.modal.get("custom_id") == custom_id and ix.user is user
+                if ix.modal is not None
+                and ix.modal.get("custom_id") == custom_id
+                and ix.user is user
             ),
             None,
         )
@@ -840,7 +878,11 @@ class FakeDiscord:
                     {
                         "type": 1,
                         "components": [
-                            {"type": 4, "custom_id": c["custom_id"], "value": fields.get(c["custom_id"], "")}
+                            {
+                                "type": 4,
+                                "custom_id": c["custom_id"],
+                                "value": fields.get(c["custom_id"], ""),
+                            }
                             for c in inputs
                         ],
                     }
@@ -881,7 +923,7 @@ class FakeDiscord:
     async def react(self, user: FakeUser, message: Message | int, emoji: str) -> None:
         """A member adds a unicode reaction: MESSAGE_REACTION_ADD."""
         msg = self._message_of(message)
-        event: ReactionActionEvent = {
+        event: MessageReactionAddEvent = {
             "type": 0,
             "user_id": str(user.id),
             "channel_id": msg["channel_id"],
@@ -895,7 +937,9 @@ class FakeDiscord:
             guild = self.guilds[guild_id]
             event["member"] = self.member_payload(guild, user)
         self._add_reaction(msg, emoji, me=False)
-        await self.dispatch("MESSAGE_REACTION_ADD", event, guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS)
+        await self.dispatch(
+            "MESSAGE_REACTION_ADD", event, guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS
+        )
 
     # ----------------------------------------------------------- gateway control
 
@@ -906,7 +950,9 @@ class FakeDiscord:
                 return s
         raise LookupError(f"no session for shard {shard_id}: the bot has not identified")
 
-    async def ready(self, *, identifies: int = 1, within: float = 5.0, shard_id: int = 0) -> Session:
+    async def ready(
+        self, *, identifies: int = 1, within: float = 5.0, shard_id: int = 0
+    ) -> Session:
         """Until the shard has sent IDENTIFY ``identifies`` times in all and got READY."""
 
         def find() -> Session | None:
@@ -963,7 +1009,9 @@ class FakeDiscord:
     def _enqueue(self, event: str, data: Any, guild_id: int | None, intent: int | None) -> None:
         self._backlog.append((event, copy.deepcopy(data), guild_id, intent))
 
-    def _queue(self, event: str, data: Any, guild_id: int | None, *, intent: int | None = None) -> None:
+    def _queue(
+        self, event: str, data: Any, guild_id: int | None, *, intent: int | None = None
+    ) -> None:
         """Dispatch from synchronous code: queued now, sent by the next flush."""
         self._enqueue(event, data, guild_id, intent)
         task = asyncio.get_running_loop().create_task(self._flush())
@@ -1011,7 +1059,9 @@ class FakeDiscord:
         self._sockets.add(ws)
         session: Session | None = None
         try:
-            await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}))
+            await ws.send_str(
+                json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+            )
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
@@ -1137,7 +1187,9 @@ class FakeDiscord:
             return interaction
         return self.interactions[interaction]
 
-    def _interaction_record(self, type_: int, user: FakeUser, channel: FakeChannel) -> FakeInteraction:
+    def _interaction_record(
+        self, type_: int, user: FakeUser, channel: FakeChannel
+    ) -> FakeInteraction:
         ix = FakeInteraction(
             id=self.new_id(),
             token="aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48),
@@ -1166,8 +1218,14 @@ class FakeDiscord:
         }
         if channel.guild_id is not None:
             guild = self.guilds[channel.guild_id]
-            member: Member = {**self.member_payload(guild, ix.user), "permissions": str(self._permissions(guild, ix.user))}
-            partial_guild: PartialInteractionGuild = {"id": str(guild.id), "locale": "en-US", "features": []}
+            member = self.partial_member(guild, ix.user)
+            member["user"] = ix.user.payload()
+            member["permissions"] = str(self._permissions(guild, ix.user))
+            partial_guild: PartialInteractionGuild = {
+                "id": str(guild.id),
+                "locale": "en-US",
+                "features": [],
+            }
             base.update(
                 guild_id=str(guild.id),
                 guild=partial_guild,
@@ -1177,7 +1235,11 @@ class FakeDiscord:
                 authorizing_integration_owners={"0": str(guild.id)},
             )
         else:
-            base.update(user=ix.user.payload(), context=1, authorizing_integration_owners={"1": str(ix.user.id)})
+            base.update(
+                user=ix.user.payload(),
+                context=1,
+                authorizing_integration_owners={"1": str(ix.user.id)},
+            )
         return base
 
     def _permissions(self, guild: FakeGuild, user: FakeUser) -> int:
@@ -1198,7 +1260,9 @@ class FakeDiscord:
         if name in self.commands.get(None, {}):
             return self.commands[None][name], None
         synced = {g: sorted(c) for g, c in self.commands.items()}
-        raise LookupError(f"/{name} was never synced (synced: {synced}): Discord would not offer it")
+        raise LookupError(
+            f"/{name} was never synced (synced: {synced}): Discord would not offer it"
+        )
 
     async def _command_interaction(
         self,
@@ -1228,9 +1292,11 @@ class FakeDiscord:
             if isinstance(value, FakeUser):
                 option["value"] = str(value.id)
                 resolved.setdefault("users", {})[str(value.id)] = value.payload()
-                if channel.guild_id is not None and value.id in self.guilds[channel.guild_id].members:
-                    member = self.member_payload(self.guilds[channel.guild_id], value)
-                    del member["user"]  # type: ignore[misc]
+                if (
+                    channel.guild_id is not None
+                    and value.id in self.guilds[channel.guild_id].members
+                ):
+                    member = self.partial_member(self.guilds[channel.guild_id], value)
                     resolved.setdefault("members", {})[str(value.id)] = member
             else:
                 option["value"] = value
@@ -1240,7 +1306,12 @@ class FakeDiscord:
         if focused is not None and focused not in (options or {}):
             raise ValueError(f"the focused option {focused!r} needs a (partial) value in options")
         if subcommand is not None:
-            built = [cast("ApplicationCommandInteractionDataOption", {"name": subcommand, "type": 1, "options": built})]
+            built = [
+                cast(
+                    "ApplicationCommandInteractionDataOption",
+                    {"name": subcommand, "type": 1, "options": built},
+                )
+            ]
         data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": built}
         if command_guild is not None:
             data["guild_id"] = str(command_guild)
@@ -1274,7 +1345,9 @@ class FakeDiscord:
         for component in walk(msg.get("components", [])):
             if component.get("custom_id") == custom_id and component.get("type") in types:
                 if component.get("disabled"):
-                    raise ValueError(f"{custom_id!r} is disabled on message {msg['id']}: it cannot be used")
+                    raise ValueError(
+                        f"{custom_id!r} is disabled on message {msg['id']}: it cannot be used"
+                    )
                 return msg, component
         ids = [c.get("custom_id") for c in walk(msg.get("components", [])) if c.get("custom_id")]
         raise LookupError(f"message {msg['id']} has no component {custom_id!r} (it has {ids})")
@@ -1315,7 +1388,7 @@ class FakeDiscord:
         call = Call(
             index=len(self.calls),
             method=request.method,
-            path=request.path[len(API_PREFIX):],
+            path=request.path[len(API_PREFIX) :],
             query=dict(request.query),
             json=body,
             headers=dict(request.headers),
@@ -1335,7 +1408,13 @@ class FakeDiscord:
         except web.HTTPMethodNotAllowed:
             self.unhandled.append(call)
             response = json_response({"message": "405: Method Not Allowed", "code": 0}, 405)
-        answered = json.loads(response.body) if isinstance(response, web.Response) and response.body else None
+        answered = (
+            json.loads(response.body)
+            if isinstance(response, web.Response)
+            and isinstance(response.body, bytes)
+            and response.body
+            else None
+        )
         call.status = response.status
         call.response = answered
         await self._notify()
@@ -1346,7 +1425,11 @@ class FakeDiscord:
             if limit.remaining > 0 and call.matches(limit.method, limit.pattern):
                 limit.remaining -= 1
                 return json_response(
-                    {"message": "You are being rate limited.", "retry_after": limit.retry_after, "global": limit.is_global},
+                    {
+                        "message": "You are being rate limited.",
+                        "retry_after": limit.retry_after,
+                        "global": limit.is_global,
+                    },
                     429,
                     {
                         "Via": "1.1 google",
@@ -1358,7 +1441,7 @@ class FakeDiscord:
 
     def _handler(self, handler: Callable[[web.Request, Any], Any]) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.Response:
-            path = request.path[len(API_PREFIX):]
+            path = request.path[len(API_PREFIX) :]
             needs_bot_token = not path.startswith(("/interactions/", "/webhooks/"))
             if needs_bot_token and request.headers.get("Authorization") != f"Bot {self.token}":
                 return json_response({"message": "401: Unauthorized", "code": 0}, 401)
@@ -1419,13 +1502,15 @@ class FakeDiscord:
             guild = self.guilds[channel.guild_id]
             message["guild_id"] = str(channel.guild_id)
             if author.id in guild.members:
-                member = self.member_payload(guild, author)
-                del member["user"]  # type: ignore[misc]
-                message["member"] = member
+                message["member"] = self.partial_member(guild, author)
             for uid in re.findall(r"<@!?(\d+)>", content):
                 if int(uid) in self.users:
-                    message["mentions"].append(self.users[int(uid)].payload())
-            message["mention_roles"] = [r for r in re.findall(r"<@&(\d+)>", content) if int(r) in guild.roles]
+                    message["mentions"].append(
+                        cast("UserWithMember", self.users[int(uid)].payload())
+                    )
+            message["mention_roles"] = [
+                r for r in re.findall(r"<@&(\d+)>", content) if int(r) in guild.roles
+            ]
         self.messages[message_id] = message
         channel.last_message_id = message_id
         channel.message_count += 1
@@ -1485,7 +1570,12 @@ class FakeDiscord:
         return {
             "url": self.gateway_url.rstrip("/"),
             "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 0,
+                "max_concurrency": 1,
+            },
         }
 
     def _command_scope(self, request: web.Request) -> int | None:
@@ -1545,7 +1635,9 @@ class FakeDiscord:
     async def _list_messages(self, request: web.Request, body: Any) -> list[Message]:
         channel = self._channel_of(request)
         limit = int(request.query.get("limit", 50))
-        messages = [m for m in self.channel_messages(channel) if not int(m.get("flags", 0)) & EPHEMERAL]
+        messages = [
+            m for m in self.channel_messages(channel) if not int(m.get("flags", 0)) & EPHEMERAL
+        ]
         if "before" in request.query:
             messages = [m for m in messages if int(m["id"]) < int(request.query["before"])]
         if "after" in request.query:
@@ -1568,7 +1660,11 @@ class FakeDiscord:
         reference = body.get("message_reference")
         if reference:
             message["type"] = 19
-            message["message_reference"] = {"type": 0, **reference}
+            message["message_reference"] = {
+                "type": 0,
+                "channel_id": str(reference.get("channel_id") or channel.id),
+                "message_id": str(reference["message_id"]),
+            }
         if channel.is_thread and channel.archived:
             channel.archived = False
         await self._dispatch_message("MESSAGE_CREATE", message)
@@ -1595,7 +1691,9 @@ class FakeDiscord:
             event["guild_id"] = str(channel.guild_id)
         await self.dispatch("MESSAGE_DELETE", event, channel.guild_id, intent=INTENT_GUILD_MESSAGES)
 
-    def _new_thread(self, parent: FakeChannel, thread_id: int, body: Mapping[str, Any]) -> FakeChannel:
+    def _new_thread(
+        self, parent: FakeChannel, thread_id: int, body: Mapping[str, Any]
+    ) -> FakeChannel:
         if parent.type != 0 or parent.guild_id is None:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         thread = FakeChannel(
@@ -1638,7 +1736,9 @@ class FakeDiscord:
         message = self._message_in(request, channel)
         emoji = request.match_info["emoji"]
         message["reactions"] = [
-            r for r in message.get("reactions", []) if r["emoji"].get("name") != emoji or not r["me"] or r["count"] > 1
+            r
+            for r in message.get("reactions", [])
+            if r["emoji"].get("name") != emoji or not r["me"] or r["count"] > 1
         ]
 
     async def _open_dm(self, request: web.Request, body: Any) -> DMChannel:
@@ -1717,7 +1817,9 @@ class FakeDiscord:
         if kind == 4:
             message = self._interaction_message(ix, data)
         elif kind == 5:
-            message = self._interaction_message(ix, {"flags": (EPHEMERAL if ephemeral else 0) | LOADING})
+            message = self._interaction_message(
+                ix, {"flags": (EPHEMERAL if ephemeral else 0) | LOADING}
+            )
             ix.loading = True
         elif kind in (6, 7):
             if ix.message_id is None:

@@ -177,7 +177,8 @@ async def test_commands_are_synced_to_the_guild_and_recorded(
     discord_fake: FakeDiscord, harness: Harness
 ) -> None:
     call = await discord_fake.next_call(
-        "PUT", rf"/applications/{discord_fake.application_id}/guilds/{discord_fake.guild.id}/commands"
+        "PUT",
+        rf"/applications/{discord_fake.application_id}/guilds/{discord_fake.guild.id}/commands",
     )
     assert sorted(c["name"] for c in call.json) == ["echo", "propose", "status"]
     synced = discord_fake.commands[discord_fake.guild.id]
