@@ -90,6 +90,13 @@ class Harness(discord.Client):
         ) -> None:
             await interaction.response.send_message(" ".join([text] * times), ephemeral=True)
 
+        @echo.autocomplete("text")
+        async def echo_choices(
+            interaction: discord.Interaction[discord.Client], current: str
+        ) -> list[app_commands.Choice[str]]:
+            words = ["aye", "nay", "abstain"]
+            return [app_commands.Choice(name=w, value=w) for w in words if w.startswith(current)]
+
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)
 
@@ -254,6 +261,17 @@ async def test_slash_command_options_are_typed_from_the_synced_command(
         await discord_fake.slash(alice, "nonexistent")
 
 
+async def test_autocomplete_is_answered_with_choices(
+    discord_fake: FakeDiscord, harness: Harness
+) -> None:
+    alice = discord_fake.add_member("alice")
+    ix = await discord_fake.autocomplete(alice, "echo", {"text": "a"}, focused="text")
+
+    callback = await discord_fake.interaction_response(ix)
+    assert callback.json["type"] == 8
+    assert [c["value"] for c in callback.json["data"]["choices"]] == ["aye", "abstain"]
+
+
 async def test_a_click_on_a_persistent_dynamic_button_arrives(
     discord_fake: FakeDiscord, harness: Harness
 ) -> None:
@@ -271,6 +289,23 @@ async def test_a_click_on_a_persistent_dynamic_button_arrives(
     assert callback.json["data"]["flags"] & EPHEMERAL
     with pytest.raises(LookupError, match="no component"):
         await discord_fake.click(alice, card.id, "vote:8:no")
+
+
+async def test_old_buttons_still_work_after_the_client_restarts(
+    discord_fake: FakeDiscord, harness: Harness, start_client: StartClient
+) -> None:
+    alice = discord_fake.add_member("alice")
+    governance = harness.text_channel(discord_fake.channel("governance").id)
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(11, "yes"))
+    card = await governance.send("Proposal 11", view=view)
+    await harness.close()
+
+    restarted = await start_client(Harness(discord_fake.guild.id))
+    assert len(discord_fake.sessions) == 2 and restarted.is_ready()
+    ix = await discord_fake.click(alice, card.id, "vote:11:yes")
+    callback = await discord_fake.interaction_response(ix)
+    assert callback.json["data"]["content"] == "vote yes on 11 counted"
 
 
 async def test_a_modal_is_shown_and_its_submission_arrives(
