@@ -1,0 +1,88 @@
+"""Fixtures for tests over the wire against the loopback Discord fake.
+
+``discord_fake`` starts a :class:`FakeDiscord` for the test and points discord.py at it
+(``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY``, restored after).
+``start_client`` starts a real ``discord.Client`` (or ``commands.Bot``) against it,
+returns once ``on_ready`` has fired, and closes it after the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Protocol, TypeVar
+
+import discord
+import discord.gateway
+import discord.http
+import pytest
+import yarl
+
+from tests.discord.fake import FakeDiscord
+
+GUILD_READY_TIMEOUT = 0.05
+"""For clients made in tests: discord.py waits this long after the last GUILD_CREATE
+before ``on_ready`` (2 s by default)."""
+
+ClientT = TypeVar("ClientT", bound=discord.Client)
+
+
+@pytest.fixture
+async def discord_fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.base_url)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+class StartClient(Protocol):
+    async def __call__(
+        self, client: ClientT, *, within: float = 5.0, identify_wait: bool = False
+    ) -> ClientT: ...
+
+
+async def _no_identify_wait(shard_id: int | None, *, initial: bool = False) -> None:
+    """discord.py waits 5 s before every IDENTIFY but the first (Discord's identify rate
+    limit); against the fake that only slows INVALID_SESSION tests down."""
+
+
+@pytest.fixture
+async def start_client(discord_fake: FakeDiscord) -> AsyncIterator[StartClient]:
+    """``await start_client(client)``: log in with the fake's token, connect, and return
+    once ready (``AssertionError`` after ``within`` seconds). Made clients should pass
+    ``guild_ready_timeout=GUILD_READY_TIMEOUT``. Unless ``identify_wait``, the client
+    re-identifies at once after INVALID_SESSION (discord.py waits 5 s)."""
+    clients: list[discord.Client] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(
+        client: ClientT, *, within: float = 5.0, identify_wait: bool = False
+    ) -> ClientT:
+        clients.append(client)
+        if not identify_wait:
+            client.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+        await asyncio.wait_for(client.login(discord_fake.token), within)
+        task = asyncio.create_task(client.connect(), name="discord-client")
+        tasks.append(task)
+        ready = asyncio.create_task(client.wait_until_ready())
+        done, _ = await asyncio.wait({ready, task}, timeout=within, return_when="FIRST_COMPLETED")
+        if ready not in done:
+            ready.cancel()
+            if task in done:
+                task.result()  # raises what stopped the client
+            raise AssertionError(f"the client was not ready within {within} s")
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, 5.0)
