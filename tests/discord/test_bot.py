@@ -1,0 +1,146 @@
+"""folkmoot's Discord adapter over discord.py's real HTTP and gateway code, against the
+loopback fake: what members see and what goes over the wire."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from adapters.discord.adapter import DiscordAdapter, DiscordSettings
+from bot.bootstrap import App, bootstrap, ensure_binding
+from bot.config import CommunityConfig
+from governance.domain.ids import CommunityId, RoomRef
+from governance.service.clocks import SystemClock
+from governance.service.ports import Outlet
+from governance.store import tables as t
+from governance.store.engine import make_engine
+from governance.store.platform_state import PlatformState
+from tests.discord.conftest import _no_identify_wait
+from tests.discord.fake import FakeDiscord
+
+WITHIN = 5.0
+
+
+@dataclass
+class Deployment:
+    fake: FakeDiscord
+    app: App
+    bot: DiscordAdapter
+    outlets: dict[str, Outlet]
+
+    async def deliver(self) -> None:
+        await self.app.dispatcher.drain()
+
+
+@pytest.fixture
+async def deployed(discord_fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Deployment]:
+    outlets: dict[str, Outlet] = {}
+    app = await bootstrap(
+        engine=make_engine(f"sqlite:///{tmp_path / 'folkmoot.db'}"),
+        clock=SystemClock(),
+        outlets=outlets,
+        communities=[CommunityConfig(name="coop")],
+    )
+    bot = DiscordAdapter(
+        DiscordSettings(
+            token=discord_fake.token,
+            guilds=(discord_fake.guild.id,),
+            role_names={"Stewards": "moderator"},
+        ),
+        app.governance,
+        PlatformState(app.factory, "discord"),
+    )
+    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+    outlets["discord"] = bot
+    channel = discord_fake.channel("governance")
+    await ensure_binding(app, RoomRef("discord", str(channel.id)), CommunityId("coop"))
+    await bot.start_adapter()
+    try:
+        yield Deployment(discord_fake, app, bot, outlets)
+    finally:
+        await bot.stop_adapter()
+        await app.close()
+
+
+async def test_commands_are_synced_to_the_guild_at_start(deployed: Deployment) -> None:
+    fake = deployed.fake
+    synced = fake.commands[fake.guild.id]
+    assert {"propose", "vote", "status", "remind", "help"} <= set(synced)
+    assert synced["vote"]["options"][0]["name"] == "args"
+
+
+async def test_a_proposal_by_slash_command_gets_a_card_with_buttons_that_count(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    alice, bob = fake.add_member("alice"), fake.add_member("bob")
+    # Each answers first, so both are members when voting opens.
+    for member in (alice, bob):
+        ix = await fake.slash(member, "status", {}, channel=channel)
+        assert (await fake.interaction_response(ix, within=WITHIN)).json["type"] == 5
+        await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    ix = await fake.slash(
+        alice, "propose", {"args": "Paint the shop @everyone vote=3d"}, channel=channel
+    )
+    deferred = await fake.interaction_response(ix, within=WITHIN)
+    assert deferred.json["type"] == 5  # deferred first: the three-second rule
+    answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert answer.json["content"] == "Proposed as #1."
+    assert answer.json["allowed_mentions"]["parse"] == []
+    await deployed.deliver()
+    card = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    assert card.json["embeds"][0]["title"].startswith("#1 Paint the shop @everyone")
+    assert card.json["allowed_mentions"]["parse"] == []
+    assert card.enforce_nonce and card.nonce
+    buttons = [c for row in card.json["components"] for c in row["components"]]
+    assert [b["custom_id"] for b in buttons] == [
+        "folkmoot:vote:1:yes",
+        "folkmoot:vote:1:no",
+        "folkmoot:vote:1:abstain",
+    ]
+    message = card.response["id"]
+    click = await fake.click(bob, int(message), "folkmoot:vote:1:yes")
+    assert (await fake.interaction_response(click, within=WITHIN)).json["type"] == 5
+    receipt = await fake.next_call("POST", click.webhook_path, within=WITHIN)
+    assert receipt.json["content"] == "Your vote on #1 is recorded: yes."
+    assert receipt.json["flags"] & 64  # ephemeral: only bob sees it
+    ix = await fake.slash(bob, "status", {"args": "1"}, channel=channel)
+    status = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert "Ballots so far: 1 of 2." in status.json["content"]
+
+
+async def test_a_retried_delivery_posts_once(deployed: Deployment) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    alice = fake.add_member("alice")
+    ix = await fake.slash(alice, "propose", {"args": "Oil the hinges"}, channel=channel)
+    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.deliver()
+    first = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    # Delivered again under the same key (as after a crash before it was marked done).
+    async with deployed.app.engine.begin() as conn:
+        await conn.execute(update(t.deliveries).values(delivered_at=None))
+    await deployed.deliver()
+    again = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    assert again.nonce == first.nonce
+    titles = [m for m in fake.channel_messages(channel) if m.get("embeds")]
+    assert len(titles) == 1
+
+
+async def test_bad_input_gets_a_specific_ephemeral_answer(deployed: Deployment) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    alice = fake.add_member("alice")
+    for args, expected in (
+        ("", "Usage: !vote <id>"),
+        ("99 yes", "There is no proposal #99"),
+    ):
+        ix = await fake.slash(alice, "vote", {"args": args} if args else {}, channel=channel)
+        answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        assert expected in answer.json["content"]
+        assert answer.json["flags"] & 64
