@@ -144,3 +144,51 @@ async def test_bad_input_gets_a_specific_ephemeral_answer(deployed: Deployment) 
         answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
         assert expected in answer.json["content"]
         assert answer.json["flags"] & 64
+
+
+async def test_a_deliberation_opens_a_thread_under_its_card(deployed: Deployment) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    alice = fake.add_member("alice")
+    ix = await fake.slash(
+        alice, "propose", {"args": "Share the tools deliberate=2d"}, channel=channel
+    )
+    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.deliver()
+    card = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    thread = await fake.next_call(
+        "POST", rf"/channels/{channel.id}/messages/{card.response['id']}/threads", within=WITHIN
+    )
+    ix = await fake.slash(alice, "status", {"args": "1"}, channel=channel)
+    status = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert f"Thread in discord:{channel.id}: {thread.response['id']}" in status.json["content"]
+
+
+async def test_old_buttons_still_count_after_a_restart(
+    deployed: Deployment, discord_fake: FakeDiscord
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    alice, bob = fake.add_member("alice"), fake.add_member("bob")
+    for member in (alice, bob):
+        ix = await fake.slash(member, "status", {}, channel=channel)
+        await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    ix = await fake.slash(alice, "propose", {"args": "Keep the buttons"}, channel=channel)
+    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.deliver()
+    card = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    await deployed.bot.stop_adapter()
+    again = DiscordAdapter(
+        deployed.bot.settings,
+        deployed.app.governance,
+        PlatformState(deployed.app.factory, "discord"),
+    )
+    again.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+    deployed.outlets["discord"] = again
+    await again.start_adapter()
+    try:
+        click = await fake.click(bob, int(card.response["id"]), "folkmoot:vote:1:no")
+        receipt = await fake.next_call("POST", click.webhook_path, within=WITHIN)
+        assert receipt.json["content"] == "Your vote on #1 is recorded: no."
+    finally:
+        await again.stop_adapter()
