@@ -167,15 +167,8 @@ class DiscordAdapter(discord.Client):
     async def run_command(self, interaction: discord.Interaction, text: str) -> None:
         """Defer at once (Discord's three seconds), then do the work and answer."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        room = RoomRef(PLATFORM, str(interaction.channel_id))
-        actor = AccountRef(PLATFORM, str(interaction.user.id))
         reply = await self._handle(
-            room,
-            actor,
-            _name(interaction.user),
-            _roles(interaction.user),
-            text,
-            interaction.created_at,
+            interaction.channel_id or 0, interaction.user, text, interaction.created_at
         )
         answer = reply.message if reply is not None else Message(None, ("Done.",))
         await interaction.followup.send(
@@ -185,15 +178,8 @@ class DiscordAdapter(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or not is_command(message.content):
             return
-        room = RoomRef(PLATFORM, str(message.channel.id))
-        actor = AccountRef(PLATFORM, str(message.author.id))
         reply = await self._handle(
-            room,
-            actor,
-            _name(message.author),
-            _roles(message.author),
-            message.content,
-            message.created_at,
+            message.channel.id, message.author, message.content, message.created_at
         )
         if reply is None:
             return
@@ -208,17 +194,13 @@ class DiscordAdapter(discord.Client):
             await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
 
     async def _handle(
-        self,
-        room: RoomRef,
-        actor: AccountRef,
-        name: str,
-        roles: list[str],
-        text: str,
-        sent_at: datetime,
+        self, channel_id: int, user: discord.abc.User, text: str, sent_at: datetime
     ) -> Reply | None:
+        room = RoomRef(PLATFORM, str(channel_id))
+        actor = AccountRef(PLATFORM, str(user.id))
         community = await self._governance.community_of(room)
         if community is not None:
-            await self._join(room, community, actor, name, roles)
+            await self._join(room, community, actor, _name(user), _roles(user))
         return await self._governance.handle_text(room, actor, text, sent_at.astimezone(UTC))
 
     async def _join(
