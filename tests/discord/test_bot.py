@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,46 @@ async def test_old_buttons_still_count_after_a_restart(
         assert receipt.json["content"] == "Your vote on #1 is recorded: no."
     finally:
         await again.stop_adapter()
+
+
+async def test_an_interaction_is_deferred_before_the_store_is_free(deployed: Deployment) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    alice = fake.add_member("alice")
+    async with deployed.app.uow() as held:  # the store's writer is busy
+        ix = await fake.slash(alice, "propose", {"args": "Wait for it"}, channel=channel)
+        deferred = await fake.interaction_response(ix, within=WITHIN)
+        assert deferred.json["type"] == 5
+        assert not fake.calls_to("POST", ix.webhook_path)  # nothing more while it is held
+        await held.commit()
+    answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert answer.json["content"] == "Proposed as #1."
+
+
+async def test_at_close_the_result_is_posted_and_the_buttons_go_despite_a_429(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    alice = fake.add_member("alice")
+    ix = await fake.slash(alice, "propose", {"args": "Close me vote=1d"}, channel=channel)
+    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.deliver()
+    card = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    fake.rate_limit_once("PATCH", rf"/channels/{channel.id}/messages/{card.response['id']}")
+    async with deployed.app.engine.begin() as conn:
+        # The vote's time is up: its close (and the reminders before it) are due now.
+        due = datetime.now(UTC) - timedelta(seconds=1)
+        await conn.execute(update(t.due_work).values(due_at=due))
+    await deployed.app.governance.run_due()
+    await deployed.deliver()
+    result = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    assert result.json["embeds"][0]["title"] == "#1 Close me — voting closed"
+    edits = [
+        await fake.next_call(
+            "PATCH", rf"/channels/{channel.id}/messages/{card.response['id']}", within=WITHIN
+        )
+        for _ in range(2)
+    ]
+    assert [e.status for e in edits] == [429, 200]  # retried after retry_after
+    assert edits[1].json["components"] == []
