@@ -435,11 +435,12 @@ class MatrixAdapter:
         if reply.audience is Audience.QUIET and reply.ok:
             await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
             return
-        body = render.in_reply_to(render.content(reply.message), event_id)
-        private = await self._state.direct_room(actor.account_id) == room.room_id
-        if reply.audience is Audience.QUIET and not private:  # the member's alone
+        if reply.audience is Audience.QUIET and (
+            await self._state.direct_room(actor.account_id) != room.room_id
+        ):  # the member's alone, and this is not their direct room
             await self.tell(actor, reply.message, key=f"folkmoot-reply-{event_id}")
             return
+        body = render.in_reply_to(render.content(reply.message), event_id)
         await self._send(room.room_id, "m.room.message", body)
 
     # ------------------------------------------------------------------ outgoing (Outlet)

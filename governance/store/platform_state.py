@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from governance.store import tables as t
 from governance.store.uow import SqlUnitOfWorkFactory
@@ -22,15 +21,12 @@ class PlatformState:
     async def first_sight(self, event_id: str, *, at: datetime) -> bool:
         """Record `event_id` as handled; False if it was already (handle it no more)."""
         values = {"platform": self._platform, "event_id": event_id, "seen_at": at}
-        try:
-            async with self._factory() as uow:
-                conn = uow.connection
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                query = dialect.insert(t.platform_events).values(values)
-                done = await conn.execute(query.on_conflict_do_nothing())
-                await uow.commit()
-        except IntegrityError:
-            return False
+        async with self._factory() as uow:
+            conn = uow.connection
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            query = dialect.insert(t.platform_events).values(values)
+            done = await conn.execute(query.on_conflict_do_nothing())
+            await uow.commit()
         return bool(done.rowcount == 1)
 
     async def remember_poll(self, room_id: str, proposal: int, event_id: str, kind: str) -> None:

@@ -217,7 +217,6 @@ async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
         for kind in ("m.poll.end", "org.matrix.msc3381.poll.end")
     }
     assert ends == {"m.poll.end", "org.matrix.msc3381.poll.end"}
-    # The reminders' private room: alice never voted, so the 1 h reminder reached her.
     assert await folkmoot.ballots(1) == 2
 
 
