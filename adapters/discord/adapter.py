@@ -65,6 +65,18 @@ class DiscordSettings:
     """Discord role name → core role word, for members seen the first time."""
     message_content: bool = False
     """The privileged intent: only then do ``!`` text commands work in channels."""
+    shard_count: int | None = None
+    """How many shards the bot runs in all; None lets Discord say (``GET /gateway/bot``)."""
+    shard_ids: tuple[int, ...] | None = None
+    """The shards this process runs (of `shard_count`); None: all of them."""
+
+    @property
+    def shard_set(self) -> str:
+        """The name of this process's shards, for the lease that keeps them to one
+        process: ``all``, or ``0,1/4``."""
+        if self.shard_ids is None:
+            return "all"
+        return f"{','.join(map(str, self.shard_ids))}/{self.shard_count}"
 
 
 class VoteButton(
@@ -108,14 +120,17 @@ def vote_view(poll: Poll) -> ui.View:
     return view
 
 
-class DiscordAdapter(discord.Client):
+class DiscordAdapter(discord.AutoShardedClient):
     def __init__(self, settings: DiscordSettings, governance: Governance, cards: CardStore) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
         intents.dm_messages = True
         intents.message_content = settings.message_content
-        super().__init__(intents=intents, allowed_mentions=render.NO_PINGS)
+        shards: dict[str, Any] = {"shard_count": settings.shard_count}
+        if settings.shard_ids is not None:
+            shards["shard_ids"] = list(settings.shard_ids)
+        super().__init__(intents=intents, allowed_mentions=render.NO_PINGS, **shards)
         self.settings = settings
         self._governance = governance
         self._cards = cards

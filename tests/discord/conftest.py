@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import discord
@@ -19,6 +21,14 @@ import discord.http
 import pytest
 import yarl
 
+from adapters.discord.adapter import DiscordAdapter, DiscordSettings
+from bot.bootstrap import App, bootstrap, ensure_binding
+from bot.config import CommunityConfig
+from governance.domain.ids import CommunityId, RoomRef
+from governance.service.clocks import SystemClock
+from governance.service.ports import Outlet
+from governance.store.engine import make_engine
+from governance.store.platform_state import PlatformState
 from tests.discord.fake import FakeDiscord
 
 GUILD_READY_TIMEOUT = 0.05
@@ -86,3 +96,47 @@ async def start_client(discord_fake: FakeDiscord) -> AsyncIterator[StartClient]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, 5.0)
+
+
+WITHIN = 5.0
+
+
+@dataclass
+class Deployment:
+    fake: FakeDiscord
+    app: App
+    bot: DiscordAdapter
+    outlets: dict[str, Outlet]
+
+    async def deliver(self) -> None:
+        await self.app.dispatcher.drain()
+
+
+@pytest.fixture
+async def deployed(discord_fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Deployment]:
+    outlets: dict[str, Outlet] = {}
+    app = await bootstrap(
+        engine=make_engine(f"sqlite:///{tmp_path / 'folkmoot.db'}"),
+        clock=SystemClock(),
+        outlets=outlets,
+        communities=[CommunityConfig(name="coop")],
+    )
+    bot = DiscordAdapter(
+        DiscordSettings(
+            token=discord_fake.token,
+            guilds=(discord_fake.guild.id,),
+            role_names={"Stewards": "moderator"},
+        ),
+        app.governance,
+        PlatformState(app.factory, "discord"),
+    )
+    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+    outlets["discord"] = bot
+    channel = discord_fake.channel("governance")
+    await ensure_binding(app, RoomRef("discord", str(channel.id)), CommunityId("coop"))
+    await bot.start_adapter()
+    try:
+        yield Deployment(discord_fake, app, bot, outlets)
+    finally:
+        await bot.stop_adapter()
+        await app.close()
