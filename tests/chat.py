@@ -10,7 +10,7 @@ from governance.domain.commands import Context, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.clocks import SimulatedClock
-from governance.service.ports import ChannelGone
+from governance.service.ports import ChannelGone, DirectClosed
 from governance.service.simulation import advance
 from governance.text.messages import Message, Reply
 
@@ -48,7 +48,12 @@ class RecordingOutlet:
     ) -> None:
         self.in_threads.append((room, thread, message.plain()))
 
+    closed_dms: set[str] = field(default_factory=set)
+    """Accounts whose private messages are closed to the bot."""
+
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
+        if account.account_id in self.closed_dms:
+            raise DirectClosed(f"{account} takes no private messages", address=f"@{account}")
         self.told.append((account, message.plain(), key))
 
     def told_to(self, name: str) -> list[str]:

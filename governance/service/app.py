@@ -36,7 +36,7 @@ from governance.service.handlers import HANDLERS, Handler
 from governance.service.ports import ConflictError, UnitOfWorkFactory
 from governance.service.votes import VoteWriter
 from governance.text.grammar import is_command, parse
-from governance.text.messages import Audience, Reply
+from governance.text.messages import Audience, Block, Reply
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,17 @@ class Governance:
         """The communities `account` is a member of."""
         async with self._uow(read_only=True) as uow:
             return await uow.members.communities_of(account)
+
+    async def pending(self, community: CommunityId) -> list[queries.Pending]:
+        """Drafts, deliberations and open votes, newest first (for menus)."""
+        async with self._uow(read_only=True) as uow:
+            return await queries.pending(uow, community)
+
+    async def card_tally(self, community: CommunityId, number: int) -> tuple[Block, ...]:
+        """The live part of an open vote's card: ballots so far, and the provisional
+        tally when results are live."""
+        async with self._uow(read_only=True) as uow:
+            return await queries.card_tally(uow, community, number)
 
     async def member_count(self, community: CommunityId) -> int:
         async with self._uow(read_only=True) as uow:

@@ -42,10 +42,12 @@ from governance.service.ports import (
     ChannelGone,
     ConflictError,
     Delivery,
+    DirectClosed,
     Outlet,
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from governance.text.messages import Message
 from governance.text.render import render_event
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,16 @@ NOT_HELD = "this instance does not hold the platform (its lease)"
 
 THREADED = (SummaryRecorded, VotingOpened, DeliberationEnding, DeliberationRescheduled)
 """Said in the room and, where the deliberation has a thread there, in the thread too."""
+
+
+def closed_notice(address: str) -> Message:
+    return Message(
+        None,
+        (
+            f"{address}: I could not send you a private message, because your direct "
+            "messages are closed to me. Open them to receive reminders and receipts.",
+        ),
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -304,7 +316,7 @@ class Dispatcher:
                     if thread is not None:
                         await outlet.post_in_thread(room, thread, message, key=f"{key}-thread")
             else:
-                await outlet.tell(AccountRef(channel.platform, channel.target), message, key=key)
+                await self._tell(outlet, delivery, message, key)
         except ChannelGone as error:
             return f"gone: {error}", True
         except Exception as error:  # one channel's trouble never blocks another
@@ -313,6 +325,20 @@ class Dispatcher:
             )
             return repr(error), False
         return None, False
+
+    async def _tell(self, outlet: Outlet, delivery: Delivery, message: Message, key: str) -> None:
+        """A private message; where the person's direct messages are closed, a notice in
+        one of the community's rooms on that platform says so, without the message."""
+        channel = delivery.channel
+        try:
+            await outlet.tell(AccountRef(channel.platform, channel.target), message, key=key)
+        except DirectClosed as closed:
+            async with self._uow(read_only=True) as uow:
+                rooms = await uow.bindings.rooms(delivery.event.community)
+            room = next((r for r in rooms if r.platform == channel.platform), None)
+            if room is not None:
+                await outlet.post(room, closed_notice(closed.address), key=f"{key}-closed")
+            raise
 
     async def _still_open(self, event: ReminderDue) -> bool:
         async with self._uow(read_only=True) as uow:

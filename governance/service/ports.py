@@ -80,6 +80,16 @@ class ChannelGone(Exception):
     the channel deleted, the account closed): the delivery is given up at once."""
 
 
+class DirectClosed(ChannelGone):
+    """Raised by `Outlet.tell` when the person takes no private messages from the bot
+    (Discord members can close them). The dispatcher then says so in one of the
+    community's rooms, addressing them as `address` (which must not ping)."""
+
+    def __init__(self, message: str, *, address: str) -> None:
+        super().__init__(message)
+        self.address = address
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """Where one delivery goes: a room, or one member's account (a private message)."""

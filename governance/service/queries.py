@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from governance.domain.commands import (
@@ -14,7 +15,7 @@ from governance.domain.commands import (
 )
 from governance.domain.deliberation import Version
 from governance.domain.errors import GovernanceError
-from governance.domain.ids import MemberId
+from governance.domain.ids import CommunityId, MemberId, ProposalNumber
 from governance.domain.lifecycle import Status
 from governance.domain.members import Role
 from governance.domain.methods import plural
@@ -26,8 +27,9 @@ from governance.service import lookups
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
-from governance.text.messages import Audience, Block, Message, Reply
+from governance.text.messages import Audience, BallotForm, Block, Message, Reply
 from governance.text.render import (
+    ballot_form,
     deliberation_hint,
     policy_line,
     render_event,
@@ -241,3 +243,48 @@ async def help_(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         line, text = USAGE[cmd.topic]
         return Reply(Message(None, (line, text)))
     return Reply(Message("Commands:", tuple(f"{line} — {text}" for line, text in USAGE.values())))
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A proposal members can still act on, for platforms' menus and autocompletion."""
+
+    number: int
+    title: str
+    status: str
+    form: BallotForm | None
+    """How to vote, while voting is open."""
+
+
+PENDING = (Status.DRAFT, Status.DELIBERATION, Status.VOTING)
+PENDING_LIMIT = 100
+
+
+async def pending(uow: UnitOfWork, community: CommunityId) -> list[Pending]:
+    """The community's drafts, deliberations and open votes, newest first."""
+    found = await uow.proposals.recent(community, limit=PENDING_LIMIT)
+    return [
+        Pending(
+            p.number,
+            p.title,
+            p.status.value,
+            ballot_form(p.number, p.title, p.method_name, p.options, p.policy)
+            if p.status is Status.VOTING
+            else None,
+        )
+        for p in found
+        if p.status in PENDING
+    ]
+
+
+async def card_tally(uow: UnitOfWork, community: CommunityId, number: int) -> tuple[Block, ...]:
+    """What a live card shows under an open vote: how many have voted and, when its
+    results are live, the provisional tally; nothing once voting is over."""
+    p = await uow.proposals.get(community, ProposalNumber(number))
+    if p is None or p.status is not Status.VOTING:
+        return ()
+    cast = await uow.ballots.count(p.id)
+    counted = f"Ballots so far: {cast} of {p.roll_size}."
+    if p.policy.results is not Visibility.LIVE or cast == 0:
+        return (counted,)
+    return (*result_blocks(await tally(uow, p), p.method_name), counted)

@@ -8,6 +8,7 @@ escape it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -48,6 +49,36 @@ class Poll:
 
 
 @dataclass(frozen=True, slots=True)
+class BallotForm:
+    """How to vote on an open proposal, for platforms that offer buttons, menus and
+    forms (Discord): every way of filling it in ends as ``!vote <proposal> <ballot>``.
+
+    Unlike a `Poll`, every open vote has one, secret or not: the ballot goes to the
+    bot, never to the room."""
+
+    proposal: int
+    title: str
+    shape: str
+    """A `BallotShape` value: verdict, one option, option set, ranking, scores, dots."""
+    answers: tuple[tuple[str, str], ...]
+    """(ballot word, label): a verdict's words, or each option's letter and name."""
+    reasons: tuple[str, ...] = ()
+    """Verdict words that need a reason."""
+    marks: tuple[int, int] = (0, 0)
+    """Scores: the lowest and highest score; dots: 0 and the dots each voter has."""
+    secret: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A moment the message is about, for platforms that show times in each reader's
+    own zone (Discord's ``<t:…:R>``); the text says it in the community's zone too."""
+
+    label: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     title: str | None
     blocks: tuple[Block, ...] = ()
@@ -55,7 +86,11 @@ class Message:
     poll: Poll | None = None
     """Also offer the vote as a native poll, where the platform has them."""
     ends_poll: int | None = None
-    """The proposal whose native polls this message ends (its result)."""
+    """The proposal whose native polls (and vote buttons) this message ends: its
+    result, its cancellation or withdrawal."""
+    ballot: BallotForm | None = None
+    """The card of an open vote: how to vote on it, where a platform has forms."""
+    deadline: Deadline | None = None
 
     def plain(self) -> str:
         lines: list[str] = [] if self.title is None else [self.title]

@@ -21,11 +21,11 @@ from governance.domain.events import (
     VotingExtended,
     VotingOpened,
 )
-from governance.domain.methods import plural
+from governance.domain.methods import METHODS, BallotShape, plural
 from governance.domain.policy import Policy, Strength, Visibility, format_share
 from governance.domain.result import Result
 from governance.domain.timing import format_local
-from governance.text.messages import Block, Message, Poll, Table
+from governance.text.messages import BallotForm, Block, Deadline, Message, Poll, Table
 
 
 def when(moment: datetime, timezone: str) -> str:
@@ -104,6 +104,7 @@ def render_deliberation(event: Event) -> Message | None:
                 f"#{event.number} {event.title} — in deliberation until "
                 f"{when(event.ends_at, event.timezone)}, then voting",
                 tuple(blocks),
+                deadline=Deadline("Deliberation ends", event.ends_at),
             )
         case DeliberationRescheduled():
             return Message(
@@ -150,6 +151,44 @@ def poll_for(
     return Poll(number, f"#{number} {title}", answers, most)
 
 
+def ballot_form(
+    number: int, title: str, method_name: str, options: tuple[str, ...], policy: Policy
+) -> BallotForm | None:
+    """How to vote on an open proposal with buttons and forms; None for a method this
+    version does not know (an event from a newer one)."""
+    method = METHODS.get(method_name)
+    if method is None:
+        return None
+    if method.shape is BallotShape.VERDICT:
+        answers = tuple((v.word, v.word) for v in method.verdicts)
+    else:
+        answers = tuple((chr(65 + i), option) for i, option in enumerate(options))
+    marks = (0, policy.dot_budget) if method.shape is BallotShape.DOTS else method.score_range
+    return BallotForm(
+        number,
+        title,
+        method.shape.value,
+        answers,
+        reasons=tuple(v.word for v in method.verdicts if v.needs_reason),
+        marks=marks,
+        secret=policy.secret,
+    )
+
+
+def _voting_card(
+    event: ProposalCreated | VotingOpened, blocks: tuple[Block, ...], policy: Policy
+) -> Message:
+    assert event.closes_at is not None
+    return Message(
+        f"#{event.number} {event.title} — voting open until "
+        f"{when(event.closes_at, event.timezone)}",
+        blocks,
+        poll=poll_for(event.number, event.title, event.method, tuple(event.options), policy),
+        ballot=ballot_form(event.number, event.title, event.method, tuple(event.options), policy),
+        deadline=Deadline("Voting closes", event.closes_at),
+    )
+
+
 def render_event(event: Event) -> Message | None:
     """The announcement for `event`, or None if it is not announced."""
     match event:
@@ -167,13 +206,7 @@ def render_event(event: Event) -> Message | None:
                 policy_line(event.method, Policy.from_json(event.policy), event.roll_size),
                 vote_line(event.number, event.ballot_hint),
             ]
-            policy = Policy.from_json(event.policy)
-            return Message(
-                f"#{event.number} {event.title} — voting open until "
-                f"{when(event.closes_at, event.timezone)}",
-                tuple(blocks),
-                poll=poll_for(event.number, event.title, event.method, event.options, policy),
-            )
+            return _voting_card(event, tuple(blocks), Policy.from_json(event.policy))
         case ProposalCreated() if event.status == "deliberation":
             return None  # its DeliberationOpened is the card
         case ProposalCreated() if event.status == "draft":
@@ -193,24 +226,18 @@ def render_event(event: Event) -> Message | None:
                 (event.body,) if event.body else (),
             )
         case VotingOpened():
-            return Message(
-                f"#{event.number} {event.title} — voting open until "
-                f"{when(event.closes_at, event.timezone)}",
-                (
-                    *(() if event.by is None else (f"Opened early by {event.by}.",)),
-                    f"Roll: {plural(event.roll_size, 'member')}.",
-                    vote_line(event.number, event.ballot_hint),
-                ),
-                poll=None
-                if event.policy is None
-                else poll_for(
-                    event.number,
-                    event.title,
-                    event.method,
-                    tuple(event.options or ()),
-                    Policy.from_json(event.policy),
-                ),
-            )
+            blocks = [
+                *(() if event.by is None else (f"Opened early by {event.by}.",)),
+                f"Roll: {plural(event.roll_size, 'member')}.",
+                vote_line(event.number, event.ballot_hint),
+            ]
+            if event.policy is None:  # recorded before votes carried their policy
+                return Message(
+                    f"#{event.number} {event.title} — voting open until "
+                    f"{when(event.closes_at, event.timezone)}",
+                    tuple(blocks),
+                )
+            return _voting_card(event, tuple(blocks), Policy.from_json(event.policy))
         case VotingExtended():
             return Message(
                 f"#{event.number} {event.title} — voting extended by {event.by} until "

@@ -109,3 +109,20 @@ async def test_a_deliberation_is_reminded_in_the_room_before_it_ends(chat: Chat)
         "The author or a moderator can sum it up first: !summary 1 <text>",
     ]
     assert chat.outlet.told == []
+
+
+async def test_closed_direct_messages_get_a_notice_in_the_room_without_the_reminder(
+    chat: Chat,
+) -> None:
+    chat.outlet.closed_dms.add("carol")
+    await chat.ok("alice", "!propose Paint the shop vote=3d")
+    await chat.advance(days=2)
+    assert len(chat.outlet.told_to("alice")) == 1
+    assert chat.outlet.told_to("carol") == []
+    notices = [text for text in chat.announced() if "direct messages are closed" in text]
+    assert len(notices) == 1
+    assert notices[0].startswith("@test:carol: I could not send you a private message")
+    assert "Paint the shop" not in notices[0]  # what was to be said privately stays private
+    async with chat.app.engine.connect() as conn:
+        channels = list(await conn.scalars(select(t.deliveries.c.channel)))
+    assert not any(c.startswith("dm:") for c in channels)  # given up, and forgotten
