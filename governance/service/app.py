@@ -175,6 +175,15 @@ class Governance:
         async with self._uow(read_only=True) as uow:
             return await uow.members.communities_of(account)
 
+    async def bindings_on(self, platform: str) -> list[tuple[RoomRef, CommunityId]]:
+        """Every room bound on `platform`, with its community."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.bindings.on_platform(platform)
+
+    async def rooms_of(self, community: CommunityId) -> list[RoomRef]:
+        async with self._uow(read_only=True) as uow:
+            return await uow.bindings.rooms(community)
+
     async def pending(self, community: CommunityId) -> list[queries.Pending]:
         """Drafts, deliberations and open votes, newest first (for menus)."""
         async with self._uow(read_only=True) as uow:

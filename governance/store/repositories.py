@@ -342,6 +342,17 @@ class BindingRepo(_Repo):
         )
         return [RoomRef(r.platform, r.room_id) for r in await self.conn.execute(query)]
 
+    async def on_platform(self, platform: str) -> list[tuple[RoomRef, CommunityId]]:
+        query = (
+            select(t.bindings.c.room_id, t.bindings.c.community_id)
+            .where(t.bindings.c.platform == platform)
+            .order_by(t.bindings.c.room_id)
+        )
+        return [
+            (RoomRef(platform, r.room_id), CommunityId(r.community_id))
+            for r in await self.conn.execute(query)
+        ]
+
 
 class ProposalRepo(_Repo):
     def __init__(self, conn: AsyncConnection) -> None:

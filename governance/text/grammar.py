@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from fractions import Fraction
 
@@ -363,6 +364,37 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
             cmd, values.get("weights", ""), values.get("class-quorum", "")
         )
     return Propose(ctx, title=title, body=body.strip(), secret=secret, **fields)  # type: ignore[arg-type]
+
+
+_PLACEHOLDER = "\x00title"
+
+
+def parse_propose_form(
+    ctx: Context, *, title: str, body: str, options: str, settings: str
+) -> Propose:
+    """``!propose`` from a form (Discord's modal): title, body and options (one per
+    line) taken as they are, so a key= or a bar in them is just text; the settings
+    (method=, vote=, secret …) read as on the command line. Options without a method
+    make a single-choice vote."""
+    title = " ".join(title.split())
+    if not title:
+        raise _fail("propose", "Give the proposal a title.")
+    cmd = _propose(ctx, f"{_PLACEHOLDER} {settings}", "")
+    if cmd.title != _PLACEHOLDER:
+        stray = cmd.title.removeprefix(_PLACEHOLDER).strip()
+        raise _fail(
+            "propose",
+            f"“{stray[:40]}” is not a setting; settings are key=value (vote=3d, "
+            "quorum=50%) or the words secret and draft.",
+        )
+    listed = tuple(o.strip() for o in options.splitlines() if o.strip())
+    return replace(
+        cmd,
+        title=title,
+        body=body.strip(),
+        options=listed or cmd.options,
+        method=cmd.method or ("choice" if listed else None),
+    )
 
 
 _CLASS_ITEM_RE = re.compile(r"([^\s:,]{1,40}):([^\s,]+)")

@@ -36,7 +36,7 @@ from governance.domain.errors import ParseError
 from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.policy import Quorum, TieRule, Visibility
 from governance.domain.timing import Length, LocalTime, NextWeekday
-from governance.text.grammar import is_command, parse
+from governance.text.grammar import is_command, parse, parse_propose_form
 from governance.text.usage import USAGE
 
 CTX = Context(
@@ -448,3 +448,31 @@ def test_draft_is_a_flag_like_secret(text: str, title: str, secret: bool) -> Non
 def test_a_quoted_title_may_end_in_draft() -> None:
     command = propose('!propose "Adopt the budget draft" vote=3d')
     assert (command.title, command.draft) == ("Adopt the budget draft", False)
+
+
+def test_a_proposal_from_a_form_takes_its_fields_as_written() -> None:
+    cmd = parse_propose_form(
+        CTX,
+        title='Rename "vote=3d" | to  something',
+        body="  Why: options=A | B is just text here.\n",
+        options="Red\n\n  Green  \nBlue | Violet\n",
+        settings="vote=3d secret",
+    )
+    assert cmd.title == 'Rename "vote=3d" | to something'
+    assert cmd.body == "Why: options=A | B is just text here."
+    assert cmd.options == ("Red", "Green", "Blue | Violet")
+    assert cmd.method == "choice"  # options without a method: pick one
+    assert cmd.secret and cmd.vote is not None
+
+
+def test_a_form_keeps_its_method_and_refuses_stray_settings() -> None:
+    ranked = parse_propose_form(
+        CTX, title="Pick", body="", options="A\nB", settings="method=ranked"
+    )
+    assert ranked.method == "ranked"
+    plain = parse_propose_form(CTX, title="Paint", body="", options="", settings="")
+    assert plain.method is None and plain.options == ()
+    with pytest.raises(ParseError, match="“quorum 50%” is not a setting"):
+        parse_propose_form(CTX, title="Paint", body="", options="", settings="quorum 50%")
+    with pytest.raises(ParseError, match="Give the proposal a title"):
+        parse_propose_form(CTX, title="   ", body="", options="", settings="")
