@@ -1,15 +1,14 @@
-"""The Discord adapter: one bot, through discord.py.
+"""The Discord adapter: one bot (one set of shards), through discord.py.
 
-Members use slash commands (one per core command, its arguments as one text option)
-and the vote buttons on each proposal card; with the optional message-content intent,
-the same ``!`` text commands work too. Every interaction is deferred before anything
-slow (Discord's three-second rule), answered ephemerally, and nothing the bot sends
-pings anyone.
+Members use slash commands (`slash`), the vote controls on each proposal card
+(`components`) and, with the optional message-content intent, the same ``!`` text
+commands as elsewhere. Every interaction is deferred before anything slow (Discord's
+three seconds), answered ephemerally, and nothing the bot sends pings anyone.
 
-It is also the core's `Outlet` on Discord: cards as embeds with persistent vote
-buttons (`DynamicItem`s registered in `setup_hook`, so they work after a restart),
-deliberation threads, and direct messages; every send carries a nonce derived from
-the delivery's key, so a retried delivery posts once.
+It is also the core's `Outlet` on Discord: cards as embeds with deadlines in each
+reader's own time and persistent vote controls, a live tally edited at most once per
+few seconds (`tally`), deliberation threads, and direct messages; every send carries
+a nonce derived from the delivery's key, so a retried delivery posts once.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,15 +24,18 @@ from typing import Any, Protocol
 import discord
 from discord import app_commands, ui
 
-from adapters.discord import render
+from adapters.discord import render, slash
+from adapters.discord.components import DYNAMIC_ITEMS, card_view
+from adapters.discord.menus import Menus
+from adapters.discord.tally import DEFAULT_INTERVAL, TallyEdits
 from governance.domain.commands import Context, Join
+from governance.domain.errors import GovernanceError
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.app import Governance
-from governance.service.ports import ChannelGone
-from governance.text.grammar import is_command
-from governance.text.messages import Audience, Message, Poll, Reply
-from governance.text.usage import USAGE
+from governance.service.ports import ChannelGone, DirectClosed
+from governance.text.grammar import is_command, parse_propose_form
+from governance.text.messages import Audience, Block, Message, Reply
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ PLATFORM = "discord"
 ACK = "✅"
 READY_TIMEOUT = 30.0
 CARD = "card"
-MAX_BUTTONS = 25
+CLOSED_DMS = 50007
+"""Discord's error code for a user who takes no direct messages from the bot."""
 
 
 class DiscordStartError(Exception):
@@ -69,6 +71,8 @@ class DiscordSettings:
     """How many shards the bot runs in all; None lets Discord say (``GET /gateway/bot``)."""
     shard_ids: tuple[int, ...] | None = None
     """The shards this process runs (of `shard_count`); None: all of them."""
+    tally_every: float = DEFAULT_INTERVAL
+    """Seconds between two edits of a card's live tally (Discord limits edits)."""
 
     @property
     def shard_set(self) -> str:
@@ -77,47 +81,6 @@ class DiscordSettings:
         if self.shard_ids is None:
             return "all"
         return f"{','.join(map(str, self.shard_ids))}/{self.shard_count}"
-
-
-class VoteButton(
-    ui.DynamicItem[ui.Button[Any]],
-    template=r"folkmoot:vote:(?P<number>[0-9]{1,9}):(?P<answer>[A-Za-z]{1,8})",
-):
-    """A vote button on a card: ``!vote <number> <answer>`` when clicked, by whoever."""
-
-    def __init__(self, number: int, answer: str, label: str | None = None) -> None:
-        super().__init__(
-            ui.Button(
-                label=(label or answer)[:80],
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"folkmoot:vote:{number}:{answer}",
-            )
-        )
-        self.number = number
-        self.answer = answer
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]
-    ) -> VoteButton:
-        label = item.label if isinstance(item, ui.Button) else None
-        return cls(int(match["number"]), match["answer"], label)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        client = interaction.client
-        assert isinstance(client, DiscordAdapter)
-        await client.run_command(interaction, f"!vote {self.number} {self.answer}")
-
-
-def vote_view(poll: Poll) -> ui.View:
-    view = ui.View(timeout=None)
-    for index, (answer, label) in enumerate(poll.answers[:MAX_BUTTONS]):
-        button = VoteButton(
-            poll.proposal, answer, f"{answer} {label}" if answer != label else label
-        )
-        button.item.row = index // 5
-        view.add_item(button)
-    return view
 
 
 class DiscordAdapter(discord.AutoShardedClient):
@@ -134,15 +97,20 @@ class DiscordAdapter(discord.AutoShardedClient):
         self.settings = settings
         self._governance = governance
         self._cards = cards
+        self.menus = Menus(governance, PLATFORM)
+        self.tallies = TallyEdits(
+            governance.card_tally, self._show_tally, interval=settings.tally_every
+        )
         self.tree = app_commands.CommandTree(self)
-        for name in USAGE:
-            self.tree.add_command(_slash(name))
+        for command in slash.commands():
+            self.tree.add_command(command)
         self._runner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(VoteButton)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.menus.load()
         for guild in self.settings.guilds:
             target = discord.Object(id=guild)
             self.tree.copy_global_to(guild=target)
@@ -171,6 +139,8 @@ class DiscordAdapter(discord.AutoShardedClient):
             raise DiscordStartError("the Discord gateway did not become ready")
 
     async def stop_adapter(self) -> None:
+        await self.tallies.close()
+        await self.menus.close()
         await self.close()
         if self._runner is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -179,8 +149,11 @@ class DiscordAdapter(discord.AutoShardedClient):
 
     # ------------------------------------------------------------------ incoming
 
-    async def run_command(self, interaction: discord.Interaction, text: str) -> None:
-        """Defer at once (Discord's three seconds), then do the work and answer."""
+    async def run_command(
+        self, interaction: discord.Interaction, text: str, *, proposal: int | None = None
+    ) -> None:
+        """Defer at once (Discord's three seconds), then do the work and answer. A vote
+        (`proposal`) also refreshes the cards' live tally."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         reply = await self._handle(
             interaction.channel_id or 0, interaction.user, text, interaction.created_at
@@ -189,6 +162,65 @@ class DiscordAdapter(discord.AutoShardedClient):
         await interaction.followup.send(
             render.text(answer), ephemeral=True, allowed_mentions=render.NO_PINGS
         )
+        if proposal is not None and reply is not None and reply.ok:
+            await self._after_vote(interaction, proposal, answer)
+
+    async def run_propose(
+        self,
+        interaction: discord.Interaction,
+        *,
+        title: str,
+        body: str,
+        options: str,
+        settings: str,
+    ) -> None:
+        """``/propose``'s modal, submitted: its fields as written, never parsed."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = interaction.channel_id or 0
+        room = RoomRef(PLATFORM, str(channel))
+        actor = AccountRef(PLATFORM, str(interaction.user.id))
+        community = await self._joined(room, interaction.user)
+        ctx = Context(actor, room, community, interaction.created_at.astimezone(UTC))
+        try:
+            cmd = parse_propose_form(
+                ctx, title=title, body=body, options=options, settings=settings
+            )
+        except GovernanceError as error:
+            reply = Reply.text(str(error), ok=False)
+        else:
+            reply = await self._governance.handle(cmd)
+        await interaction.followup.send(
+            render.text(reply.message), ephemeral=True, allowed_mentions=render.NO_PINGS
+        )
+
+    async def _after_vote(
+        self, interaction: discord.Interaction, proposal: int, receipt: Message
+    ) -> None:
+        channel = str(interaction.channel_id)
+        community = self.menus.community(channel)
+        if community is None:
+            return
+        self.tallies.touch(community, proposal)
+        form = self.menus.form(channel, proposal)
+        if form is not None and form.secret:
+            await self._receipt_by_dm(interaction, proposal, receipt)
+
+    async def _receipt_by_dm(
+        self, interaction: discord.Interaction, proposal: int, receipt: Message
+    ) -> None:
+        """A secret ballot's receipt, kept in the member's DMs; where they are closed,
+        a notice in the channel says so (without the ballot)."""
+        try:
+            await interaction.user.send(render.text(receipt), allowed_mentions=render.NO_PINGS)
+        except discord.Forbidden as error:
+            if error.code != CLOSED_DMS:
+                raise
+            await interaction.followup.send(
+                f"{interaction.user.mention}: your ballot on #{proposal} is recorded; I could "
+                "not send you its receipt by direct message, because your direct messages "
+                "are closed to me.",
+                allowed_mentions=render.NO_PINGS,
+            )
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or not is_command(message.content):
@@ -213,21 +245,32 @@ class DiscordAdapter(discord.AutoShardedClient):
     ) -> Reply | None:
         room = RoomRef(PLATFORM, str(channel_id))
         actor = AccountRef(PLATFORM, str(user.id))
-        community = await self._governance.community_of(room)
-        if community is not None:
-            await self._join(room, community, actor, _name(user), _roles(user))
-        return await self._governance.handle_text(room, actor, text, sent_at.astimezone(UTC))
+        community = await self._joined(room, user)
+        reply = await self._governance.handle_text(room, actor, text, sent_at.astimezone(UTC))
+        if community is not None or text.startswith("!bind"):
+            # Menus follow what commands change (a bind, a proposal, an edit …).
+            bound = community or await self._governance.community_of(room)
+            if bound is not None:
+                self.menus.seen(room.room_id, bound)
+        return reply
 
-    async def _join(
-        self, room: RoomRef, community: CommunityId, actor: AccountRef, name: str, roles: list[str]
-    ) -> None:
-        if await self._governance.member(community, actor) is not None:
-            return
-        granted = [
-            Role.named(self.settings.role_names[r]) for r in roles if r in self.settings.role_names
-        ]
-        ctx = Context(actor, room, community, datetime.now(UTC))
-        await self._governance.handle(Join(ctx, name[:80], role=max(granted, default=None)))
+    async def _joined(self, room: RoomRef, user: discord.abc.User) -> CommunityId | None:
+        """The room's community, with `user` a member of it (joined now if new)."""
+        community = await self._governance.community_of(room)
+        if community is None:
+            return None
+        actor = AccountRef(PLATFORM, str(user.id))
+        if await self._governance.member(community, actor) is None:
+            granted = [
+                Role.named(self.settings.role_names[r])
+                for r in _roles(user)
+                if r in self.settings.role_names
+            ]
+            ctx = Context(actor, room, community, datetime.now(UTC))
+            await self._governance.handle(
+                Join(ctx, _name(user)[:80], role=max(granted, default=None))
+            )
+        return community
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 
@@ -261,23 +304,40 @@ class DiscordAdapter(discord.AutoShardedClient):
             raise ChannelGone(f"channel {channel_id}: {error.text or error.status}") from None
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
-        view = vote_view(message.poll) if message.poll is not None else None
+        form = message.ballot
+        view = card_view(form) if form is not None else None
         sent = await self._send(room.room_id, message, key, view)
-        if message.poll is not None:
-            await self._cards.remember_poll(room.room_id, message.poll.proposal, str(sent.id), CARD)
+        self.menus.posted(room.room_id, message)
+        if form is not None:
+            await self._cards.remember_poll(room.room_id, form.proposal, str(sent.id), CARD)
         if message.ends_poll is not None:
-            await self._disable_buttons(room.room_id, message.ends_poll)
+            await self._disable_controls(room.room_id, message.ends_poll)
 
-    async def _disable_buttons(self, channel_id: str, proposal: int) -> None:
-        """At close: the card's buttons go (a click would only be refused)."""
+    async def _disable_controls(self, channel_id: str, proposal: int) -> None:
+        """At close (or cancel): the card's controls go (a click would only be refused)."""
         channel = await self._channel(channel_id)
         for message_id, _ in await self._cards.polls_of(channel_id, proposal):
             with contextlib.suppress(discord.HTTPException):
                 card = channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
                 await card.edit(view=None)
 
+    async def _show_tally(
+        self, community: CommunityId, proposal: int, tally: tuple[Block, ...]
+    ) -> None:
+        """Edit each card of `proposal` in the community's channels to show `tally`."""
+        for channel_id in self.menus.channels(community):
+            for message_id, kind in await self._cards.polls_of(channel_id, proposal):
+                if kind != CARD:
+                    continue
+                with contextlib.suppress(ChannelGone, discord.NotFound, discord.Forbidden):
+                    channel = await self._channel(channel_id)
+                    card = await channel.fetch_message(int(message_id))
+                    if card.embeds:
+                        await card.edit(embed=render.with_tally(card.embeds[0], tally))
+
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
         sent = await self._send(room.room_id, message, key)
+        self.menus.posted(room.room_id, message)
         thread = await sent.create_thread(name=(message.title or "Deliberation")[:100])
         return str(thread.id)
 
@@ -294,8 +354,12 @@ class DiscordAdapter(discord.AutoShardedClient):
             await user.send(
                 render.text(message), nonce=render.nonce(key), allowed_mentions=render.NO_PINGS
             )
-        except discord.Forbidden:
-            raise ChannelGone(f"{account}: direct messages are closed") from None
+        except discord.Forbidden as error:
+            if error.code == CLOSED_DMS:
+                raise DirectClosed(
+                    f"{account}: direct messages are closed", address=f"<@{account.account_id}>"
+                ) from None
+            raise ChannelGone(f"{account}: {error.text or error.status}") from None
         except discord.NotFound:
             raise ChannelGone(f"{account}: no such user") from None
 
@@ -306,18 +370,3 @@ def _name(user: discord.abc.User) -> str:
 
 def _roles(user: discord.abc.User) -> list[str]:
     return [role.name for role in getattr(user, "roles", [])]
-
-
-def _slash(name: str) -> app_commands.Command[Any, ..., None]:
-    description = USAGE[name][1]
-
-    async def command(interaction: discord.Interaction, args: str | None = None) -> None:
-        client = interaction.client
-        assert isinstance(client, DiscordAdapter)
-        await client.run_command(interaction, f"!{name} {args or ''}".strip())
-
-    return app_commands.Command(
-        name=name,
-        description=description[:100],
-        callback=command,
-    )

@@ -8,10 +8,12 @@ import hashlib
 
 import discord
 
-from governance.text.messages import Message, Table
+from governance.text.messages import Block, Deadline, Message, Table
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 1024
+TALLY = "Live tally"
 NO_PINGS = discord.AllowedMentions.none()
 
 
@@ -21,12 +23,35 @@ def _block(block: str | Table) -> str:
     return discord.utils.escape_markdown(block)
 
 
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def timestamp(deadline: Deadline) -> str:
+    """Shown in each reader's own zone and language, and counting down."""
+    at = int(deadline.at.timestamp())
+    return f"<t:{at}:f> (<t:{at}:R>)"
+
+
 def embed(message: Message) -> discord.Embed:
     title = (message.title or "")[:TITLE_LIMIT] or None
     description = "\n".join(_block(b) for b in message.blocks)
-    if len(description) > DESCRIPTION_LIMIT:
-        description = description[: DESCRIPTION_LIMIT - 1] + "…"
-    return discord.Embed(title=title, description=description or None)
+    card = discord.Embed(title=title, description=cut(description, DESCRIPTION_LIMIT) or None)
+    if message.deadline is not None:
+        card.add_field(name=message.deadline.label, value=timestamp(message.deadline))
+    return card
+
+
+def with_tally(card: discord.Embed, tally: tuple[Block, ...]) -> discord.Embed:
+    """`card` with its live tally field set to `tally` (or removed, if empty)."""
+    card = card.copy()
+    for index, existing in reversed(list(enumerate(card.fields))):
+        if existing.name == TALLY:
+            card.remove_field(index)
+    if tally:
+        value = cut("\n".join(_block(b) for b in tally), FIELD_LIMIT)
+        card.add_field(name=TALLY, value=value, inline=False)
+    return card
 
 
 def text(message: Message, limit: int = 2000) -> str:

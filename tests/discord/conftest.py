@@ -29,7 +29,7 @@ from governance.service.clocks import SystemClock
 from governance.service.ports import Outlet
 from governance.store.engine import make_engine
 from governance.store.platform_state import PlatformState
-from tests.discord.fake import FakeDiscord
+from tests.discord.fake import Call, FakeChannel, FakeDiscord, FakeUser
 
 GUILD_READY_TIMEOUT = 0.05
 """For clients made in tests: discord.py waits this long after the last GUILD_CREATE
@@ -110,6 +110,31 @@ class Deployment:
 
     async def deliver(self) -> None:
         await self.app.dispatcher.drain()
+
+    async def propose(
+        self,
+        member: FakeUser,
+        channel: FakeChannel,
+        title: str,
+        *,
+        body: str = "",
+        options: str = "",
+        **settings: str,
+    ) -> Call:
+        """``/propose`` with `settings` as its options (method, vote, deliberate,
+        settings), then the modal filled in; returns the bot's ephemeral answer."""
+        ix = await self.fake.slash(member, "propose", settings, channel=channel)
+        shown = await self.fake.interaction_response(ix, within=WITHIN)
+        assert shown.json["type"] == 9, shown.json  # a modal, as the first answer
+        submit = await self.fake.modal_submit(
+            member, "folkmoot:propose", {"title": title, "body": body, "options": options}
+        )
+        return await self.fake.next_call("POST", submit.webhook_path, within=WITHIN)
+
+    async def card(self, channel: FakeChannel) -> Call:
+        """Deliver what is pending; the next message the bot posts in `channel`."""
+        await self.deliver()
+        return await self.fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ async def test_commands_are_synced_to_the_guild_at_start(deployed: Deployment) -
     fake = deployed.fake
     synced = fake.commands[fake.guild.id]
     assert {"propose", "vote", "status", "remind", "help"} <= set(synced)
-    assert synced["vote"]["options"][0]["name"] == "args"
+    assert [o["name"] for o in synced["vote"]["options"]] == ["proposal", "ballot"]
 
 
 async def test_a_proposal_by_slash_command_gets_a_card_with_buttons_that_count(
@@ -32,12 +32,7 @@ async def test_a_proposal_by_slash_command_gets_a_card_with_buttons_that_count(
         ix = await fake.slash(member, "status", {}, channel=channel)
         assert (await fake.interaction_response(ix, within=WITHIN)).json["type"] == 5
         await fake.next_call("POST", ix.webhook_path, within=WITHIN)
-    ix = await fake.slash(
-        alice, "propose", {"args": "Paint the shop @everyone vote=3d"}, channel=channel
-    )
-    deferred = await fake.interaction_response(ix, within=WITHIN)
-    assert deferred.json["type"] == 5  # deferred first: the three-second rule
-    answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    answer = await deployed.propose(alice, channel, "Paint the shop @everyone", vote="3d")
     assert answer.json["content"] == "Proposed as #1."
     assert answer.json["allowed_mentions"]["parse"] == []
     await deployed.deliver()
@@ -57,7 +52,7 @@ async def test_a_proposal_by_slash_command_gets_a_card_with_buttons_that_count(
     receipt = await fake.next_call("POST", click.webhook_path, within=WITHIN)
     assert receipt.json["content"] == "Your vote on #1 is recorded: yes."
     assert receipt.json["flags"] & 64  # ephemeral: only bob sees it
-    ix = await fake.slash(bob, "status", {"args": "1"}, channel=channel)
+    ix = await fake.slash(bob, "status", {"proposal": 1}, channel=channel)
     status = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
     assert "Ballots so far: 1 of 2." in status.json["content"]
 
@@ -66,8 +61,7 @@ async def test_a_retried_delivery_posts_once(deployed: Deployment) -> None:
     fake = deployed.fake
     channel = fake.channel("governance")
     alice = fake.add_member("alice")
-    ix = await fake.slash(alice, "propose", {"args": "Oil the hinges"}, channel=channel)
-    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.propose(alice, channel, "Oil the hinges")
     await deployed.deliver()
     first = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
     # Delivered again under the same key (as after a crash before it was marked done).
@@ -84,11 +78,11 @@ async def test_bad_input_gets_a_specific_ephemeral_answer(deployed: Deployment) 
     fake = deployed.fake
     channel = fake.channel("governance")
     alice = fake.add_member("alice")
-    for args, expected in (
-        ("", "Usage: !vote <id>"),
-        ("99 yes", "There is no proposal #99"),
+    for options, expected in (
+        ({"proposal": 1, "ballot": "maybe"}, "There is no proposal #1"),
+        ({"proposal": 99, "ballot": "yes"}, "There is no proposal #99"),
     ):
-        ix = await fake.slash(alice, "vote", {"args": args} if args else {}, channel=channel)
+        ix = await fake.slash(alice, "vote", options, channel=channel)
         answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
         assert expected in answer.json["content"]
         assert answer.json["flags"] & 64
@@ -98,16 +92,13 @@ async def test_a_deliberation_opens_a_thread_under_its_card(deployed: Deployment
     fake = deployed.fake
     channel = fake.channel("governance")
     alice = fake.add_member("alice")
-    ix = await fake.slash(
-        alice, "propose", {"args": "Share the tools deliberate=2d"}, channel=channel
-    )
-    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.propose(alice, channel, "Share the tools", deliberate="2d")
     await deployed.deliver()
     card = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
     thread = await fake.next_call(
         "POST", rf"/channels/{channel.id}/messages/{card.response['id']}/threads", within=WITHIN
     )
-    ix = await fake.slash(alice, "status", {"args": "1"}, channel=channel)
+    ix = await fake.slash(alice, "status", {"proposal": 1}, channel=channel)
     status = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
     assert f"Thread in discord:{channel.id}: {thread.response['id']}" in status.json["content"]
 
@@ -121,8 +112,7 @@ async def test_old_buttons_still_count_after_a_restart(
     for member in (alice, bob):
         ix = await fake.slash(member, "status", {}, channel=channel)
         await fake.next_call("POST", ix.webhook_path, within=WITHIN)
-    ix = await fake.slash(alice, "propose", {"args": "Keep the buttons"}, channel=channel)
-    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.propose(alice, channel, "Keep the buttons")
     await deployed.deliver()
     card = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
     await deployed.bot.stop_adapter()
@@ -147,7 +137,10 @@ async def test_an_interaction_is_deferred_before_the_store_is_free(deployed: Dep
     channel = fake.channel("governance")
     alice = fake.add_member("alice")
     async with deployed.app.uow() as held:  # the store's writer is busy
-        ix = await fake.slash(alice, "propose", {"args": "Wait for it"}, channel=channel)
+        ix = await fake.slash(alice, "propose", {"vote": "2d"}, channel=channel)
+        modal = await fake.interaction_response(ix, within=WITHIN)
+        assert modal.json["type"] == 9  # the modal needs nothing from the store
+        ix = await fake.modal_submit(alice, "folkmoot:propose", {"title": "Wait for it"})
         deferred = await fake.interaction_response(ix, within=WITHIN)
         assert deferred.json["type"] == 5
         assert not fake.calls_to("POST", ix.webhook_path)  # nothing more while it is held
@@ -162,8 +155,7 @@ async def test_at_close_the_result_is_posted_and_the_buttons_go_despite_a_429(
     fake = deployed.fake
     channel = fake.channel("governance")
     alice = fake.add_member("alice")
-    ix = await fake.slash(alice, "propose", {"args": "Close me vote=1d"}, channel=channel)
-    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.propose(alice, channel, "Close me", vote="1d")
     await deployed.deliver()
     card = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
     fake.rate_limit_once("PATCH", rf"/channels/{channel.id}/messages/{card.response['id']}")

@@ -1,0 +1,115 @@
+"""What Discord's autocompletion and ballot forms show, kept in memory.
+
+Discord gives an autocomplete or a modal three seconds and no defer, so they answer
+from here, never from the database: which community each channel belongs to, and
+each community's drafts, deliberations and open votes with their ballot forms. It is
+loaded at start, learns every card the bot posts and every proposal it ends, and is
+refreshed in the background after each command handled in a community.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from governance.domain.ids import CommunityId, RoomRef
+from governance.service.queries import Pending
+from governance.text.messages import BallotForm, Message
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    async def bindings_on(self, platform: str) -> list[tuple[RoomRef, CommunityId]]: ...
+    async def pending(self, community: CommunityId) -> list[Pending]: ...
+
+
+class Menus:
+    def __init__(self, source: Source, platform: str) -> None:
+        self._source = source
+        self._platform = platform
+        self._communities: dict[str, CommunityId] = {}
+        self._pending: dict[CommunityId, dict[int, Pending]] = {}
+        self._refreshing: dict[CommunityId, asyncio.Task[None]] = {}
+        self._again: set[CommunityId] = set()
+
+    async def load(self) -> None:
+        """Every bound channel and its community's pending proposals."""
+        for room, community in await self._source.bindings_on(self._platform):
+            self._communities[room.room_id] = community
+        for community in set(self._communities.values()):
+            await self._refresh(community)
+
+    async def close(self) -> None:
+        for task in list(self._refreshing.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # ------------------------------------------------------------------ reading
+
+    def community(self, channel_id: str) -> CommunityId | None:
+        return self._communities.get(channel_id)
+
+    def channels(self, community: CommunityId) -> list[str]:
+        return sorted(c for c, owner in self._communities.items() if owner == community)
+
+    def pending(self, channel_id: str) -> list[Pending]:
+        """Newest first."""
+        community = self._communities.get(channel_id)
+        if community is None:
+            return []
+        return sorted(self._pending.get(community, {}).values(), key=lambda p: -p.number)
+
+    def form(self, channel_id: str, number: int) -> BallotForm | None:
+        community = self._communities.get(channel_id)
+        found = self._pending.get(community, {}).get(number) if community else None
+        return None if found is None else found.form
+
+    # ------------------------------------------------------------------ learning
+
+    def seen(self, channel_id: str, community: CommunityId) -> None:
+        """A command came from `channel_id`, bound to `community` (perhaps just now)."""
+        if self._communities.get(channel_id) != community:
+            self._communities[channel_id] = community
+        self.refresh_soon(community)
+
+    def posted(self, channel_id: str, message: Message) -> None:
+        """The bot posted `message` in `channel_id`: a card opens a vote, a result (or
+        a cancellation) ends one."""
+        community = self._communities.get(channel_id)
+        if community is None:
+            return
+        known = self._pending.setdefault(community, {})
+        if message.ballot is not None:
+            form = message.ballot
+            known[form.proposal] = Pending(form.proposal, form.title, "voting", form)
+        if message.ends_poll is not None:
+            known.pop(message.ends_poll, None)
+
+    def refresh_soon(self, community: CommunityId) -> None:
+        """Read the community's pending proposals again, in the background; several
+        calls while one read runs make one more read after it."""
+        if community in self._refreshing:
+            self._again.add(community)
+            return
+        self._refreshing[community] = asyncio.create_task(self._refresh_loop(community))
+
+    async def _refresh_loop(self, community: CommunityId) -> None:
+        try:
+            while True:
+                self._again.discard(community)
+                try:
+                    await self._refresh(community)
+                except Exception:  # a menu a little stale is better than none
+                    log.warning("could not refresh the menus of %s", community, exc_info=True)
+                if community not in self._again:
+                    return
+        finally:
+            self._refreshing.pop(community, None)
+
+    async def _refresh(self, community: CommunityId) -> None:
+        found = await self._source.pending(community)
+        self._pending[community] = {p.number: p for p in found}
