@@ -140,7 +140,6 @@ class DiscordAdapter(discord.AutoShardedClient):
 
     async def stop_adapter(self) -> None:
         await self.tallies.close()
-        await self.menus.close()
         await self.close()
         if self._runner is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -158,6 +157,8 @@ class DiscordAdapter(discord.AutoShardedClient):
         reply = await self._handle(
             interaction.channel_id or 0, interaction.user, text, interaction.created_at
         )
+        if proposal is None and reply is not None and reply.ok:
+            await self._refresh_menus(interaction)
         answer = reply.message if reply is not None else Message(None, ("Done.",))
         await interaction.followup.send(
             render.text(answer), ephemeral=True, allowed_mentions=render.NO_PINGS
@@ -189,9 +190,18 @@ class DiscordAdapter(discord.AutoShardedClient):
             reply = Reply.text(str(error), ok=False)
         else:
             reply = await self._governance.handle(cmd)
+        await self._refresh_menus(interaction)
         await interaction.followup.send(
             render.text(reply.message), ephemeral=True, allowed_mentions=render.NO_PINGS
         )
+
+    async def _refresh_menus(self, interaction: discord.Interaction) -> None:
+        """After a command that may change what is pending (a proposal, an edit, a bind
+        …), before answering: what the member does next autocompletes it."""
+        room = RoomRef(PLATFORM, str(interaction.channel_id))
+        community = await self._governance.community_of(room)
+        if community is not None:
+            await self.menus.refresh(room.room_id, community)
 
     async def _after_vote(
         self, interaction: discord.Interaction, proposal: int, receipt: Message
@@ -245,14 +255,8 @@ class DiscordAdapter(discord.AutoShardedClient):
     ) -> Reply | None:
         room = RoomRef(PLATFORM, str(channel_id))
         actor = AccountRef(PLATFORM, str(user.id))
-        community = await self._joined(room, user)
-        reply = await self._governance.handle_text(room, actor, text, sent_at.astimezone(UTC))
-        if community is not None or text.startswith("!bind"):
-            # Menus follow what commands change (a bind, a proposal, an edit …).
-            bound = community or await self._governance.community_of(room)
-            if bound is not None:
-                self.menus.seen(room.room_id, bound)
-        return reply
+        await self._joined(room, user)
+        return await self._governance.handle_text(room, actor, text, sent_at.astimezone(UTC))
 
     async def _joined(self, room: RoomRef, user: discord.abc.User) -> CommunityId | None:
         """The room's community, with `user` a member of it (joined now if new)."""
@@ -348,10 +352,8 @@ class DiscordAdapter(discord.AutoShardedClient):
 
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         try:
-            user = self.get_user(int(account.account_id)) or await self.fetch_user(
-                int(account.account_id)
-            )
-            await user.send(
+            dm = await self.create_dm(discord.Object(int(account.account_id)))
+            await dm.send(
                 render.text(message), nonce=render.nonce(key), allowed_mentions=render.NO_PINGS
             )
         except discord.Forbidden as error:

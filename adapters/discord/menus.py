@@ -4,21 +4,16 @@ Discord gives an autocomplete or a modal three seconds and no defer, so they ans
 from here, never from the database: which community each channel belongs to, and
 each community's drafts, deliberations and open votes with their ballot forms. It is
 loaded at start, learns every card the bot posts and every proposal it ends, and is
-refreshed in the background after each command handled in a community.
+read again after each command (other than a vote) handled in a community.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Protocol
 
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.queries import Pending
 from governance.text.messages import BallotForm, Message
-
-log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
@@ -32,8 +27,6 @@ class Menus:
         self._platform = platform
         self._communities: dict[str, CommunityId] = {}
         self._pending: dict[CommunityId, dict[int, Pending]] = {}
-        self._refreshing: dict[CommunityId, asyncio.Task[None]] = {}
-        self._again: set[CommunityId] = set()
 
     async def load(self) -> None:
         """Every bound channel and its community's pending proposals."""
@@ -41,12 +34,6 @@ class Menus:
             self._communities[room.room_id] = community
         for community in set(self._communities.values()):
             await self._refresh(community)
-
-    async def close(self) -> None:
-        for task in list(self._refreshing.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
     # ------------------------------------------------------------------ reading
 
@@ -70,11 +57,11 @@ class Menus:
 
     # ------------------------------------------------------------------ learning
 
-    def seen(self, channel_id: str, community: CommunityId) -> None:
-        """A command came from `channel_id`, bound to `community` (perhaps just now)."""
-        if self._communities.get(channel_id) != community:
-            self._communities[channel_id] = community
-        self.refresh_soon(community)
+    async def refresh(self, channel_id: str, community: CommunityId) -> None:
+        """`channel_id` is bound to `community` (perhaps since just now): read its
+        pending proposals again."""
+        self._communities[channel_id] = community
+        await self._refresh(community)
 
     def posted(self, channel_id: str, message: Message) -> None:
         """The bot posted `message` in `channel_id`: a card opens a vote, a result (or
@@ -88,27 +75,6 @@ class Menus:
             known[form.proposal] = Pending(form.proposal, form.title, "voting", form)
         if message.ends_poll is not None:
             known.pop(message.ends_poll, None)
-
-    def refresh_soon(self, community: CommunityId) -> None:
-        """Read the community's pending proposals again, in the background; several
-        calls while one read runs make one more read after it."""
-        if community in self._refreshing:
-            self._again.add(community)
-            return
-        self._refreshing[community] = asyncio.create_task(self._refresh_loop(community))
-
-    async def _refresh_loop(self, community: CommunityId) -> None:
-        try:
-            while True:
-                self._again.discard(community)
-                try:
-                    await self._refresh(community)
-                except Exception:  # a menu a little stale is better than none
-                    log.warning("could not refresh the menus of %s", community, exc_info=True)
-                if community not in self._again:
-                    return
-        finally:
-            self._refreshing.pop(community, None)
 
     async def _refresh(self, community: CommunityId) -> None:
         found = await self._source.pending(community)

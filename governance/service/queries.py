@@ -287,4 +287,5 @@ async def card_tally(uow: UnitOfWork, community: CommunityId, number: int) -> tu
     counted = f"Ballots so far: {cast} of {p.roll_size}."
     if p.policy.results is not Visibility.LIVE or cast == 0:
         return (counted,)
-    return (*result_blocks(await tally(uow, p), p.method_name), counted)
+    first, *rest = result_blocks(await tally(uow, p), p.method_name)
+    return (f"Provisional, while voting is open: {first}", *rest)
