@@ -686,6 +686,7 @@ class FakeDiscord:
             ("GET", "/webhooks/{app}/{token}/messages/{message}", self._get_webhook_message),
             ("PATCH", "/webhooks/{app}/{token}/messages/{message}", self._edit_webhook_message),
             ("DELETE", "/webhooks/{app}/{token}/messages/{message}", self._delete_webhook_message),
+            ("GET", "/users/{user}", self._get_user),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, API_PREFIX + path, self._handler(handler))
@@ -1902,3 +1903,17 @@ class FakeDiscord:
         ix = self._live_interaction(request, by_app=True)
         message = self._webhook_target(request, ix)
         del self.messages[int(message["id"])]
+
+    async def add_bot_to_guild(self, guild: FakeGuild) -> None:
+        """The bot is added to ``guild`` (made with ``add_guild``, which lists the bot
+        among its members) while connected: GUILD_CREATE, as Discord sends it then."""
+        await self.dispatch("GUILD_CREATE", self.guild_payload(guild), guild.id)
+
+    async def _get_user(self, request: web.Request, body: Any) -> User:
+        """``GET /users/{id}`` (discord.py's ``fetch_user``, which a bot without the
+        members intent needs before a DM): any user Discord knows, else 404/10013."""
+        user_id = request.match_info["user"]
+        user = self.users.get(int(user_id)) if user_id.isdigit() else None
+        if user is None:
+            raise ApiError(404, 10013, "Unknown User")
+        return user.payload()
