@@ -7,6 +7,7 @@ text tries to ping everyone. Each test asserts what members would notice."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from discord import ui
 from sqlalchemy import func, select, update
 
-from adapters.discord.adapter import VoteButton
+from adapters.discord.components import VoteButton
 from bot.bootstrap import ensure_binding
 from governance.domain.ids import CommunityId, RoomRef
 from governance.store import tables as t
@@ -37,11 +38,33 @@ async def every_route_served(discord_fake: FakeDiscord) -> AsyncIterator[None]:
 async def ask(
     fake: FakeDiscord, member: FakeUser, command: str, args: str, channel: FakeChannel
 ) -> str:
-    """``/command args`` as the member; the bot's answer, which only they see."""
-    ix = await fake.slash(member, command, {"args": args} if args else {}, channel=channel)
+    """``/command args`` as the member (``args`` as typed after ``!command``, put in the
+    command's options, or the ``/propose`` modal); the bot's answer, only they see."""
+    if command == "propose":
+        parts = re.split(r"\s(?=[a-z-]+=|draft$|secret$)", args, maxsplit=1)
+        title, settings = parts[0], " ".join(parts[1:])
+        ix = await fake.slash(
+            member, "propose", {"settings": settings} if settings else {}, channel=channel
+        )
+        await fake.interaction_response(ix, within=WITHIN)
+        ix = await fake.modal_submit(member, "folkmoot:propose", {"title": title})
+    else:
+        ix = await fake.slash(member, command, _options(fake, command, args), channel=channel)
     answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
     assert answer.json["flags"] & EPHEMERAL, answer.json
     return str(answer.json["content"])
+
+
+def _options(fake: FakeDiscord, command: str, args: str) -> dict[str, str | int]:
+    synced = fake.commands[fake.guild.id][command].get("options", [])
+    names = [o["name"] for o in synced]
+    if "proposal" not in names:
+        return {"text": args} if args else {}
+    number, _, rest = args.partition(" ")
+    options: dict[str, str | int] = {"proposal": int(number)} if number else {}
+    if rest:
+        options[names[1]] = rest
+    return options
 
 
 async def click(fake: FakeDiscord, member: FakeUser, card: int, custom_id: str) -> str:
