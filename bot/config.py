@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from governance.domain.errors import GovernanceError
@@ -170,6 +178,12 @@ class DiscordConfig(BaseModel):
     api_base: str | None = Field(default=None, pattern=r"^https?://")
     """Another REST base than Discord's (tests, Discord-compatible servers)."""
     gateway: str | None = Field(default=None, pattern=r"^wss?://")
+    shard_count: StrictInt | None = None
+    """How many shards the bot runs in all, over every process; unset: as many as
+    Discord recommends (and this process runs them all)."""
+    shard_ids: list[StrictInt] | None = None
+    """The shards this process runs, each from 0 to ``shard_count - 1``; unset: all of
+    them. Processes splitting the guilds list disjoint ids of one ``shard_count``."""
 
     @field_validator("roles")
     @classmethod
@@ -178,6 +192,33 @@ class DiscordConfig(BaseModel):
             if word not in ("observer", "member", "moderator", "admin"):
                 raise ValueError(f"roles: {name} = {word!r} is not a folkmoot role")
         return value
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordConfig:
+        count, ids = self.shard_count, self.shard_ids
+        if count is not None and count < 1:
+            raise ValueError(f"shard_count = {count}: a bot runs at least 1 shard")
+        if ids is None:
+            return self
+        if count is None:
+            raise ValueError(
+                "shard_ids needs shard_count: how many shards the bot runs in all, "
+                "over every process"
+            )
+        if not ids:
+            raise ValueError("shard_ids = []: list this process's shards, or leave it out for all")
+        for shard in ids:
+            if not 0 <= shard < count:
+                raise ValueError(
+                    f"shard_ids: {shard} is not a shard of shard_count = {count} "
+                    f"(they are 0 to {count - 1})"
+                )
+        twice = sorted({shard for shard in ids if ids.count(shard) > 1})
+        if twice:
+            raise ValueError(f"shard_ids: {', '.join(map(str, twice))} listed more than once")
+        # In order: the shard set names the lease, so [1, 0] and [0, 1] must be one set.
+        self.shard_ids = sorted(ids)
+        return self
 
 
 class FileConfig(BaseModel):

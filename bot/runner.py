@@ -4,7 +4,8 @@ Several instances may run on one PostgreSQL database. Each claims due work row b
 and reads the database's clock (governance.store.clock), so they agree on what is
 due. Each platform connection is held by one instance at a time under a lease
 (governance.store.lease): the others deliver nothing there, leave those rows to the
-holder, and take over when it dies.
+holder, and take over when it dies. On Discord the connection is one set of shards:
+instances running other shards hold other leases, and every holder delivers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from adapters.discord.adapter import DiscordAdapter, DiscordSettings
 from adapters.matrix.adapter import MatrixAdapter, MatrixSettings
 from adapters.record.outlet import RecordingOutlet
 from bot.bootstrap import App, bootstrap, ensure_binding
-from bot.config import ConfigError, FileConfig, Settings
+from bot.config import ConfigError, DiscordConfig, FileConfig, Settings
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.dispatcher import Dispatcher
@@ -93,39 +94,84 @@ def _matrix(settings: Settings, config: FileConfig, app: App) -> MatrixAdapter |
     )
 
 
-def _discord(settings: Settings, config: FileConfig, app: App) -> DiscordAdapter | None:
+def _discord_settings(settings: Settings, config: FileConfig) -> DiscordSettings | None:
     if config.discord is None:
         return None
     d = config.discord
     token = settings.secret("discord_token")
     if not token:
         raise ConfigError("[discord] needs a bot token: set FOLKMOOT_DISCORD_TOKEN")
-    if d.api_base is not None:
-        discord.http.Route.BASE = d.api_base.rstrip("/")
-    if d.gateway is not None:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(d.gateway)
-    return DiscordAdapter(
-        DiscordSettings(
-            token=token,
-            guilds=tuple(d.guilds),
-            role_names=dict(d.roles),
-            message_content=d.message_content,
-        ),
-        app.governance,
-        PlatformState(app.factory, "discord"),
+    return DiscordSettings(
+        token=token,
+        guilds=tuple(d.guilds),
+        role_names=dict(d.roles),
+        message_content=d.message_content,
+        shard_count=d.shard_count,
+        shard_ids=tuple(d.shard_ids) if d.shard_ids is not None else None,
     )
 
 
-def _lease_names(config: FileConfig) -> dict[str, str]:
-    """Each outlet's lease, named ``platform:account``: one connection, one holder."""
+class DiscordConnection:
+    """This process's Discord shards, connected while their lease is held.
+
+    A discord.py client does not connect again once closed, so each time the lease is
+    taken a new one connects (and becomes the outlet the dispatcher sends through);
+    losing the lease closes the one connected then."""
+
+    def __init__(
+        self,
+        d: DiscordConfig,
+        discord_settings: DiscordSettings,
+        app: App,
+        outlets: dict[str, Outlet],
+    ) -> None:
+        if d.api_base is not None:
+            discord.http.Route.BASE = d.api_base.rstrip("/")
+        if d.gateway is not None:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(d.gateway)
+        self._settings = discord_settings
+        self._app = app
+        self._outlets = outlets
+        self._used = False
+        self.bot = self._new()
+
+    def _new(self) -> DiscordAdapter:
+        app = self._app
+        bot = DiscordAdapter(self._settings, app.governance, PlatformState(app.factory, "discord"))
+        self._outlets["discord"] = bot  # the dispatcher reads this mapping
+        return bot
+
+    async def connect(self) -> None:
+        if self._used:
+            self.bot = self._new()
+        self._used = True
+        await self.bot.start_adapter()
+
+    def disconnect(self) -> Awaitable[None]:
+        """Close the client connected now (not one a later `connect` makes)."""
+        return self.bot.stop_adapter()
+
+
+def _lease_names(config: FileConfig, discord_settings: DiscordSettings | None) -> dict[str, str]:
+    """Each outlet's lease, named ``platform:account``: one connection, one holder. On
+    Discord the connection is this process's set of shards (``discord:shards:all``,
+    ``discord:shards:0,1/4``): processes running other shards hold other leases."""
     names: dict[str, str] = {}
     if config.record is not None:
         names["record"] = f"record:{config.record.path.resolve()}"
     if config.matrix is not None:
         names["matrix"] = f"matrix:{config.matrix.user_id}"
-    if config.discord is not None:
-        names["discord"] = "discord:bot"
+    if discord_settings is not None:
+        names["discord"] = f"discord:shards:{discord_settings.shard_set}"
     return names
+
+
+def _sole_holder(platform: str, discord_settings: DiscordSettings | None) -> bool:
+    """Whether the holder of `platform`'s lease is the only instance delivering there.
+    Processes that split Discord's shards each hold a lease of their own and all
+    deliver (posting is REST, to any channel, from any process; deliveries are claimed
+    row by row), so none may take another's claims as its dead predecessor's."""
+    return platform != "discord" or discord_settings is None or discord_settings.shard_ids is None
 
 
 Connection = tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
@@ -139,13 +185,20 @@ def _keeper(
     name: str,
     retry: float,
     connection: Connection | None = None,
+    *,
+    sole: bool = True,
 ) -> LeaseKeeper:
+    """`sole`: the lease holder is the platform's only deliverer, so claims left on its
+    deliveries are the last holder's, freed at once; otherwise they run out
+    (dispatcher.CLAIM_FOR) before another instance sends them again."""
+
     async def taken() -> None:
         if connection is not None:
             await connection[0]()  # e.g. the Matrix backlog, handled before anything else
-        freed = await forget_claims(engine, platform)
-        if freed:
-            log.info("%d announcement(s) left half-sent by the last holder go out again", freed)
+        if sole:
+            freed = await forget_claims(engine, platform)
+            if freed:
+                log.info("%d announcement(s) left half-sent by the last holder go out again", freed)
         dispatcher.resume(platform)
 
     def lost() -> None:
@@ -207,6 +260,7 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     if not outlets and config.matrix is None and config.discord is None:
         raise NoAdapterConfigured(NO_ADAPTER)
     rooms = _record_rooms(config)
+    discord_settings = _discord_settings(settings, config)  # its token, before anything starts
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url(), synchronous=settings.sqlite_synchronous)
     clock = DatabaseClock(engine)
@@ -226,13 +280,13 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     if matrix is not None:
         outlets["matrix"] = matrix  # the dispatcher reads this mapping
         connections["matrix"] = (matrix.start, matrix.stop)
-    discord_bot = _discord(settings, config, app)
-    if discord_bot is not None:
-        outlets["discord"] = discord_bot
-        connections["discord"] = (discord_bot.start_adapter, discord_bot.stop_adapter)
+    discord_link = None
+    if config.discord is not None and discord_settings is not None:
+        discord_link = DiscordConnection(config.discord, discord_settings, app, outlets)
+        connections["discord"] = (discord_link.connect, discord_link.disconnect)
     # Nothing is delivered to a platform before its lease is taken.
     keepers = []
-    for platform, name in _lease_names(config).items():
+    for platform, name in _lease_names(config, discord_settings).items():
         app.dispatcher.pause(platform)
         keepers.append(
             _keeper(
@@ -242,6 +296,7 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
                 name,
                 settings.lease_retry_seconds,
                 connections.get(platform),
+                sole=_sole_holder(platform, discord_settings),
             )
         )
     stop = stop or asyncio.Event()
@@ -286,7 +341,7 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
                 await keeper.release()
         if matrix is not None:
             await matrix.stop()
-        if discord_bot is not None:
-            await discord_bot.stop_adapter()
+        if discord_link is not None:
+            await discord_link.disconnect()
         await app.close()
     return 0

@@ -1,12 +1,16 @@
-"""The config file's community defaults: checked on load, applied to proposals."""
+"""The config file: community defaults checked on load and applied to proposals; the
+Discord shard keys checked on load."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from bot.bootstrap import App, ensure_binding
-from bot.config import CommunityConfig
+from bot.config import CommunityConfig, ConfigError, DiscordConfig, load_file_config
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.clocks import SimulatedClock
 from tests.chat import Chat, RecordingOutlet
@@ -105,3 +109,43 @@ async def test_the_community_defaults_apply_to_its_proposals(
     assert chat.outlet.texts()[0].startswith(
         "#1 Use the Berlin defaults — voting open until 2026-11-26 10:00 CET"
     )
+
+
+@pytest.mark.parametrize(
+    ("shards", "error"),
+    [
+        ({"shard_count": 0}, "shard_count = 0: a bot runs at least 1 shard"),
+        ({"shard_ids": [0]}, "shard_ids needs shard_count"),
+        ({"shard_count": 2, "shard_ids": []}, "shard_ids = []: list this process's shards"),
+        (
+            {"shard_count": 2, "shard_ids": [2]},
+            "shard_ids: 2 is not a shard of shard_count = 2 (they are 0 to 1)",
+        ),
+        ({"shard_count": 4, "shard_ids": [-1]}, "shard_ids: -1 is not a shard of shard_count"),
+        ({"shard_count": 4, "shard_ids": [3, 1, 3]}, "shard_ids: 3 listed more than once"),
+        ({"shard_count": True}, "shard_count\n  Input should be a valid integer"),
+    ],
+)
+def test_bad_discord_shards_are_refused_naming_the_key(shards: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        DiscordConfig(**shards)
+    assert error in str(info.value)
+
+
+def test_discord_shards_are_optional_and_kept_in_order() -> None:
+    assert DiscordConfig().shard_count is None and DiscordConfig().shard_ids is None
+    assert DiscordConfig(shard_count=3).shard_ids is None  # one process runs all three
+    # The set names this process's lease: [2, 0] and [0, 2] must be one set.
+    assert DiscordConfig(shard_count=4, shard_ids=[2, 0]).shard_ids == [0, 2]
+
+
+def test_a_shard_outside_the_count_stops_loading_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "folkmoot.toml"
+    path.write_text("[discord]\nshard_count = 2\nshard_ids = [1, 2]\n")
+    with pytest.raises(ConfigError) as info:
+        load_file_config(path)
+    assert f"config file {path}: 1 validation error for FileConfig\ndiscord\n" in str(info.value)
+    assert "shard_ids: 2 is not a shard of shard_count = 2" in str(info.value)
+    path.write_text("[discord]\nshard_count = 2\nshard_ids = [1]\n")
+    discord = load_file_config(path).discord
+    assert discord is not None and (discord.shard_count, discord.shard_ids) == (2, [1])
