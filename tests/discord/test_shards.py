@@ -141,7 +141,9 @@ async def test_each_shard_set_gets_only_its_guilds_events_and_either_posts_anywh
     for member in (ana, bob):  # each answers first, so both are members when voting opens
         ix = await fake.slash(member, "status", {}, channel=rooms[1])
         await fake.next_call("POST", ix.webhook_path, within=WITHIN)
-    ix = await fake.slash(ana, "propose", {"args": "Share the van"}, channel=rooms[1])
+    ix = await fake.slash(ana, "propose", {}, channel=rooms[1])
+    assert (await fake.interaction_response(ix, within=WITHIN)).json["type"] == 9  # the modal
+    ix = await fake.modal_submit(ana, "folkmoot:propose", {"title": "Share the van"})
     assert (await fake.interaction_response(ix, within=WITHIN)).json["type"] == 5
     answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
     assert answer.json["content"] == "Proposed as #1."
@@ -157,7 +159,7 @@ async def test_each_shard_set_gets_only_its_guilds_events_and_either_posts_anywh
     click = await fake.click(bob, int(card.response["id"]), "folkmoot:vote:1:yes")
     receipt = await fake.next_call("POST", click.webhook_path, within=WITHIN)
     assert receipt.json["content"] == "Your vote on #1 is recorded: yes."
-    assert await seen[1].first(4) == [guilds[1].id] * 4
+    assert await seen[1].first(5) == [guilds[1].id] * 5
 
     # A command in the guild on shard 0 is the first bot's: the first it was given, so
     # none of the others before it came its way (one socket keeps its order).
@@ -166,7 +168,7 @@ async def test_each_shard_set_gets_only_its_guilds_events_and_either_posts_anywh
     answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
     assert "#1" not in answer.json["content"]  # coop has no proposals: fed's is fed's
     assert await seen[0].first(1) == [guilds[0].id]
-    assert seen[1].guilds == [guilds[1].id] * 4
+    assert seen[1].guilds == [guilds[1].id] * 5
 
 
 def test_the_discord_lease_is_named_by_the_shard_set() -> None:
