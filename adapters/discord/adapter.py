@@ -73,6 +73,8 @@ class DiscordSettings:
     """The shards this process runs (of `shard_count`); None: all of them."""
     tally_every: float = DEFAULT_INTERVAL
     """Seconds between two edits of a card's live tally (Discord limits edits)."""
+    guild_ready_timeout: float = 2.0
+    """How long discord.py waits for more guilds after the last one before READY."""
 
     @property
     def shard_set(self) -> str:
@@ -93,7 +95,12 @@ class DiscordAdapter(discord.AutoShardedClient):
         shards: dict[str, Any] = {"shard_count": settings.shard_count}
         if settings.shard_ids is not None:
             shards["shard_ids"] = list(settings.shard_ids)
-        super().__init__(intents=intents, allowed_mentions=render.NO_PINGS, **shards)
+        super().__init__(
+            intents=intents,
+            allowed_mentions=render.NO_PINGS,
+            guild_ready_timeout=settings.guild_ready_timeout,
+            **shards,
+        )
         self.settings = settings
         self._governance = governance
         self._cards = cards

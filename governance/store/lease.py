@@ -1,7 +1,7 @@
 """Platform leases: one process at a time holds each platform connection.
 
 A lease is named ``platform:account`` (``record:/srv/folkmoot/deliveries.jsonl``; later
-``matrix:@bot:example.org``, ``discord:shards-0-3``). The process holding it connects to
+``matrix:@bot:example.org``, ``discord:shards:0,1/4``). The process holding it connects to
 that platform and delivers announcements there; the others keep running (commands,
 due work, closes) and try again every few seconds.
 

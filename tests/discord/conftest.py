@@ -151,6 +151,7 @@ async def deployed(discord_fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[D
             token=discord_fake.token,
             guilds=(discord_fake.guild.id,),
             role_names={"Stewards": "moderator"},
+            guild_ready_timeout=GUILD_READY_TIMEOUT,
         ),
         app.governance,
         PlatformState(app.factory, "discord"),

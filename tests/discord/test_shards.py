@@ -38,7 +38,7 @@ from governance.service.ports import Outlet
 from governance.store.engine import make_engine
 from governance.store.platform_state import PlatformState
 from tests.chat import RecordingOutlet
-from tests.discord.conftest import WITHIN, StartClient
+from tests.discord.conftest import GUILD_READY_TIMEOUT, WITHIN, StartClient
 from tests.discord.fake import FakeDiscord, FakeGuild
 
 SHARDS = 2
@@ -122,6 +122,7 @@ async def test_each_shard_set_gets_only_its_guilds_events_and_either_posts_anywh
                 guilds=(guilds[0].id, guilds[1].id),
                 shard_count=SHARDS,
                 shard_ids=(shard,),
+                guild_ready_timeout=GUILD_READY_TIMEOUT,
             ),
             app.governance,
             PlatformState(app.factory, "discord"),
