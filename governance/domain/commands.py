@@ -11,6 +11,7 @@ from governance.domain.ballot import Choice
 from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.members import Role
 from governance.domain.policy import ClassRule, Quorum, Strength, TieRule, Visibility
+from governance.domain.stories import Consent
 from governance.domain.timing import Deadline, Length
 
 
@@ -182,3 +183,44 @@ class Summarise(Command):
 @dataclass(frozen=True, slots=True)
 class OpenVoting(Command):
     number: ProposalNumber
+
+
+# ---------------------------------------------------------------------- stories
+
+
+@dataclass(frozen=True, slots=True)
+class TellStory(Command):
+    text: str
+    consent: Consent = Consent.COMMUNITY
+    prompt: int | None = None
+    proposal: ProposalNumber | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EditStory(Command):
+    number: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawStory(Command):
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class HideStory(Command):
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListStories(Command):
+    search: str = ""
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ExportStories(Command):
+    format: str = "md"
+    public_only: bool = False

@@ -250,3 +250,31 @@ EVENT_TYPES.update(
         for cls in (DeliberationOpened, DeliberationRescheduled, ProposalEdited, SummaryRecorded)
     }
 )
+
+
+# ---------------------------------------------------------------------- stories
+# Story events never carry a story's text (nor an anonymous author): the outbox keeps
+# events for a while, and a withdrawn story must leave no copy. What is posted is
+# read from the story itself when it is delivered.
+
+
+@dataclass(frozen=True, slots=True)
+class StoryShared(Event):
+    """An anonymous story: the bot posts it in the community's rooms, without its author."""
+
+    number: int
+    prompt: int | None
+    proposal: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryHidden(Event):
+    """A moderator hid a story: its author is told privately."""
+
+    announce: ClassVar[bool] = False
+    number: int
+    reason: str
+    by: str
+
+
+EVENT_TYPES.update({cls.__name__: cls for cls in (StoryShared, StoryHidden)})

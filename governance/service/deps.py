@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from governance.service.ports import Clock, DueItem, UnitOfWork, Wakeup
+
+
+async def _nothing() -> None:
+    return None
 
 
 class _NoWakeup:
@@ -21,6 +25,11 @@ class Deps:
     clock: Clock
     wakeup: Wakeup = field(default_factory=_NoWakeup)
     random_bytes: Callable[[int], bytes] = os.urandom
+    author_key: bytes = field(default_factory=lambda: os.urandom(32))
+    """Keys anonymous stories' links to their authors. Kept outside the database (a
+    file beside it), so the database alone does not say who told what."""
+    after_withdrawal: Callable[[], Awaitable[None]] = lambda: _nothing()
+    """Run after a story's withdrawal is committed (SQLite: fold and empty the WAL)."""
     on_events: Callable[[], None] = lambda: None
     """Called after a commit that wrote events to the outbox (wakes the dispatcher)."""
     on_due_ran: Callable[[Sequence[DueItem]], None] = lambda items: None

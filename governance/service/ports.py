@@ -25,6 +25,7 @@ from governance.domain.lifecycle import Status
 from governance.domain.members import Community, Member, Role
 from governance.domain.methods import ClassBallots
 from governance.domain.proposal import Proposal
+from governance.domain.stories import Consent, Story
 from governance.text.messages import Message
 
 
@@ -357,6 +358,37 @@ class DueWork(Protocol):
     async def next_due(self) -> datetime | None: ...
 
 
+class Stories(Protocol):
+    async def add(self, story: Story) -> Story:
+        """Insert with the community's next number; returns the story with its id."""
+        ...
+
+    async def get(self, community: CommunityId, number: int) -> Story | None: ...
+    async def edit(self, story: Story, text_: str, *, at: datetime) -> None: ...
+    async def hide(self, story: Story, reason: str) -> None: ...
+    async def withdraw(self, story: Story) -> None:
+        """Delete the story and every index entry of its words."""
+        ...
+
+    async def count_for(self, community: CommunityId, proposal: int) -> int: ...
+    async def find(
+        self, community: CommunityId, query: StoryQuery, *, limit: int, offset: int = 0
+    ) -> tuple[list[Story], int]: ...
+    async def all(self, community: CommunityId, consents: Sequence[Consent]) -> list[Story]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoryQuery:
+    """What `!stories` asks for: words (full text), tags, a prompt or a proposal."""
+
+    words: str = ""
+    tags: tuple[str, ...] = ()
+    prompt: int | None = None
+    proposal: int | None = None
+    consents: tuple[Consent, ...] = tuple(Consent)
+    hidden: bool = False
+
+
 class UnitOfWork(Protocol):
     @property
     def communities(self) -> Communities: ...
@@ -376,6 +408,8 @@ class UnitOfWork(Protocol):
     def due(self) -> DueWork: ...
     @property
     def threads(self) -> Threads: ...
+    @property
+    def stories(self) -> Stories: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -325,3 +325,32 @@ platform_polls = Table(
 )
 """Native polls posted for a proposal (a Matrix poll start, by its event type), so its
 responses count as ballots and its end is sent at close."""
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("consent", String(16), nullable=False),
+    Column("author_id", Integer, ForeignKey("members.id")),
+    Column("author_tag", String(64)),
+    Column("prompt", Integer),
+    Column("proposal", Integer),
+    Column("tags", String(400), nullable=False),
+    Column("told_at", TS, nullable=False),
+    Column("edited_at", TS),
+    Column("hidden_reason", Text),
+    UniqueConstraint("community_id", "number", name="uq_stories_number"),
+    Index("ix_stories_prompt", "community_id", "prompt"),
+    Index("ix_stories_proposal", "community_id", "proposal"),
+)
+"""Members' stories. ``tags`` is `` a b `` (each tag between spaces, for LIKE). An
+anonymous story has no ``author_id``, only ``author_tag``. Its text is searched through
+``stories_fts`` (SQLite FTS5, kept by triggers) or a GIN index on
+``to_tsvector('simple', text)`` (PostgreSQL); neither is mirrored here."""
+
+UNMIRRORED = ("stories_fts", "ix_stories_fts")
+"""Prefixes of what migrations create for full-text search and this module does not
+mirror (FTS5's virtual table and its shadow tables; PostgreSQL's GIN index)."""

@@ -22,6 +22,7 @@ from governance.store.repositories import (
     ProposalRepo,
     ThreadRepo,
 )
+from governance.store.stories import StoryRepo
 
 # PostgreSQL's "could not serialize" and "deadlock detected".
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
@@ -78,6 +79,7 @@ class SqlUnitOfWork:
         self.outbox = OutboxRepo(conn)
         self.due = DueRepo(conn)
         self.threads = ThreadRepo(conn)
+        self.stories = StoryRepo(conn)
         return self
 
     async def __aexit__(
