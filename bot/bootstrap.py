@@ -4,8 +4,10 @@ Nothing is built at import time; tests compose fakes through the same function."
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +19,7 @@ from governance.service.deps import Deps
 from governance.service.dispatcher import Dispatcher
 from governance.service.ports import Clock, Outlet, Wakeup
 from governance.store.migrate import upgrade
+from governance.store.stories import checkpoint
 from governance.store.uow import SqlUnitOfWork, SqlUnitOfWorkFactory, uow_factory
 
 log = logging.getLogger(__name__)
@@ -46,12 +49,16 @@ async def bootstrap(
     communities: Sequence[CommunityConfig],
     wakeup: Wakeup | None = None,
     migrate: bool = True,
+    author_key: bytes | None = None,
 ) -> App:
     """Migrate, declare the configured communities, and wire the core."""
     if migrate:
         await upgrade(engine)
     factory = uow_factory(engine)
     deps = Deps(clock=clock)
+    if author_key is not None:
+        deps.author_key = author_key
+    deps.after_withdrawal = lambda: checkpoint(engine)
     if wakeup is not None:
         deps.wakeup = wakeup
     governance = Governance(factory, deps)
@@ -75,6 +82,21 @@ async def bootstrap(
             )
         await uow.commit()
     return App(engine, governance, dispatcher, deps, factory)
+
+
+def author_key(data_dir: Path) -> bytes:
+    """The key of anonymous stories' author tags: a file beside the database, made on
+    first use and readable by this user only. Lose it, and anonymous authors can no
+    longer edit or withdraw their stories (nobody else learns anything)."""
+    path = data_dir / "author-key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        key = os.urandom(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+        return key
 
 
 async def ensure_binding(app: App, room: RoomRef, community: CommunityId) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.console.outlet import ConsoleOutlet
 from adapters.console.session import COMMUNITY, ROOM, ConsoleSession
-from bot.bootstrap import bootstrap, ensure_binding
+from bot.bootstrap import author_key, bootstrap, ensure_binding
 from bot.config import CommunityConfig, FileConfig, Settings
 from governance.service.clocks import SimulatedClock
 from governance.store.engine import make_engine
@@ -29,12 +29,16 @@ async def run_console(
 ) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = SimulatedClock(start or datetime.now(UTC).replace(second=0, microsecond=0))
-    outlet = ConsoleOutlet(lambda text: print(text, flush=True))
+    outlet = ConsoleOutlet(lambda text: print(text, flush=True), settings.data_dir / "exports")
     demo = console_community(config)
     communities = [c for c in config.communities if c.name != COMMUNITY] + [demo]
     engine = make_engine(settings.db_url(), synchronous=settings.sqlite_synchronous)
     app = await bootstrap(
-        engine=engine, clock=clock, outlets={"console": outlet}, communities=communities
+        engine=engine,
+        clock=clock,
+        outlets={"console": outlet},
+        communities=communities,
+        author_key=author_key(settings.data_dir),
     )
     try:
         await ensure_binding(app, ROOM, COMMUNITY)

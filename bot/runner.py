@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.discord.adapter import DiscordAdapter, DiscordSettings
 from adapters.matrix.adapter import MatrixAdapter, MatrixSettings
 from adapters.record.outlet import RecordingOutlet
-from bot.bootstrap import App, bootstrap, ensure_binding
+from bot.bootstrap import App, author_key, bootstrap, ensure_binding
 from bot.config import ConfigError, DiscordConfig, FileConfig, Settings
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
@@ -267,7 +267,11 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     try:
         await clock.sync()
         app = await bootstrap(
-            engine=engine, clock=clock, outlets=outlets, communities=config.communities
+            engine=engine,
+            clock=clock,
+            outlets=outlets,
+            communities=config.communities,
+            author_key=author_key(settings.data_dir),
         )
     except BaseException:
         await engine.dispose()

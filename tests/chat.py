@@ -93,6 +93,17 @@ class Chat:
         await self.app.dispatcher.drain()
         return reply
 
+    async def private(self, name: str, text: str) -> Reply:
+        """`text` said to the bot alone (a direct room: bound to no community, the
+        adapter says whose it is)."""
+        room = RoomRef(self.room.platform, f"dm:{name}")
+        reply = await self.app.governance.handle_text(
+            room, self.account(name), text, self.clock.now(), community=self.community
+        )
+        assert reply is not None, f"{text!r} was not taken as a command"
+        await self.app.dispatcher.drain()
+        return reply
+
     async def say(self, name: str, text: str) -> str:
         """Send and return the reply's text."""
         return (await self.send(name, text)).message.plain()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from governance.domain.ids import AccountRef, RoomRef
 from governance.text.messages import Audience, Message, Reply
 
 
 class ConsoleOutlet:
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, write: Callable[[str], None], files: Path | None = None) -> None:
         self._write = write
+        self._files = files or Path("exports")
         self._delivered: set[str] = set()
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
@@ -39,6 +41,12 @@ class ConsoleOutlet:
         if reply.audience is Audience.QUIET:
             text = f"(to {actor}) {text}"
         self._write(text)
+        attachment = reply.message.attachment
+        if attachment is not None:
+            self._files.mkdir(parents=True, exist_ok=True)
+            path = self._files / Path(attachment.name).name  # a name, never a path
+            path.write_bytes(attachment.data)
+            self._write(f"(file written: {path})")
 
     def reply_text(self, text: str) -> None:
         self._write(text)

@@ -30,6 +30,7 @@ CONSOLE_HELP = """Console commands:
 /as <name>      play a member (the first time, they join; the first member is the admin)
 /clock          show the simulated time
 /clock +3d      move time forward (d, h, m) and run everything due on the way
+/dm !story …    say a command to the bot alone, as in a direct message (anonymous stories)
 /quit           leave
 Everything starting with ! goes to folkmoot: try !help. A !propose's body is the lines
 after it, up to an empty line."""
@@ -101,13 +102,30 @@ class ConsoleSession:
         if self.actor is None:
             self._out.reply_text("Play a member first: /as alice")
             return True
+        await self._say(self._room, line)
+        return True
+
+    async def _say(self, room: RoomRef, line: str) -> None:
+        assert self.actor is not None
         reply = await self._gov.handle_text(
-            self._room, AccountRef(PLATFORM, self.actor), line, self._clock.now()
+            room,
+            AccountRef(PLATFORM, self.actor),
+            line,
+            self._clock.now(),
+            community=self._community if room != self._room else None,
         )
         if reply is not None:
             self._out.reply(reply, self.actor)
         await self._dispatcher.drain()
-        return True
+
+    async def _private(self, line: str) -> None:
+        """``/dm !story …``: said to the bot alone, as in a direct message."""
+        if self.actor is None:
+            self._out.reply_text("Play a member first: /as alice")
+        elif not line.startswith("!"):
+            self._out.reply_text("Usage: /dm !story <text> share=anonymous")
+        else:
+            await self._say(RoomRef(PLATFORM, f"dm:{self.actor}"), line)
 
     async def _console_command(self, line: str) -> bool:
         word, _, arg = line.partition(" ")
@@ -120,6 +138,8 @@ class ConsoleSession:
             await self._play(arg)
         elif word == "/clock":
             await self._advance(arg)
+        elif word == "/dm":
+            await self._private(arg)
         else:
             self._out.reply_text(f"Unknown console command {word[:30]}; /help lists them.")
         return True

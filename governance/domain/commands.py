@@ -209,6 +209,14 @@ class WithdrawStory(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class ShareStory(Command):
+    """Change how a story may be shared (its author)."""
+
+    number: int
+    consent: Consent
+
+
+@dataclass(frozen=True, slots=True)
 class HideStory(Command):
     number: int
     reason: str

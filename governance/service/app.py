@@ -19,17 +19,21 @@ from governance.domain.commands import (
     CastVote,
     Command,
     Context,
+    EditStory,
+    ExportStories,
     Help,
     ListProposals,
+    ListStories,
     ShowResults,
     ShowStatus,
     ShowUndelivered,
     Unvote,
+    WithdrawStory,
 )
 from governance.domain.errors import GovernanceError
 from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.members import Member
-from governance.service import deliberation, queries
+from governance.service import deliberation, queries, stories
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
@@ -46,6 +50,8 @@ QUERIES: Mapping[type[Command], Handler] = {
     ShowResults: queries.results,
     Help: queries.help_,
     ShowUndelivered: queries.undelivered,
+    ListStories: stories.list_stories,
+    ExportStories: stories.export,
 }
 RETRIES = 3
 BINDING_TTL = 30.0
@@ -131,7 +137,17 @@ class Governance:
                 log.info("%s lost a race; trying again", type(cmd).__name__)
         if isinstance(cmd, Bind):
             self._bindings.pop(cmd.ctx.room, None)
+        if isinstance(cmd, WithdrawStory | EditStory) and reply.ok:
+            await self._scrub()
         return reply
+
+    async def _scrub(self) -> None:
+        """After a story's text was deleted or replaced, with its unit of work closed:
+        let the store drop the old pages (SQLite: fold and empty the WAL)."""
+        try:
+            await self.deps.after_withdrawal()
+        except Exception:  # the text is deleted; the next one retries the cleanup
+            log.warning("could not scrub the store after a story changed", exc_info=True)
 
     async def _guard(self, work: Callable[[], Awaitable[Reply]]) -> Reply:
         try:

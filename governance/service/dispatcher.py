@@ -30,12 +30,14 @@ from governance.domain.events import (
     DeliberationRescheduled,
     Event,
     ReminderDue,
+    StoryHidden,
+    StoryShared,
     SummaryRecorded,
     VotingOpened,
 )
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.lifecycle import Status
-from governance.service import deliberation, reminders
+from governance.service import deliberation, reminders, stories
 from governance.service.deps import Deps
 from governance.service.ports import (
     Channel,
@@ -92,11 +94,14 @@ async def channels_for(
     *,
     now: datetime,
     rooms: dict[CommunityId, list[Channel]],
+    key: bytes = b"",
 ) -> list[Channel]:
     """Where an event goes: the community's rooms (looked up once per `rooms` cache),
     or a reminder's recipients."""
     if isinstance(event, ReminderDue):
         return await reminders.recipients(uow, event, now=now)
+    if isinstance(event, StoryHidden):
+        return await stories.author_channels(uow, event, key)
     if not event.announce:
         return []
     if event.community not in rooms:
@@ -168,7 +173,12 @@ class Dispatcher:
                 now = self._deps.clock.now()
                 rooms: dict[CommunityId, list[Channel]] = {}
                 routes = [
-                    (row.id, await channels_for(uow, row.event, now=now, rooms=rooms))
+                    (
+                        row.id,
+                        await channels_for(
+                            uow, row.event, now=now, rooms=rooms, key=self._deps.author_key
+                        ),
+                    )
                     for row in rows
                 ]
             if not rows:
@@ -294,7 +304,7 @@ class Dispatcher:
         if isinstance(delivery.event, ReminderDue) and not await self._still_open(delivery.event):
             return None, False  # retried past its vote's end: it makes no sense any more
         try:
-            message = render_event(delivery.event)
+            message = await self._render(delivery.event)
         except Exception as error:  # a bug: keep the delivery for a fixed version
             log.exception("outbox row %d could not be rendered", delivery.outbox_id)
             return f"rendering failed: {error!r}", False
@@ -339,6 +349,12 @@ class Dispatcher:
             if room is not None:
                 await outlet.post(room, closed_notice(closed.address), key=f"{key}-closed")
             raise
+
+    async def _render(self, event: Event) -> Message | None:
+        if isinstance(event, StoryShared):  # its text is read now: events never hold it
+            async with self._uow(read_only=True) as uow:
+                return await stories.story_message(uow, event)
+        return render_event(event)
 
     async def _still_open(self, event: ReminderDue) -> bool:
         async with self._uow(read_only=True) as uow:

@@ -14,7 +14,9 @@ from governance.domain.commands import (
     Command,
     Deliberate,
     Edit,
+    EditStory,
     Extend,
+    HideStory,
     Join,
     OpenVoting,
     Propose,
@@ -22,8 +24,11 @@ from governance.domain.commands import (
     Remind,
     SetClass,
     SetRole,
+    ShareStory,
     Summarise,
+    TellStory,
     Withdraw,
+    WithdrawStory,
 )
 from governance.domain.deliberation import Version
 from governance.domain.errors import GovernanceError, InvalidProposal, NotAllowed, NotFound
@@ -50,7 +55,7 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import deliberation, lookups, reminders
+from governance.service import deliberation, lookups, reminders, stories
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -535,4 +540,10 @@ HANDLERS: dict[type[Command], Handler] = {
     Deliberate: _with_usage("deliberate", deliberation.deliberate),
     Summarise: _with_usage("summary", deliberation.summarise),
     OpenVoting: _with_usage("open", deliberation.open_now),
+    # Stories
+    TellStory: stories.tell,
+    EditStory: stories.edit,
+    WithdrawStory: stories.withdraw,
+    ShareStory: stories.share,
+    HideStory: stories.hide,
 }

@@ -101,6 +101,15 @@ class StoryRepo(_Repo):
         )
         await self._optimise()
 
+    async def reshare(self, story: Story) -> None:
+        await self.conn.execute(
+            update(S)
+            .where(S.c.id == story.id)
+            .values(
+                consent=story.consent.value, author_id=story.author, author_tag=story.author_tag
+            )
+        )
+
     async def hide(self, story: Story, reason: str) -> None:
         await self.conn.execute(update(S).where(S.c.id == story.id).values(hidden_reason=reason))
 
@@ -183,4 +192,12 @@ async def checkpoint(engine: AsyncEngine) -> None:
     if engine.dialect.name != "sqlite":
         return
     async with engine.connect() as conn:
-        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # On the driver's connection itself: a checkpoint cannot run inside the
+        # transaction SQLAlchemy would begin.
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = await cursor.fetchone()
+        await cursor.close()
+        if busy:
+            raise RuntimeError("the WAL checkpoint was blocked by a reader; it runs again later")

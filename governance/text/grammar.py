@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from fractions import Fraction
+from typing import Any
 
 from governance.domain.commands import (
     Bind,
@@ -27,21 +28,28 @@ from governance.domain.commands import (
     Context,
     Deliberate,
     Edit,
+    EditStory,
+    ExportStories,
     Extend,
     Help,
+    HideStory,
     ListProposals,
+    ListStories,
     OpenVoting,
     Propose,
     RecordOutcome,
     Remind,
     SetClass,
     SetRole,
+    ShareStory,
     ShowResults,
     ShowStatus,
     ShowUndelivered,
     Summarise,
+    TellStory,
     Unvote,
     Withdraw,
+    WithdrawStory,
 )
 from governance.domain.deliberation import EDIT_FIELDS
 from governance.domain.errors import ParseError
@@ -56,6 +64,7 @@ from governance.domain.policy import (
     TieRule,
     Visibility,
 )
+from governance.domain.stories import Consent, normalise_tags
 from governance.domain.timing import Deadline, Length, LocalTime, NextWeekday
 from governance.text.usage import USAGE, usage
 
@@ -598,6 +607,85 @@ def _help(ctx: Context, args: str, rest: str) -> Help:
     return Help(ctx, topic)
 
 
+# ---------------------------------------------------------------------- stories
+
+_STORY_KEY_RE = re.compile(r"(?<!\S)(share|proposal|tags)=(\S*)", re.IGNORECASE)
+_PAGE_RE = re.compile(r"(?<!\S)page=(\S*)", re.IGNORECASE)
+
+
+def _consent(command: str, word: str) -> Consent:
+    return Consent(_choice_of(command, "share", word, tuple(c.value for c in Consent)))
+
+
+def _story_number(command: str, word: str, what: str = "story") -> int:
+    match = _ID_RE.fullmatch(word)
+    if match is None:
+        shown = word[:30] if word else "nothing"
+        raise _fail(command, f"“{shown}” is not a {what} id; ids look like 7 or #7.")
+    return int(match.group(1))
+
+
+def _story(ctx: Context, args: str, rest: str) -> Command:
+    cmd = "story"
+    verb, after = _first_word(args)
+    verb = verb.lower()
+    if verb in ("edit", "withdraw", "hide", "share"):
+        word, text = _first_word(after)
+        number = _story_number(cmd, word)
+        if verb == "withdraw":
+            return WithdrawStory(ctx, number)
+        if verb == "share":
+            return ShareStory(ctx, number, _consent(cmd, text.strip()))
+        text = "\n".join(p for p in (text.strip(), rest.strip()) if p)
+        if verb == "hide":
+            if not text:
+                raise _fail(cmd, "Say why the story is hidden: its author is told.")
+            return HideStory(ctx, number, text)
+        return EditStory(ctx, number, text)
+    prompt = None
+    if args.startswith("#"):
+        word, args = _first_word(args)
+        prompt = _story_number(cmd, word, "prompt")
+    values: dict[str, str] = {}
+    for match in _STORY_KEY_RE.finditer(args):
+        key = match.group(1).lower()
+        if key in values:
+            raise _fail(cmd, f"{key}= is given twice.")
+        values[key] = match.group(2)
+    line = _STORY_KEY_RE.sub("", args).strip()
+    text = "\n".join(p for p in (line, rest.strip()) if p)
+    fields: dict[str, Any] = {}
+    if "share" in values:
+        fields["consent"] = _consent(cmd, values["share"])
+    if "proposal" in values:
+        fields["proposal"] = _number(cmd, values["proposal"])
+    if "tags" in values:
+        fields["tags"] = normalise_tags(values["tags"])
+    return TellStory(ctx, text, prompt=prompt, **fields)
+
+
+def _stories(ctx: Context, args: str, rest: str) -> ListStories:
+    page = 1
+    found = _PAGE_RE.search(args)
+    if found is not None:
+        if not found.group(1).isdigit() or not 1 <= int(found.group(1)) <= 10_000:
+            raise _fail("stories", "page= takes a page number, e.g. page=2.")
+        page = int(found.group(1))
+        args = _PAGE_RE.sub("", args)
+    return ListStories(ctx, " ".join(args.split()), page)
+
+
+def _export(ctx: Context, args: str, rest: str) -> ExportStories:
+    words = [w.lower() for w in args.split()]
+    if not words or words[0] != "stories":
+        raise _fail("export", "Say what to export: !export stories md (or json).")
+    fmt = next((w for w in words[1:] if w in ("md", "json")), "md")
+    unknown = [w for w in words[1:] if w not in ("md", "json", "public")]
+    if unknown:
+        raise _fail("export", f"“{unknown[0][:20]}” is not a format; use md or json.")
+    return ExportStories(ctx, fmt, public_only="public" in words[1:])
+
+
 _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "propose": _propose,
     "vote": _vote,
@@ -621,4 +709,8 @@ _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "deliberate": _deliberate,
     "summary": _summary,
     "open": _open,
+    # Stories
+    "story": _story,
+    "stories": _stories,
+    "export": _export,
 }

@@ -7,7 +7,7 @@ escape it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -79,6 +79,16 @@ class Deadline:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a reply (an export): uploaded where the platform can,
+    written to a file on the console."""
+
+    name: str
+    data: bytes = field(repr=False)
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     title: str | None
     blocks: tuple[Block, ...] = ()
@@ -91,6 +101,7 @@ class Message:
     ballot: BallotForm | None = None
     """The card of an open vote: how to vote on it, where a platform has forms."""
     deadline: Deadline | None = None
+    attachment: Attachment | None = None
 
     def plain(self) -> str:
         lines: list[str] = [] if self.title is None else [self.title]

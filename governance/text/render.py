@@ -17,6 +17,7 @@ from governance.domain.events import (
     ProposalEdited,
     ProposalWithdrawn,
     ReminderDue,
+    StoryHidden,
     SummaryRecorded,
     VotingExtended,
     VotingOpened,
@@ -267,6 +268,11 @@ def render_event(event: Event) -> Message | None:
             )
         case ReminderDue():
             return reminder(event)
+        case StoryHidden():
+            return Message(
+                f"Your story #{event.number} was hidden by {event.by}",
+                (f"Reason: {event.reason}", "It no longer shows in listings or exports."),
+            )
         case DeliberationEnding():
             return Message(
                 f"Reminder: the deliberation on #{event.number} {event.title} ends "

@@ -62,6 +62,24 @@ USAGE: dict[str, tuple[str, str]] = {
         "!undelivered",
         "List announcements and reminders that could not be delivered (admins).",
     ),
+    # Stories
+    "story": (
+        "!story [#prompt] <text> [share=public|community|anonymous] [proposal=<id>] "
+        "[tags=a,b]   ·   !story edit|withdraw <story> …   ·   !story share <story> "
+        "public|community|anonymous   ·   !story hide <story> <reason>",
+        "Tell a story (the lines after the first are part of it); edit, withdraw or "
+        "re-share your own at any time. Anonymous stories are given in a direct message "
+        "and posted without your name. Moderators can hide a story, saying why.",
+    ),
+    "stories": (
+        "!stories [words] [tag:<tag>] [prompt:<id>] [proposal:<id>] [page=2]",
+        "List and search the community's stories.",
+    ),
+    "export": (
+        "!export stories [md|json] [public]",
+        "The story archive as a file: a Markdown community book, or JSON; public: only "
+        "the stories shared publicly.",
+    ),
     "bind": ("!bind <community>", "Bind this room to a community (admins)."),
     "role": ("!role <member> <observer|member|moderator|admin>", "Set a member's role (admins)."),
     "class": ("!class <member> <class|none>", "Set a member's stakeholder class (admins)."),

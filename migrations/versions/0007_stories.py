@@ -56,9 +56,7 @@ def upgrade() -> None:
         for statement in _SQLITE_FTS:
             op.execute(statement)
     else:
-        op.execute(
-            "CREATE INDEX ix_stories_fts ON stories USING GIN (to_tsvector('simple', text))"
-        )
+        op.execute("CREATE INDEX ix_stories_fts ON stories USING GIN (to_tsvector('simple', text))")
 
 
 def downgrade() -> None:

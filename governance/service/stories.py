@@ -1,0 +1,265 @@
+"""Stories: telling, editing, withdrawing, re-sharing and hiding them; listing,
+searching and exporting the archive.
+
+Nothing here writes a story's text into the decision log or an event: events name a
+story by number, and what is posted is read from the story when it is delivered
+(`story_message`). An anonymous story's author is never written down, only a keyed
+tag (`governance.domain.stories.author_tag`), and never shown to anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from governance.domain.commands import (
+    Command,
+    EditStory,
+    ExportStories,
+    HideStory,
+    ListStories,
+    ShareStory,
+    TellStory,
+    WithdrawStory,
+)
+from governance.domain.errors import NotAllowed, NotFound
+from governance.domain.events import StoryHidden, StoryShared
+from governance.domain.ids import MemberId, ProposalNumber
+from governance.domain.members import Member, Role
+from governance.domain.proposal import check_text
+from governance.domain.stories import (
+    MAX_HIDE_REASON,
+    Consent,
+    InvalidStory,
+    Story,
+    author_tag,
+    check_story,
+    normalise_tags,
+)
+from governance.service import lookups
+from governance.service.deps import Deps
+from governance.service.ports import Channel, StoryQuery, UnitOfWork
+from governance.text import story_export
+from governance.text.messages import Audience, Message, Reply
+
+PAGE = 10
+_FILTER_RE = re.compile(r"(?<!\S)(tag|prompt|proposal):(\S+)", re.IGNORECASE)
+
+
+async def _story(uow: UnitOfWork, cmd: Command, number: int) -> Story:
+    community = lookups.community_id(cmd)
+    story = await uow.stories.get(community, number)
+    if story is None:
+        raise NotFound(f"There is no story #{number} in {community}.")
+    return story
+
+
+def _check_author(story: Story, member: Member, deps: Deps, what: str) -> None:
+    if not story.is_by(member.id, deps.author_key):
+        raise NotAllowed(f"Only the author of story #{story.number} can {what} it.")
+
+
+async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, TellStory)
+    member = await lookups.actor(uow, cmd)
+    text = check_story(cmd.text)
+    community = lookups.community_id(cmd)
+    anonymous = cmd.consent is Consent.ANONYMOUS
+    # A private room (a DM) is bound to no community; a shared room shows who wrote.
+    if anonymous and await uow.bindings.community_of(cmd.ctx.room) is not None:
+        raise InvalidStory(
+            "An anonymous story is given privately, so no one sees who told it: send "
+            "it to me in a direct message (on Discord, /story)."
+        )
+    if cmd.proposal is not None:
+        await lookups.proposal(uow, cmd, ProposalNumber(cmd.proposal))
+    story = await uow.stories.add(
+        Story(
+            0,
+            community,
+            0,
+            text,
+            cmd.consent,
+            None if anonymous else member.id,
+            author_tag(deps.author_key, community, member.id) if anonymous else None,
+            cmd.prompt,
+            cmd.proposal,
+            cmd.tags,
+            deps.clock.now(),
+        )
+    )
+    if anonymous:
+        await uow.outbox.add(
+            [StoryShared(community, story.number, story.prompt, story.proposal)],
+            at=story.told_at,
+        )
+    await deps.commit(uow, events=anonymous)
+    shared = "posted without your name" if anonymous else cmd.consent.words
+    return Reply.text(
+        f"Thank you: your story is #{story.number} ({shared}). You can !story edit "
+        f"{story.number} or !story withdraw {story.number} at any time.",
+        Audience.QUIET if anonymous else Audience.HERE,
+    )
+
+
+async def edit(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, EditStory)
+    member = await lookups.actor(uow, cmd)
+    story = await _story(uow, cmd, cmd.number)
+    _check_author(story, member, deps, "edit")
+    await uow.stories.edit(story, check_story(cmd.text), at=deps.clock.now())
+    await deps.commit(uow, events=False)
+    return Reply.text(f"Story #{story.number} is edited.", Audience.QUIET)
+
+
+async def withdraw(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, WithdrawStory)
+    member = await lookups.actor(uow, cmd)
+    story = await _story(uow, cmd, cmd.number)
+    _check_author(story, member, deps, "withdraw")
+    await uow.stories.withdraw(story)
+    await deps.commit(uow, events=False)
+    return Reply.text(
+        f"Story #{story.number} is withdrawn: its text is deleted and will not appear "
+        "in any later listing or export.",
+        Audience.QUIET,
+    )
+
+
+async def share(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, ShareStory)
+    member = await lookups.actor(uow, cmd)
+    story = await _story(uow, cmd, cmd.number)
+    _check_author(story, member, deps, "re-share")
+    anonymous = cmd.consent is Consent.ANONYMOUS
+    changed = replace(
+        story,
+        consent=cmd.consent,
+        author=None if anonymous else member.id,
+        author_tag=author_tag(deps.author_key, story.community, member.id) if anonymous else None,
+    )
+    await uow.stories.reshare(changed)
+    await deps.commit(uow, events=False)
+    return Reply.text(
+        f"Story #{story.number} is now {cmd.consent.words}; exports from now on follow it.",
+        Audience.QUIET,
+    )
+
+
+async def hide(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, HideStory)
+    member = await lookups.actor(uow, cmd)
+    if member.role < Role.MODERATOR:
+        raise NotAllowed(f"Only a moderator or above can hide a story; you are {member.role}.")
+    story = await _story(uow, cmd, cmd.number)
+    reason = check_text("reason", cmd.reason, MAX_HIDE_REASON)
+    await uow.stories.hide(story, reason)
+    await uow.outbox.add(
+        [StoryHidden(story.community, story.number, reason, member.display_name)],
+        at=deps.clock.now(),
+    )
+    await deps.commit(uow)
+    return Reply.text(f"Story #{story.number} is hidden; its author is told why.")
+
+
+async def author_channels(uow: UnitOfWork, event: StoryHidden, key: bytes) -> list[Channel]:
+    """Where a hidden story's author is told: their accounts, found for an anonymous
+    story by recomputing each member's tag (the bot alone can)."""
+    story = await uow.stories.get(event.community, event.number)
+    if story is None:
+        return []  # withdrawn meanwhile: nobody to tell
+    author = story.author
+    if author is None:
+        for member_id in await uow.members.voters(event.community):
+            if story.is_by(member_id, key):
+                author = member_id
+                break
+    if author is None:
+        return []
+    accounts = await uow.members.accounts([author])
+    return [Channel.of_account(a) for a in accounts.get(author, [])]
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def parse_search(text: str) -> StoryQuery:
+    tags: list[str] = []
+    prompt = proposal = None
+    for match in _FILTER_RE.finditer(text):
+        key, value = match.group(1).lower(), match.group(2).lstrip("#")
+        if key == "tag":
+            tags.extend(normalise_tags(value))
+            continue
+        if not value.isdigit():
+            raise InvalidStory(f"{key}: takes a number, e.g. {key}:3.")
+        if key == "prompt":
+            prompt = int(value)
+        else:
+            proposal = int(value)
+    words = _FILTER_RE.sub(" ", text)
+    return StoryQuery(" ".join(words.split()), tuple(tags), prompt, proposal)
+
+
+async def names(uow: UnitOfWork, stories: list[Story]) -> dict[MemberId, str]:
+    found: dict[MemberId, str] = {}
+    for author in {s.author for s in stories if s.author is not None}:
+        member = await uow.members.get(author)
+        found[author] = member.display_name if member is not None else "a former member"
+    return found
+
+
+async def list_stories(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, ListStories)
+    await lookups.actor(uow, cmd)
+    query = parse_search(cmd.search)
+    community = lookups.community_id(cmd)
+    found, total = await uow.stories.find(
+        community, query, limit=PAGE, offset=(cmd.page - 1) * PAGE
+    )
+    if total == 0:
+        hint = "No stories match." if cmd.search else "No stories yet. Tell one: !story <text>"
+        return Reply.text(hint)
+    pages = (total + PAGE - 1) // PAGE
+    if not found:
+        return Reply.text(f"There are {pages} pages of stories; ask for page=1 to {pages}.")
+    authors = await names(uow, found)
+    lines = [story_export.line(s, authors) for s in found]
+    if cmd.page < pages:
+        more = f"!stories {cmd.search} page={cmd.page + 1}".replace("  ", " ")
+        lines.append(f"More: {more}")
+    title = f"Stories of {community}" + (f" matching “{cmd.search}”" if cmd.search else "")
+    return Reply(Message(f"{title} — page {cmd.page} of {pages}, {total} in all:", tuple(lines)))
+
+
+async def export(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, ExportStories)
+    await lookups.actor(uow, cmd)
+    community = await lookups.community(uow, cmd)
+    consents = (Consent.PUBLIC,) if cmd.public_only else tuple(Consent)
+    stories = await uow.stories.all(community.id, consents)
+    authors = await names(uow, stories)
+    titles: dict[int, str] = {}
+    for number in {s.proposal for s in stories if s.proposal is not None}:
+        proposal = await uow.proposals.get(community.id, ProposalNumber(number))
+        if proposal is not None:
+            titles[number] = proposal.title
+    book = story_export.Book(community.id, deps.clock.now(), stories, authors, titles)
+    attachment = book.markdown() if cmd.format == "md" else book.json()
+    which = "public stories" if cmd.public_only else "stories"
+    return Reply(
+        Message(
+            None,
+            (f"The {which} of {community.id}: {len(stories)}, in {attachment.name}.",),
+            attachment=attachment,
+        )
+    )
+
+
+async def story_message(uow: UnitOfWork, event: StoryShared) -> Message | None:
+    """An anonymous story as the bot posts it, read when it is delivered; None once it
+    is withdrawn or hidden."""
+    story = await uow.stories.get(event.community, event.number)
+    if story is None or story.hidden_reason is not None:
+        return None
+    return story_export.posted(story)

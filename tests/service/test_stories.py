@@ -1,0 +1,212 @@
+"""Stories: told with a consent, kept by their authors, listed, searched, exported."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from governance.domain.stories import MAX_STORY
+from governance.store import tables as t
+from governance.text.messages import Reply
+from tests.chat import Chat
+
+
+async def _export(chat: Chat, name: str, what: str) -> tuple[Reply, bytes]:
+    reply = await chat.send(name, f"!export {what}")
+    assert reply.ok, reply.message.plain()
+    assert reply.message.attachment is not None
+    return reply, reply.message.attachment.data
+
+
+async def test_a_story_is_told_listed_and_searched(chat: Chat) -> None:
+    await chat.ok("alice", "!propose Buy a van vote=3d")
+    told = await chat.ok(
+        "bob", "!story We started in Marta's kitchen proposal=1 tags=Founding,kitchen\nIt was cold."
+    )
+    assert told.startswith("Thank you: your story is #1 (for the community only).")
+    await chat.ok("carol", "!story The van saved my market days share=public tags=van")
+    listed = await chat.ok("alice", "!stories")
+    assert listed.splitlines()[0] == "Stories of demo — page 1 of 1, 2 in all:"
+    assert "#2 by carol, 2026-11-23 (#van): The van saved my market days" in listed
+    assert "#1 by bob, 2026-11-23 (proposal #1; #founding #kitchen): We started" in listed
+    assert "#1 by bob" in await chat.ok("alice", "!stories kitchen")
+    assert "#2" not in await chat.ok("alice", "!stories kitchen")
+    assert "#1 by bob" in await chat.ok("alice", "!stories tag:founding")
+    assert "#1 by bob" in await chat.ok("alice", "!stories proposal:1")
+    assert await chat.ok("alice", "!stories nothing-like-this") == "No stories match."
+
+
+async def test_listings_are_paginated(chat: Chat) -> None:
+    for i in range(1, 13):
+        await chat.ok("bob", f"!story Story number {i} about bread")
+    first = await chat.ok("carol", "!stories bread")
+    assert first.splitlines()[0].endswith("page 1 of 2, 12 in all:")
+    assert first.splitlines()[-1] == "More: !stories bread page=2"
+    second = await chat.ok("carol", "!stories bread page=2")
+    assert [line.split()[0] for line in second.splitlines()[1:]] == ["#2", "#1"]
+    assert "ask for page=1 to 2" in await chat.ok("carol", "!stories page=9")
+
+
+async def test_an_anonymous_story_is_given_privately_and_posted_without_its_author(
+    chat: Chat,
+) -> None:
+    refused = await chat.fails("bob", "!story I nearly left share=anonymous")
+    assert "given privately" in refused
+    reply = await chat.private("bob", "!story I nearly left in the first winter share=anonymous")
+    assert reply.ok and "posted without your name" in reply.message.plain()
+    posted = [text for text in chat.announced() if "told anonymously" in text]
+    assert posted == ["Story #1, told anonymously\nI nearly left in the first winter"]
+    listed = await chat.ok("alice", "!stories")
+    assert "#1 by anonymous" in listed and "bob" not in listed
+    async with chat.app.engine.connect() as conn:
+        row = (await conn.execute(select(t.stories))).one()
+    assert row.author_id is None and row.author_tag  # only a keyed tag links it to bob
+    assert "Only the author" in await chat.fails("carol", "!story edit 1 Not mine")
+    assert "Only the author" in await chat.fails("alice", "!story withdraw 1")
+    await chat.ok("bob", "!story edit 1 I nearly left, and stayed")
+    assert "I nearly left, and stayed" in await chat.ok("alice", "!stories")
+
+
+async def test_withdrawal_removes_a_story_from_listings_and_exports(chat: Chat) -> None:
+    await chat.ok("bob", "!story The roof leaked on opening day")
+    await chat.ok("carol", "!story Our first harvest share=public")
+    _, before = await _export(chat, "alice", "stories md")
+    assert b"roof leaked" in before
+    assert "Only the author" in await chat.fails("alice", "!story withdraw 1")
+    assert "withdrawn" in await chat.ok("bob", "!story withdraw 1")
+    assert "roof" not in await chat.ok("alice", "!stories")
+    assert await chat.ok("alice", "!stories roof") == "No stories match."
+    _, after = await _export(chat, "alice", "stories json")
+    stories = json.loads(after)["stories"]
+    assert [s["number"] for s in stories] == [2]
+    assert "There is no story #1" in await chat.fails("bob", "!story edit 1 again")
+
+
+async def test_withdrawn_words_leave_no_trace_in_the_database_files(
+    chat: Chat, db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the files of the embedded database")
+    path = db_url.removeprefix("sqlite:///")
+    secret = "Zanzibarquokka confided the loomwright"
+    await chat.ok("bob", f"!story {secret} tags=loomwright")
+    for i in range(30):  # more stories, so the index has several segments to merge
+        await chat.ok("carol", f"!story Ordinary story {i} about the market")
+    await chat.ok("bob", "!story withdraw 1")
+    await chat.ok("carol", "!stories market")  # the bot reads on afterwards
+    for suffix in ("", "-wal", "-journal", "-shm"):
+        try:
+            with open(path + suffix, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        for word in ("Zanzibarquokka", "zanzibarquokka", "loomwright"):
+            assert word.encode() not in data, f"{word} is still in {path + suffix}"
+
+
+async def test_a_moderator_hides_a_story_and_its_author_is_told(chat: Chat) -> None:
+    await chat.ok("bob", "!story Carol never cleans up")
+    await chat.private("carol", "!story A secret worry share=anonymous")
+    assert "Only a moderator" in await chat.fails("carol", "!story hide 1 unkind")
+    await chat.ok("alice", "!role bob moderator")
+    await chat.ok("alice", "!role carol moderator")
+    assert "hidden" in await chat.ok("carol", "!story hide 1 It names someone unkindly")
+    assert chat.outlet.told_to("bob") == [
+        "Your story #1 was hidden by carol\nReason: It names someone unkindly\n"
+        "It no longer shows in listings or exports."
+    ]
+    await chat.ok("bob", "!story hide 2 Off topic")
+    told = chat.outlet.told_to("carol")  # the anonymous author, found by the bot alone
+    assert told and told[-1].startswith("Your story #2 was hidden by bob")
+    assert "#1" not in await chat.say("alice", "!stories")
+
+
+async def test_exports_follow_consent(chat: Chat) -> None:
+    await chat.ok("alice", "!propose Share the tools vote=3d")
+    await chat.ok("bob", "!story Tools made me a carpenter share=public proposal=1")
+    await chat.ok("carol", "!story Borrowing is awkward")
+    await chat.private("carol", "!story I was ashamed to ask share=anonymous")
+    reply, book = await _export(chat, "alice", "stories md")
+    text = book.decode()
+    assert reply.message.attachment is not None
+    assert reply.message.attachment.name == "demo-stories-2026-11-23.md"
+    assert "### #1 — bob, 2026-11-23" in text
+    assert "*About proposal #1 Share the tools*" in text
+    assert "### #3 — anonymous, 2026-11-23" in text and "ashamed" in text
+    _, public = await _export(chat, "alice", "stories json public")
+    assert [s["number"] for s in json.loads(public)["stories"]] == [1]
+    await chat.ok("bob", "!story share 1 community")  # consent changed after an export
+    _, public = await _export(chat, "alice", "stories json public")
+    assert json.loads(public)["stories"] == []
+    _, everything = await _export(chat, "alice", "stories json")
+    anonymous = [s for s in json.loads(everything)["stories"] if s["consent"] == "anonymous"]
+    assert anonymous == [
+        {
+            "number": 3,
+            "told_at": "2026-11-23T09:00:00+00:00",
+            "edited_at": None,
+            "consent": "anonymous",
+            "author": None,
+            "prompt": None,
+            "proposal": None,
+            "proposal_title": None,
+            "tags": [],
+            "text": "I was ashamed to ask",
+        }
+    ]
+
+
+async def test_bad_stories_get_specific_answers(chat: Chat) -> None:
+    assert "The story is empty" in await chat.fails("bob", "!story")
+    assert "The story is empty" in await chat.fails("bob", "!story tags=x")
+    long = "a" * (MAX_STORY + 1)
+    assert "10,001 characters; the limit is 10,000" in await chat.fails("bob", f"!story {long}")
+    assert "U+200B" in await chat.fails("bob", "!story Hi tags=ki\u200btchen")
+    assert "U+202E" in await chat.fails("bob", "!story Evil \u202etext")
+    odd = await chat.ok("bob", "!story Ünïcödé ✓ tags=Çafé,ＴＯＯＬＳ")
+    assert odd.startswith("Thank you")
+    assert "(#tools #çafé)" in await chat.ok("bob", "!stories")
+    assert "There is no proposal #9" in await chat.fails("bob", "!story Hi proposal=9")
+    assert "share=" in await chat.fails("bob", "!story Hi share=everyone")
+    assert "There is no story #5" in await chat.fails("bob", "!story withdraw 5")
+    assert "“x” is not a story id" in await chat.fails("bob", "!story edit x text")
+    assert "Say what to export" in await chat.fails("bob", "!export")
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=st.from_regex(r"[a-z]{3}[0-9]{3,6}", fullmatch=True),  # never one of the words
+    words=st.lists(st.from_regex(r"[a-z]{4,9}", fullmatch=True), min_size=1, max_size=6),
+)
+async def test_no_anonymous_authors_name_or_account_shows_anywhere(
+    chat: Chat, caplog: pytest.LogCaptureFixture, name: str, words: list[str]
+) -> None:
+    for ours in ("governance", "adapters", "bot"):
+        caplog.set_level(logging.DEBUG, logger=ours)
+    await chat.join(name)
+    text = " ".join(words)
+    reply = await chat.private(name, f"!story {text} share=anonymous tags={words[0]}")
+    assert reply.ok
+    seen = [
+        await chat.ok("alice", "!stories"),
+        await chat.ok("alice", f"!stories {words[0]}"),
+        (await _export(chat, "alice", "stories md"))[1].decode(),
+        (await _export(chat, "alice", "stories json"))[1].decode(),
+        *chat.announced(),
+        caplog.text,
+    ]
+    async with chat.app.engine.connect() as conn:
+        logged = list(await conn.scalars(select(t.decision_log.c.data)))
+        payloads = list(await conn.scalars(select(t.outbox.c.payload)))
+    seen += [json.dumps(x) for x in (*logged, *payloads)]
+    for where in seen:
+        assert name not in where
