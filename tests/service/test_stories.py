@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,8 +103,7 @@ async def test_withdrawn_words_leave_no_trace_in_the_database_files(
     await chat.ok("carol", "!stories market")  # the bot reads on afterwards
     for suffix in ("", "-wal", "-journal", "-shm"):
         try:
-            with open(path + suffix, "rb") as f:
-                data = f.read()
+            data = await asyncio.to_thread(Path(path + suffix).read_bytes)
         except FileNotFoundError:
             continue
         for word in ("Zanzibarquokka", "zanzibarquokka", "loomwright"):
