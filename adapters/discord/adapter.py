@@ -112,6 +112,8 @@ class DiscordAdapter(discord.AutoShardedClient):
         for command in slash.commands():
             self.tree.add_command(command)
         self._runner: asyncio.Task[None] | None = None
+        self._known: set[tuple[CommunityId, str]] = set()
+        """(community, account) pairs known to be members: a click needs no lookup."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -271,6 +273,8 @@ class DiscordAdapter(discord.AutoShardedClient):
         if community is None:
             return None
         actor = AccountRef(PLATFORM, str(user.id))
+        if (community, actor.account_id) in self._known:
+            return community  # members are never removed: no need to ask again
         if await self._governance.member(community, actor) is None:
             granted = [
                 Role.named(self.settings.role_names[r])
@@ -278,9 +282,12 @@ class DiscordAdapter(discord.AutoShardedClient):
                 if r in self.settings.role_names
             ]
             ctx = Context(actor, room, community, datetime.now(UTC))
-            await self._governance.handle(
+            joined = await self._governance.handle(
                 Join(ctx, _name(user)[:80], role=max(granted, default=None))
             )
+            if not joined.ok:
+                return community  # the command itself will say what is wrong
+        self._known.add((community, actor.account_id))
         return community
 
     # ------------------------------------------------------------------ outgoing (Outlet)

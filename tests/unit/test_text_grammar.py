@@ -16,25 +16,33 @@ from governance.domain.commands import (
     Context,
     Deliberate,
     Edit,
+    EditStory,
+    ExportStories,
     Extend,
     Help,
+    HideStory,
     ListProposals,
+    ListStories,
     OpenVoting,
     Propose,
     RecordOutcome,
     Remind,
     SetClass,
     SetRole,
+    ShareStory,
     ShowResults,
     ShowStatus,
     ShowUndelivered,
     Summarise,
+    TellStory,
     Unvote,
     Withdraw,
+    WithdrawStory,
 )
 from governance.domain.errors import ParseError
 from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.policy import Quorum, TieRule, Visibility
+from governance.domain.stories import Consent
 from governance.domain.timing import Length, LocalTime, NextWeekday
 from governance.text.grammar import is_command, parse, parse_propose_form
 from governance.text.usage import USAGE
@@ -291,6 +299,33 @@ VALID: dict[str, list[tuple[str, Command]]] = {
         )
     ],
     "open": [("!open #12", OpenVoting(CTX, n(12)))],
+    "story": [
+        (
+            "!story #3 We met in a kitchen share=public proposal=12 tags=Kitchen,founding\n"
+            "It was cold.",
+            TellStory(
+                CTX,
+                "We met in a kitchen\nIt was cold.",
+                Consent.PUBLIC,
+                prompt=3,
+                proposal=n(12),
+                tags=("founding", "kitchen"),
+            ),
+        ),
+        ("!story Just this", TellStory(CTX, "Just this")),
+        ("!story edit #7 Better now\nand longer", EditStory(CTX, 7, "Better now\nand longer")),
+        ("!story withdraw 7", WithdrawStory(CTX, 7)),
+        ("!story share 7 anonymous", ShareStory(CTX, 7, Consent.ANONYMOUS)),
+        ("!story hide 7 It names a child", HideStory(CTX, 7, "It names a child")),
+    ],
+    "stories": [
+        ("!stories", ListStories(CTX)),
+        ("!stories bread tag:kitchen page=3", ListStories(CTX, "bread tag:kitchen", 3)),
+    ],
+    "export": [
+        ("!export stories", ExportStories(CTX)),
+        ("!export stories json public", ExportStories(CTX, "json", public_only=True)),
+    ],
 }
 
 
