@@ -81,6 +81,8 @@ class VotingOpened(Event):
     method: str = ""
     options: tuple[str, ...] = ()
     policy: dict[str, Any] | None = None
+    stories: int = 0
+    """Stories linked to the proposal so far."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,8 @@ class ProposalClosed(Event):
     result: dict[str, Any]
     early_reason: str | None
     by: str | None
+    stories: int = 0
+    """Stories linked to the proposal by its close."""
 
 
 @dataclass(frozen=True, slots=True)

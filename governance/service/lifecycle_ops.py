@@ -67,6 +67,7 @@ async def open_voting(
                 proposal.method_name,
                 proposal.options,
                 proposal.policy.to_json(),
+                await uow.stories.count_for(proposal.community, proposal.number),
             )
         ],
         at=now,
@@ -209,6 +210,7 @@ async def close_vote(
                 result.to_json(),
                 early_reason,
                 by_name,
+                await uow.stories.count_for(proposal.community, proposal.number),
             )
         ],
         at=now,

@@ -34,6 +34,7 @@ from governance.text.render import (
     policy_line,
     render_event,
     result_blocks,
+    stories_line,
     vote_line,
 )
 from governance.text.usage import USAGE, usage
@@ -104,6 +105,7 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     outcome = await uow.proposals.outcome(p.id)
     if outcome:
         blocks.append(f"Outcome: {outcome}")
+    blocks += stories_line(p.number, await uow.stories.count_for(community.id, p.number))
     blocks += await _deliberation_blocks(uow, p, zone)
     return Reply(Message(f"#{p.number} {p.title} — {_state(p, zone)}", tuple(blocks)))
 

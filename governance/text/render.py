@@ -190,6 +190,13 @@ def _voting_card(
     )
 
 
+def stories_line(number: int, count: int) -> tuple[str, ...]:
+    """How many stories speak to a proposal, and how to read them (none: nothing)."""
+    if count == 0:
+        return ()
+    return (f"Stories about it: {plural(count, 'story', 'stories')} — !stories proposal:{number}",)
+
+
 def render_event(event: Event) -> Message | None:
     """The announcement for `event`, or None if it is not announced."""
     match event:
@@ -231,6 +238,7 @@ def render_event(event: Event) -> Message | None:
                 *(() if event.by is None else (f"Opened early by {event.by}.",)),
                 f"Roll: {plural(event.roll_size, 'member')}.",
                 vote_line(event.number, event.ballot_hint),
+                *stories_line(event.number, event.stories),
             ]
             if event.policy is None:  # recorded before votes carried their policy
                 return Message(
@@ -248,7 +256,10 @@ def render_event(event: Event) -> Message | None:
         case ProposalClosed():
             result = Result.from_json(event.result)
             head = "closed early by " + str(event.by) if event.early_reason else "voting closed"
-            blocks = list(result_blocks(result, event.method))
+            blocks = [
+                *result_blocks(result, event.method),
+                *stories_line(event.number, event.stories),
+            ]
             if event.early_reason:
                 blocks.insert(0, f"Reason: {event.early_reason}")
             return Message(

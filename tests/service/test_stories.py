@@ -211,3 +211,17 @@ async def test_no_anonymous_authors_name_or_account_shows_anywhere(
     seen += [json.dumps(x) for x in (*logged, *payloads)]
     for where in seen:
         assert name not in where
+
+
+async def test_a_proposal_shows_how_many_stories_speak_to_it(chat: Chat) -> None:
+    await chat.ok("alice", "!propose Buy a van deliberate=1d")
+    await chat.ok("bob", "!story The van would change my week proposal=1")
+    await chat.private("carol", "!story I cannot drive share=anonymous proposal=1")
+    status = await chat.ok("alice", "!status 1")
+    assert "Stories about it: 2 stories — !stories proposal:1" in status
+    await chat.advance(days=1)  # the deliberation ends: voting opens
+    opened = [t for t in chat.announced() if "voting open" in t]
+    assert "Stories about it: 2 stories — !stories proposal:1" in opened[-1]
+    await chat.advance(days=8)
+    closed = [t for t in chat.announced() if "voting closed" in t]
+    assert "Stories about it: 2 stories — !stories proposal:1" in closed[-1]
