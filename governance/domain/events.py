@@ -264,7 +264,8 @@ EVENT_TYPES.update(
 
 @dataclass(frozen=True, slots=True)
 class StoryShared(Event):
-    """An anonymous story: the bot posts it in the community's rooms, without its author."""
+    """A story told to the bot privately: the bot posts it in the community's rooms
+    (an anonymous one without its author)."""
 
     number: int
     prompt: int | None

@@ -65,8 +65,10 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     text = check_story(cmd.text)
     community = lookups.community_id(cmd)
     anonymous = cmd.consent is Consent.ANONYMOUS
-    # A private room (a DM) is bound to no community; a shared room shows who wrote.
-    if anonymous and await uow.bindings.community_of(cmd.ctx.room) is not None:
+    # A private room (a DM, a Discord modal) is bound to no community; a story told in a
+    # shared room is already there for all to read, under its author's name.
+    private = await uow.bindings.community_of(cmd.ctx.room) is None
+    if anonymous and not private:
         raise InvalidStory(
             "An anonymous story is given privately, so no one sees who told it: send "
             "it to me in a direct message (on Discord, /story)."
@@ -88,17 +90,17 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             deps.clock.now(),
         )
     )
-    if anonymous:
+    if private:  # told to the bot alone: the bot shares it with the community
         await uow.outbox.add(
             [StoryShared(community, story.number, story.prompt, story.proposal)],
             at=story.told_at,
         )
-    await deps.commit(uow, events=anonymous)
+    await deps.commit(uow, events=private)
     shared = "posted without your name" if anonymous else cmd.consent.words
     return Reply.text(
         f"Thank you: your story is #{story.number} ({shared}). You can !story edit "
         f"{story.number} or !story withdraw {story.number} at any time.",
-        Audience.QUIET if anonymous else Audience.HERE,
+        Audience.QUIET if private else Audience.HERE,
     )
 
 
@@ -257,9 +259,9 @@ async def export(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 
 
 async def story_message(uow: UnitOfWork, event: StoryShared) -> Message | None:
-    """An anonymous story as the bot posts it, read when it is delivered; None once it
-    is withdrawn or hidden."""
+    """A story told privately, as the bot posts it (an anonymous one without its
+    author), read when it is delivered; None once it is withdrawn or hidden."""
     story = await uow.stories.get(event.community, event.number)
     if story is None or story.hidden_reason is not None:
         return None
-    return story_export.posted(story)
+    return story_export.posted(story, await names(uow, [story]))

@@ -46,9 +46,13 @@ def line(story: Story, names: Mapping[MemberId, str]) -> str:
     return f"#{story.number} by {author_of(story, names)}, {day}{_about(story)}: {text}"
 
 
-def posted(story: Story) -> Message:
-    """An anonymous story, posted by the bot in the community's rooms."""
-    return Message(f"Story #{story.number}, told anonymously{_about(story)}", (story.text,))
+def posted(story: Story, names: Mapping[MemberId, str]) -> Message:
+    """A story told to the bot privately, posted by the bot in the community's rooms."""
+    if story.consent is Consent.ANONYMOUS:
+        head = f"Story #{story.number}, told anonymously{_about(story)}"
+    else:
+        head = f"Story #{story.number}, told by {author_of(story, names)}{_about(story)}"
+    return Message(head, (story.text,))
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,3 +225,9 @@ async def test_a_proposal_shows_how_many_stories_speak_to_it(chat: Chat) -> None
     await chat.advance(days=8)
     closed = [t for t in chat.announced() if "voting closed" in t]
     assert "Stories about it: 2 stories — !stories proposal:1" in closed[-1]
+
+
+async def test_a_story_told_privately_with_a_name_is_posted_under_it(chat: Chat) -> None:
+    reply = await chat.private("bob", "!story Our first payday share=public")
+    assert reply.ok and reply.message.plain().startswith("Thank you: your story is #1 (public)")
+    assert "Story #1, told by bob\nOur first payday" in chat.announced()
