@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,11 +28,19 @@ from discord import app_commands, ui
 from adapters.discord import render, slash
 from adapters.discord.components import DYNAMIC_ITEMS, card_view
 from adapters.discord.menus import Menus
+from adapters.discord.stories import (
+    ConsentButton,
+    Draft,
+    Drafts,
+    story_command,
+    story_text_command,
+)
 from adapters.discord.tally import DEFAULT_INTERVAL, TallyEdits
-from governance.domain.commands import Context, Join
+from governance.domain.commands import Context, Join, TellStory
 from governance.domain.errors import GovernanceError
-from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.members import Role
+from governance.domain.stories import Consent, normalise_tags
 from governance.service.app import Governance
 from governance.service.ports import ChannelGone, DirectClosed
 from governance.text.grammar import is_command, parse_propose_form
@@ -109,8 +118,9 @@ class DiscordAdapter(discord.AutoShardedClient):
             governance.card_tally, self._show_tally, interval=settings.tally_every
         )
         self.tree = app_commands.CommandTree(self)
-        for command in slash.commands():
+        for command in (*slash.commands(), story_command(), story_text_command()):
             self.tree.add_command(command)
+        self.drafts = Drafts()
         self._runner: asyncio.Task[None] | None = None
         self._known: set[tuple[CommunityId, str]] = set()
         """(community, account) pairs known to be members: a click needs no lookup."""
@@ -118,7 +128,7 @@ class DiscordAdapter(discord.AutoShardedClient):
     # ------------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, ConsentButton)
         await self.menus.load()
         for guild in self.settings.guilds:
             target = discord.Object(id=guild)
@@ -169,9 +179,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         if proposal is None and reply is not None and reply.ok:
             await self._refresh_menus(interaction)
         answer = reply.message if reply is not None else Message(None, ("Done.",))
-        await interaction.followup.send(
-            render.text(answer), ephemeral=True, allowed_mentions=render.NO_PINGS
-        )
+        await self._answer(interaction, answer)
         if proposal is not None and reply is not None and reply.ok:
             await self._after_vote(interaction, proposal, answer)
 
@@ -203,6 +211,47 @@ class DiscordAdapter(discord.AutoShardedClient):
         await interaction.followup.send(
             render.text(reply.message), ephemeral=True, allowed_mentions=render.NO_PINGS
         )
+
+    async def _answer(self, interaction: discord.Interaction, answer: Message) -> None:
+        """The ephemeral follow-up of a deferred interaction, with its file if any."""
+        attachment = answer.attachment
+        if attachment is None:
+            await interaction.followup.send(
+                render.text(answer), ephemeral=True, allowed_mentions=render.NO_PINGS
+            )
+            return
+        await interaction.followup.send(
+            render.text(answer),
+            file=discord.File(io.BytesIO(attachment.data), filename=attachment.name),
+            ephemeral=True,
+            allowed_mentions=render.NO_PINGS,
+        )
+
+    async def tell_story(
+        self, interaction: discord.Interaction, draft: Draft, consent: Consent
+    ) -> None:
+        """A story from `/story`'s modal, with the consent its author chose. Told to
+        the bot alone (a private room), so the bot posts it for the community."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        room = RoomRef(PLATFORM, str(draft.channel))
+        community = await self._joined(room, interaction.user)
+        actor = AccountRef(PLATFORM, str(interaction.user.id))
+        private = RoomRef(PLATFORM, f"modal:{interaction.user.id}")
+        ctx = Context(actor, private, community, interaction.created_at.astimezone(UTC))
+        try:
+            cmd = TellStory(
+                ctx,
+                draft.text,
+                consent,
+                prompt=draft.prompt,
+                proposal=None if draft.proposal is None else ProposalNumber(draft.proposal),
+                tags=normalise_tags(draft.tags),
+            )
+        except GovernanceError as error:
+            reply = Reply.text(str(error), ok=False)
+        else:
+            reply = await self._governance.handle(cmd)
+        await self._answer(interaction, reply.message)
 
     async def _refresh_menus(self, interaction: discord.Interaction) -> None:
         """After a command that may change what is pending (a proposal, an edit, a bind

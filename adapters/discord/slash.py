@@ -219,6 +219,8 @@ def commands() -> list[app_commands.Command[Any, ..., None]]:
     made = []
     for name, (usage, _) in USAGE.items():
         words = usage.split()
+        if name == "story":
+            continue  # a modal of its own (`adapters.discord.stories`)
         if name == "propose":
             made.append(_propose())
         elif name == "vote":

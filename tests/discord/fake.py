@@ -294,6 +294,8 @@ class Call:
     """``loop.time()`` when it arrived."""
     status: int = 0
     response: Any = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Files uploaded with a multipart body, by file name."""
 
     @property
     def nonce(self) -> str | int | None:
@@ -1378,11 +1380,15 @@ class FakeDiscord:
             response: web.StreamResponse = await handler(request)
             return response
         body: Any = None
+        files: dict[str, bytes] = {}
         if request.can_read_body:
             if request.content_type == "multipart/form-data":
                 form = await request.post()
                 raw = form.get("payload_json")
                 body = json.loads(str(raw)) if raw is not None else None
+                for value in form.values():
+                    if isinstance(value, web.FileField):
+                        files[value.filename] = value.file.read()
             else:
                 text = await request.text()
                 body = json.loads(text) if text else None
@@ -1394,6 +1400,7 @@ class FakeDiscord:
             json=body,
             headers=dict(request.headers),
             at=asyncio.get_running_loop().time(),
+            files=files,
         )
         self.calls.append(call)
         request[CALL] = call

@@ -1,0 +1,89 @@
+"""Stories on Discord, over the wire: told in a modal, shared as their author chose,
+exported as a file."""
+
+from __future__ import annotations
+
+import json
+
+from tests.discord.conftest import WITHIN, Deployment
+from tests.discord.fake import FakeChannel, FakeDiscord, FakeUser
+
+
+async def _tell(
+    fake: FakeDiscord, member: FakeUser, channel: FakeChannel, fields: dict[str, str], choice: str
+) -> str:
+    """``/story``, its modal filled in, then the consent button; the bot's answer."""
+    ix = await fake.slash(member, "story", {}, channel=channel)
+    assert (await fake.interaction_response(ix, within=WITHIN)).json["type"] == 9
+    submit = await fake.modal_submit(member, "folkmoot:story", fields)
+    ask = await fake.interaction_response(submit, within=WITHIN)
+    assert ask.json["data"]["flags"] & 64  # only the author sees the question
+    buttons = [c for row in ask.json["data"]["components"] for c in row["components"]]
+    chosen = next(b for b in buttons if b["custom_id"].endswith(f":{choice}"))
+    assert submit.original_id is not None
+    click = await fake.click(member, submit.original_id, chosen["custom_id"])
+    answer = await fake.next_call("POST", click.webhook_path, within=WITHIN)
+    assert answer.json["flags"] & 64
+    return str(answer.json["content"])
+
+
+async def test_an_anonymous_story_told_in_a_modal_is_posted_without_its_author(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    bob = fake.add_member("bobby")
+    answer = await _tell(
+        fake,
+        bob,
+        channel,
+        {"text": "I almost quit", "more": "and then the co-op paid my rent", "tags": "Rent"},
+        "anonymous",
+    )
+    assert answer.startswith("Thank you: your story is #1 (posted without your name).")
+    await deployed.deliver()
+    post = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    embed = post.json["embeds"][0]
+    assert embed["title"] == "Story #1, told anonymously (#rent)"
+    assert embed["description"] == "I almost quit\nand then the co-op paid my rent"
+    assert "bobby" not in json.dumps(post.json) and str(bob.id) not in json.dumps(post.json)
+    assert post.json["allowed_mentions"]["parse"] == []
+
+
+async def test_a_named_story_and_the_archive_as_a_file(deployed: Deployment) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    ana = fake.add_member("ana")
+    answer = await _tell(fake, ana, channel, {"text": "We met @everyone"}, "public")
+    assert answer.startswith("Thank you: your story is #1 (public).")
+    await deployed.deliver()
+    post = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    assert post.json["embeds"][0]["title"] == "Story #1, told by Ana"
+    ix = await fake.slash(ana, "export", {"text": "stories md"}, channel=channel)
+    reply = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert reply.json["flags"] & 64
+    (name, data), *_ = reply.files.items()
+    assert name.endswith(".md") and "### #1 — Ana".encode() in data
+    ix = await fake.slash(ana, "story-manage", {"text": "withdraw 1"}, channel=channel)
+    withdrawn = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert "withdrawn" in withdrawn.json["content"]
+
+
+async def test_a_long_story_is_told_once_however_often_its_button_is_clicked(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    ana = fake.add_member("ana")
+    ix = await fake.slash(ana, "story", {}, channel=channel)
+    await fake.interaction_response(ix, within=WITHIN)
+    submit = await fake.modal_submit(ana, "folkmoot:story", {"text": "x" * 4000, "end": "y"})
+    ask = await fake.interaction_response(submit, within=WITHIN)
+    buttons = [c for row in ask.json["data"]["components"] for c in row["components"]]
+    assert submit.original_id is not None
+    mine = await fake.click(ana, submit.original_id, buttons[0]["custom_id"])
+    answer = await fake.next_call("POST", mine.webhook_path, within=WITHIN)
+    assert answer.json["content"].startswith("Thank you: your story is #1")
+    again = await fake.click(ana, submit.original_id, buttons[0]["custom_id"])
+    twice = await fake.interaction_response(again, within=WITHIN)
+    assert "no longer waiting" in twice.json["data"]["content"]  # told once, not twice
