@@ -14,19 +14,30 @@ from governance.domain.commands import (
     Command,
     Deliberate,
     Edit,
+    EditPrompt,
+    EndPrompt,
     Extend,
     Join,
     OpenVoting,
+    PausePrompt,
     Propose,
     RecordOutcome,
     Remind,
+    ResumePrompt,
+    SchedulePrompt,
     SetClass,
     SetRole,
     Summarise,
     Withdraw,
 )
 from governance.domain.deliberation import Version
-from governance.domain.errors import GovernanceError, InvalidProposal, NotAllowed, NotFound
+from governance.domain.errors import (
+    GovernanceError,
+    InvalidPrompt,
+    InvalidProposal,
+    NotAllowed,
+    NotFound,
+)
 from governance.domain.events import (
     DeliberationOpened,
     Event,
@@ -50,7 +61,7 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import deliberation, lookups, reminders
+from governance.service import deliberation, lookups, prompts, reminders
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -464,15 +475,17 @@ async def join(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     else:
         role = Role.OBSERVER if is_bot else (cmd.role or Role.MEMBER)
     member = await uow.members.add(community.id, cmd.ctx.actor, name, role, is_bot)
+    now = deps.clock.now()
     await uow.log.append(
         community.id,
-        at=deps.clock.now(),
+        at=now,
         kind="member joined",
         proposal=None,
         actor=member.id,
         data={"member": member.id, "role": role.word},
     )
-    await deps.commit(uow, events=False)
+    welcomed = await prompts.welcome(uow, community, member, now=now)
+    await deps.commit(uow, events=welcomed)
     return Reply.text(
         f"Welcome, {name}: you are {article(role.word)} of {community.id}.", Audience.QUIET
     )
@@ -510,10 +523,10 @@ def _with_usage(command: str, handler: Handler) -> Handler:
     async def handle(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         try:
             return await handler(cmd, uow, deps)
-        except InvalidProposal as error:
+        except (InvalidProposal, InvalidPrompt) as error:
             if error.usage is not None:
                 raise
-            raise InvalidProposal(error.message, usage=usage(command)) from None
+            raise type(error)(error.message, usage=usage(command)) from None
 
     return handle
 
@@ -535,4 +548,10 @@ HANDLERS: dict[type[Command], Handler] = {
     Deliberate: _with_usage("deliberate", deliberation.deliberate),
     Summarise: _with_usage("summary", deliberation.summarise),
     OpenVoting: _with_usage("open", deliberation.open_now),
+    # Narrative prompts
+    SchedulePrompt: _with_usage("prompt", prompts.schedule),
+    PausePrompt: prompts.pause,
+    ResumePrompt: prompts.resume,
+    EndPrompt: prompts.end,
+    EditPrompt: _with_usage("prompt", prompts.edit),
 }

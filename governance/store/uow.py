@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from governance.service.ports import ConflictError
 from governance.store.engine import READ_ONLY
+from governance.store.prompts import PromptRepo
 from governance.store.repositories import (
     BallotRepo,
     BindingRepo,
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
     outbox: OutboxRepo
     due: DueRepo
     threads: ThreadRepo
+    prompts: PromptRepo
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
         self.outbox = OutboxRepo(conn)
         self.due = DueRepo(conn)
         self.threads = ThreadRepo(conn)
+        self.prompts = PromptRepo(conn)
         return self
 
     async def __aexit__(

@@ -91,6 +91,9 @@ class Message:
     ballot: BallotForm | None = None
     """The card of an open vote: how to vote on it, where a platform has forms."""
     deadline: Deadline | None = None
+    prompt: int | None = None
+    """The prompt this message posts: a posting, which opens a thread for its stories
+    (the console shows it as a section of its own)."""
 
     def plain(self) -> str:
         lines: list[str] = [] if self.title is None else [self.title]
