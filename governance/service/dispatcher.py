@@ -2,9 +2,13 @@
 
 Routing turns each outbox row, once, into one delivery per channel: every room bound
 to the event's community for an announcement, each member still to vote for a
-reminder (privately). Deliveries are then made per channel in outbox order: a
-channel whose oldest delivery is failing waits (with backoff) rather than let a later
-message overtake it, while other channels go on. A channel that is gone for good
+reminder (privately), a new member for a welcome prompt (privately). A deliberation or
+a prompt's posting opens a thread where the platform has them, and the core records
+it; an event marked `in_prompt_thread` is said in the prompt's latest thread.
+
+Deliveries are then made per channel in outbox order: a channel whose oldest delivery
+is failing waits (with backoff) rather than let a later message overtake it, while
+other channels go on. A channel that is gone for good
 (the outlet raises `ChannelGone`), or that has been failing for a whole day, has its
 delivery given up into the dead-letter list admins can read with `!undelivered`; a
 private message is dropped instead (no record says whom it was for). A reminder

@@ -52,7 +52,7 @@ def render_prompt(event: Event) -> Message | None:
             )
         case MemberWelcomed():
             return Message(
-                f"Welcome! A question for you: {event.question}",
+                f"A question for you, new in {event.community}: {event.question}",
                 (
                     f"If you like, answer with !story #{event.prompt} <your story> "
                     "[share=public|community|anonymous]; you can edit or withdraw it at any time.",

@@ -105,6 +105,7 @@ def downgrade() -> None:
     op.drop_index("uq_prompts_outcome", table_name="prompts")
     op.drop_index("uq_prompts_welcome", table_name="prompts")
     op.drop_table("prompts")
-    with op.batch_alter_table("communities") as batch:
-        batch.drop_column("outcome_prompt_after")
-        batch.drop_column("welcome_prompt")
+    # Not in batch mode: SQLite (3.35 on) drops a plain column in place, where a copy of
+    # the table could not replace one that other tables refer to.
+    op.drop_column("communities", "outcome_prompt_after")
+    op.drop_column("communities", "welcome_prompt")

@@ -21,7 +21,7 @@ from governance.service.clocks import SimulatedClock
 from governance.store import tables as t
 from governance.store.engine import make_engine
 from tests.chat import Chat, RecordingOutlet
-from tests.conftest import COMMUNITIES, ROOM
+from tests.conftest import COMMUNITIES, ROOM, postgres_only
 
 STORY = CommunityId("story")
 STORY_ROOM = RoomRef("test", "room-story")
@@ -296,6 +296,30 @@ async def test_two_runners_at_once_post_a_due_prompt_once(chat: Chat) -> None:
     assert len(postings(chat)) == 1
 
 
+@postgres_only
+async def test_two_instances_on_one_database_post_a_due_prompt_once(
+    chat: Chat, db_url: str
+) -> None:
+    await chat.ok("alice", "!prompt Any news? every=day 10:00")
+    chat.clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    other = await bootstrap(
+        engine=make_engine(db_url),
+        clock=chat.clock,
+        outlets={},
+        communities=[*COMMUNITIES, STORY_COMMUNITY],
+    )
+    try:
+        ran = await asyncio.gather(chat.app.governance.run_due(), other.governance.run_due())
+    finally:
+        await other.close()
+    assert sorted(ran) == [0, 1]
+    async with chat.app.engine.connect() as conn:
+        posted = await conn.scalar(
+            select(func.count()).select_from(t.outbox).where(t.outbox.c.kind == "PromptPosted")
+        )
+    assert posted == 1
+
+
 # ---------------------------------------------------------------------- once, now, proposals
 
 
@@ -356,7 +380,7 @@ async def test_a_prompt_tied_to_a_proposal_names_it(chat: Chat) -> None:
 
 async def test_a_new_member_is_asked_the_welcome_prompt_privately(story: Chat) -> None:
     welcome = (
-        "Welcome! A question for you: What brought you here?\n"
+        "A question for you, new in story: What brought you here?\n"
         "If you like, answer with !story #1 <your story> [share=public|community|anonymous]; "
         "you can edit or withdraw it at any time."
     )
