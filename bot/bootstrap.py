@@ -78,6 +78,8 @@ async def bootstrap(
                     c.class_quorum_text(),
                     c.max_vote,
                     tuple(c.reminders),
+                    c.welcome_prompt,
+                    c.outcome_prompt_after,
                 )
             )
         await uow.commit()

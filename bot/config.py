@@ -5,8 +5,9 @@ and are never logged."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,9 +23,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from governance.domain.errors import GovernanceError
 from governance.domain.policy import Policy
+from governance.domain.prompts import MAX_QUESTION, OutcomeDelay
+from governance.domain.proposal import check_text
 from governance.text.grammar import parse_classes, parse_deadline, parse_length, parse_quorum
 
 DEFAULT_CONFIG_NAME = "folkmoot.toml"
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -48,6 +52,12 @@ class CommunityConfig(BaseModel):
     """Stakeholder-class weights in percent, adding up to 100: ``{workers = 40, …}``."""
     class_quorum: dict[str, int | str] = {}
     """A quorum per class: a share of its members (``"50%"``) or a count (``3``)."""
+    welcome_prompt: str | None = None
+    """The built-in welcome prompt, asked privately of each new member (``"What
+    brought you here?"``); absent: off."""
+    outcome_prompt_after: str | None = None
+    """Post an outcome prompt ("what changed?") this long after each vote closes
+    (``"3w"``, ``"10d"``); absent: off."""
 
     def weights_text(self) -> str | None:
         return _items(self.weights)
@@ -103,6 +113,20 @@ class CommunityConfig(BaseModel):
             _check(lambda item=item: parse_length("config", "reminders", item))
         return value
 
+    @field_validator("welcome_prompt")
+    @classmethod
+    def _welcome(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _checked(lambda: check_text("welcome_prompt", value, MAX_QUESTION))
+
+    @field_validator("outcome_prompt_after")
+    @classmethod
+    def _outcome_after(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check(lambda: OutcomeDelay.parse(value))
+        return value
+
     @field_validator("admins")
     @classmethod
     def _admins(cls, value: list[str]) -> list[str]:
@@ -119,8 +143,12 @@ def _items(mapping: dict[str, int | str]) -> str | None:
 
 
 def _check(parse: Any) -> None:
+    _checked(parse)
+
+
+def _checked(parse: Callable[[], T]) -> T:
     try:
-        parse()
+        return parse()
     except GovernanceError as error:
         raise ValueError(error.message) from None
 

@@ -42,10 +42,14 @@ class RecordingOutlet:
 
     in_threads: list[tuple[RoomRef, str, str]] = field(default_factory=list)
     """Messages also said in a thread: (room, thread, text)."""
+    gone_threads: set[str] = field(default_factory=set)
+    """Threads deleted on the platform: the outlet says they are gone for good."""
 
     async def post_in_thread(
         self, room: RoomRef, thread: str, message: Message, *, key: str
     ) -> None:
+        if thread in self.gone_threads:
+            raise ChannelGone(f"the thread {thread} was deleted")
         self.in_threads.append((room, thread, message.plain()))
 
     closed_dms: set[str] = field(default_factory=set)

@@ -9,6 +9,12 @@ from governance.domain.ids import AccountRef, RoomRef
 from governance.text.messages import Audience, Message, Reply
 
 
+def section(message: Message) -> str:
+    """``── Prompt #1: What changed? ──`` above the message's lines, a blank line below."""
+    body = Message(None, message.blocks).plain()
+    return f"── {message.title} ──\n{body}\n"
+
+
 class ConsoleOutlet:
     def __init__(self, write: Callable[[str], None], files: Path | None = None) -> None:
         self._write = write
@@ -22,6 +28,12 @@ class ConsoleOutlet:
         self._write(message.plain())
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str | None:
+        if message.prompt is not None and key not in self._delivered:
+            # A prompt's posting: a section of its own, set apart by a rule and a blank
+            # line, where a platform would open a thread for the stories.
+            self._delivered.add(key)
+            self._write(section(message))
+            return None
         await self.post(room, message, key=key)  # one room, no threads: said in place
         return None
 

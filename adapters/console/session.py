@@ -159,6 +159,7 @@ class ConsoleSession:
             self._out.reply(reply, name)
             if not reply.ok:
                 return
+            await self._dispatcher.drain()  # a welcome prompt, where the community has one
         self.actor = name
 
     async def _advance(self, arg: str) -> None:

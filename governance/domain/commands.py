@@ -8,9 +8,10 @@ from datetime import datetime
 from fractions import Fraction
 
 from governance.domain.ballot import Choice
-from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
+from governance.domain.ids import AccountRef, CommunityId, PromptNumber, ProposalNumber, RoomRef
 from governance.domain.members import Role
 from governance.domain.policy import ClassRule, Quorum, Strength, TieRule, Visibility
+from governance.domain.prompts import Recurring
 from governance.domain.stories import Consent
 from governance.domain.timing import Deadline, Length
 
@@ -232,3 +233,48 @@ class ListStories(Command):
 class ExportStories(Command):
     format: str = "md"
     public_only: bool = False
+
+
+# Narrative prompts.
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePrompt(Command):
+    """``!prompt <question> [every=… | cron=… | once=…] [proposal=<id>]`` (moderators).
+    Without a schedule the prompt is posted at once."""
+
+    question: str
+    every: Recurring | None = None
+    """``every=`` or ``cron=``."""
+    once: Deadline | None = None
+    """``once=``: a local date and time, or the next such weekday and time."""
+    proposal: ProposalNumber | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PausePrompt(Command):
+    number: PromptNumber
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePrompt(Command):
+    number: PromptNumber
+
+
+@dataclass(frozen=True, slots=True)
+class EndPrompt(Command):
+    number: PromptNumber
+
+
+@dataclass(frozen=True, slots=True)
+class EditPrompt(Command):
+    number: PromptNumber
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListPrompts(Command):
+    """``!prompts``: the active and paused prompts, with when each is posted next."""
+
+    all: bool = False
+    """``!prompts all``: the ended ones too."""

@@ -38,3 +38,7 @@ class InvalidProposal(GovernanceError):
 
 class ParseError(GovernanceError):
     """Text that is not a well-formed command."""
+
+
+class InvalidPrompt(GovernanceError):
+    """A prompt that breaks a limit or names a schedule that cannot be kept."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from governance.domain.ids import CommunityId, MemberId, ProposalNumber
+from governance.domain.ids import CommunityId, MemberId, PromptNumber, ProposalNumber
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -25,6 +25,10 @@ class Event:
     announce: ClassVar[bool] = True
     """Whether the event is announced in the community's rooms (others are for
     internal subscribers, e.g. live tallies)."""
+    in_prompt_thread: ClassVar[bool] = False
+    """Said, in each room, in the latest thread of the prompt its ``prompt`` field
+    names (where the room has none, in the room itself). A thread that is gone (deleted)
+    gives the delivery up, like any channel that is gone."""
 
     def to_json(self) -> dict[str, Any]:
         # Field by field rather than `asdict`: events are shallow, and this is on the
@@ -283,3 +287,48 @@ class StoryHidden(Event):
 
 
 EVENT_TYPES.update({cls.__name__: cls for cls in (StoryShared, StoryHidden)})
+
+# Narrative prompts. Prompt questions are moderators' words, like titles; story text
+# never enters an event (stories are referred to by id).
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPosted(Event):
+    """A prompt's posting: adapters open a thread for it in every room, and the core
+    records each (`uow.prompts.by_thread` maps a thread back to its prompt)."""
+
+    prompt: PromptNumber
+    question: str
+    kind: str
+    """A `PromptKind` value: custom or outcome (the welcome prompt is never posted)."""
+    posting: int
+    """Which posting this is (1 for the first); a merged catch-up counts once."""
+    next_at: datetime | None
+    """When it is posted next; None when nothing more is scheduled."""
+    timezone: str
+    proposal: ProposalNumber | None = None
+    proposal_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEnded(Event):
+    """A moderator ended a prompt: said in its latest thread in each room."""
+
+    in_prompt_thread: ClassVar[bool] = True
+    prompt: PromptNumber
+    question: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberWelcomed(Event):
+    """A new member is asked the welcome prompt, privately (routed to their first
+    linked account when delivered; nothing in the rooms)."""
+
+    announce: ClassVar[bool] = False
+    member: MemberId
+    prompt: PromptNumber
+    question: str
+
+
+EVENT_TYPES.update({cls.__name__: cls for cls in (PromptPosted, PromptEnded, MemberWelcomed)})

@@ -11,6 +11,11 @@ ProposalId = NewType("ProposalId", int)
 """The store's internal key of a proposal."""
 ProposalNumber = NewType("ProposalNumber", int)
 """The short number members use (`#12`), unique within a community."""
+PromptId = NewType("PromptId", int)
+"""The store's internal key of a narrative prompt."""
+PromptNumber = NewType("PromptNumber", int)
+"""The short number members use for a prompt (`#3`), unique within a community (and
+counted apart from proposals)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,11 @@ class Community:
     """The longest a vote (or a deliberation, or an extension) may run, as a length."""
     reminders: tuple[str, ...] = ("24h", "1h")
     """How long before a vote closes (or a deliberation ends) reminders go, as lengths."""
+    welcome_prompt: str | None = None
+    """The built-in welcome prompt's question, asked privately of each new member;
+    None: off."""
+    outcome_prompt_after: str | None = None
+    """How long after a vote closes its outcome prompt is posted (``3w``); None: off."""
 
     def is_configured_admin(self, account: AccountRef) -> bool:
         return str(account) in self.admins

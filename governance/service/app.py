@@ -22,6 +22,7 @@ from governance.domain.commands import (
     EditStory,
     ExportStories,
     Help,
+    ListPrompts,
     ListProposals,
     ListStories,
     ShowResults,
@@ -31,9 +32,10 @@ from governance.domain.commands import (
     WithdrawStory,
 )
 from governance.domain.errors import GovernanceError
-from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
+from governance.domain.ids import AccountRef, CommunityId, PromptNumber, ProposalNumber, RoomRef
 from governance.domain.members import Member
-from governance.service import deliberation, queries, stories
+from governance.domain.prompts import Prompt
+from governance.service import deliberation, prompts, queries, stories
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
@@ -52,6 +54,7 @@ QUERIES: Mapping[type[Command], Handler] = {
     ShowUndelivered: queries.undelivered,
     ListStories: stories.list_stories,
     ExportStories: stories.export,
+    ListPrompts: prompts.listing,
 }
 RETRIES = 3
 BINDING_TTL = 30.0
@@ -232,6 +235,34 @@ class Governance:
                 if attempt == RETRIES:
                     raise
         raise AssertionError("unreachable")
+
+    async def record_prompt_thread(
+        self,
+        room: RoomRef,
+        community: CommunityId,
+        number: PromptNumber,
+        posting: int,
+        thread_id: str,
+    ) -> bool:
+        """Record that posting `posting` of prompt `number` opened thread `thread_id` in
+        `room` (the dispatcher does it for threads opened through `Outlet.open_thread`).
+        Idempotent: False if it was recorded already."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self._uow() as uow:
+                    return await prompts.record_thread(
+                        uow, self.deps, room, community, number, posting, thread_id
+                    )
+            except ConflictError:
+                if attempt == RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def prompt_of_thread(self, room: RoomRef, thread_id: str) -> Prompt | None:
+        """The prompt whose posting opened thread `thread_id` in `room` (a reply there is
+        a story for it), or None."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.prompts.by_thread(room, thread_id)
 
     async def run_due(self) -> int:
         """Process everything due by now, in time order; returns how many items ran."""

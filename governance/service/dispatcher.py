@@ -2,9 +2,13 @@
 
 Routing turns each outbox row, once, into one delivery per channel: every room bound
 to the event's community for an announcement, each member still to vote for a
-reminder (privately). Deliveries are then made per channel in outbox order: a
-channel whose oldest delivery is failing waits (with backoff) rather than let a later
-message overtake it, while other channels go on. A channel that is gone for good
+reminder (privately), a new member for a welcome prompt (privately). A deliberation or
+a prompt's posting opens a thread where the platform has them, and the core records
+it; an event marked `in_prompt_thread` is said in the prompt's latest thread.
+
+Deliveries are then made per channel in outbox order: a channel whose oldest delivery
+is failing waits (with backoff) rather than let a later message overtake it, while
+other channels go on. A channel that is gone for good
 (the outlet raises `ChannelGone`), or that has been failing for a whole day, has its
 delivery given up into the dead-letter list admins can read with `!undelivered`; a
 private message is dropped instead (no record says whom it was for). A reminder
@@ -29,15 +33,17 @@ from governance.domain.events import (
     DeliberationOpened,
     DeliberationRescheduled,
     Event,
+    MemberWelcomed,
+    PromptPosted,
     ReminderDue,
     StoryHidden,
     StoryShared,
     SummaryRecorded,
     VotingOpened,
 )
-from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.ids import AccountRef, CommunityId, PromptNumber, RoomRef
 from governance.domain.lifecycle import Status
-from governance.service import deliberation, reminders, stories
+from governance.service import deliberation, prompts, reminders, stories
 from governance.service.deps import Deps
 from governance.service.ports import (
     Channel,
@@ -97,11 +103,14 @@ async def channels_for(
     key: bytes = b"",
 ) -> list[Channel]:
     """Where an event goes: the community's rooms (looked up once per `rooms` cache),
-    or a reminder's recipients."""
+    or a reminder's or a welcome's recipient(s)."""
     if isinstance(event, ReminderDue):
         return await reminders.recipients(uow, event, now=now)
     if isinstance(event, StoryHidden):
         return await stories.author_channels(uow, event, key)
+
+    if isinstance(event, MemberWelcomed):
+        return await prompts.welcome_recipients(uow, event)
     if not event.announce:
         return []
     if event.community not in rooms:
@@ -318,6 +327,18 @@ class Dispatcher:
                 thread = await outlet.open_thread(room, message, key=key)
                 if thread is not None:
                     await self._record_thread(room, delivery.event, thread)
+            elif channel.kind == "room" and isinstance(delivery.event, PromptPosted):
+                room = RoomRef(channel.platform, channel.target)
+                thread = await outlet.open_thread(room, message, key=key)
+                if thread is not None:
+                    await self._record_prompt_thread(room, delivery.event, thread)
+            elif channel.kind == "room" and delivery.event.in_prompt_thread:
+                room = RoomRef(channel.platform, channel.target)
+                thread = await self._prompt_thread_of(delivery.event, room)
+                if thread is None:  # no posting opened a thread here: said in the room
+                    await outlet.post(room, message, key=key)
+                else:  # a deleted thread raises ChannelGone: given up like any gone channel
+                    await outlet.post_in_thread(room, thread, message, key=key)
             elif channel.kind == "room":
                 room = RoomRef(channel.platform, channel.target)
                 await outlet.post(room, message, key=key)
@@ -386,6 +407,27 @@ class Dispatcher:
                 async with self._uow() as uow:
                     await deliberation.record_thread(
                         uow, self._deps, room, event.community, event.number, thread
+                    )
+                return
+            except ConflictError:
+                if attempt == 3:
+                    raise
+
+    async def _prompt_thread_of(self, event: Event, room: RoomRef) -> str | None:
+        number = getattr(event, "prompt", None)
+        if not isinstance(number, int):
+            return None
+        async with self._uow(read_only=True) as uow:
+            return await prompts.latest_thread(uow, event.community, PromptNumber(number), room)
+
+    async def _record_prompt_thread(self, room: RoomRef, event: PromptPosted, thread: str) -> None:
+        """The adapter opened a posting's thread: the core remembers where, so a reply
+        there can be taken as a story for the prompt."""
+        for attempt in range(1, 4):
+            try:
+                async with self._uow() as uow:
+                    await prompts.record_thread(
+                        uow, self._deps, room, event.community, event.prompt, event.posting, thread
                     )
                 return
             except ConflictError:

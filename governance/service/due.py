@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from governance.domain.errors import InvalidProposal
 from governance.domain.lifecycle import Status
 from governance.domain.proposal import Proposal
-from governance.service import reminders
+from governance.service import prompts, reminders
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -91,9 +91,10 @@ async def _run_due(
             (item,) = items
             # One item's failure must not hold up every close due after it.
             log.exception(
-                "due %s for proposal %s failed (attempt %d); retrying later",
+                "due %s for %s %s failed (attempt %d); retrying later",
                 item.kind,
-                item.proposal,
+                "proposal" if item.prompt is None else "prompt",
+                item.proposal if item.prompt is None else item.prompt,
                 item.attempts + 1,
             )
             async with uow_factory() as uow:
@@ -127,14 +128,18 @@ async def run_due(
 async def _prefetch(uow: UnitOfWork, items: list[DueItem]) -> None:
     """Read what the batch's items will read, in one statement each instead of one per
     item (the per-item reads in `_run_one` are then answered from it)."""
-    await uow.proposals.prefetch([item.proposal for item in items])
-    closes = [item.proposal for item in items if item.kind == CLOSE]
+    await uow.proposals.prefetch([item.proposal for item in items if item.proposal is not None])
+    closes = [item.proposal for item in items if item.kind == CLOSE and item.proposal is not None]
     if closes:
         await uow.ballots.prefetch_choices(closes)
 
 
 async def _run_one(uow: UnitOfWork, deps: Deps, item: DueItem, now: datetime) -> None:
     kind = item.kind
+    if item.prompt is not None:
+        await prompts.run_due(uow, item, now)
+        return
+    assert item.proposal is not None
     proposal = await uow.proposals.get_by_id(item.proposal, lock=True)
     if proposal is None:
         return

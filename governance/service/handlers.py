@@ -14,14 +14,19 @@ from governance.domain.commands import (
     Command,
     Deliberate,
     Edit,
+    EditPrompt,
     EditStory,
+    EndPrompt,
     Extend,
     HideStory,
     Join,
     OpenVoting,
+    PausePrompt,
     Propose,
     RecordOutcome,
     Remind,
+    ResumePrompt,
+    SchedulePrompt,
     SetClass,
     SetRole,
     ShareStory,
@@ -31,7 +36,13 @@ from governance.domain.commands import (
     WithdrawStory,
 )
 from governance.domain.deliberation import Version
-from governance.domain.errors import GovernanceError, InvalidProposal, NotAllowed, NotFound
+from governance.domain.errors import (
+    GovernanceError,
+    InvalidPrompt,
+    InvalidProposal,
+    NotAllowed,
+    NotFound,
+)
 from governance.domain.events import (
     DeliberationOpened,
     Event,
@@ -55,7 +66,7 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import deliberation, lookups, reminders, stories
+from governance.service import deliberation, lookups, prompts, reminders, stories
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -469,15 +480,17 @@ async def join(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     else:
         role = Role.OBSERVER if is_bot else (cmd.role or Role.MEMBER)
     member = await uow.members.add(community.id, cmd.ctx.actor, name, role, is_bot)
+    now = deps.clock.now()
     await uow.log.append(
         community.id,
-        at=deps.clock.now(),
+        at=now,
         kind="member joined",
         proposal=None,
         actor=member.id,
         data={"member": member.id, "role": role.word},
     )
-    await deps.commit(uow, events=False)
+    welcomed = await prompts.welcome(uow, community, member, now=now)
+    await deps.commit(uow, events=welcomed)
     return Reply.text(
         f"Welcome, {name}: you are {article(role.word)} of {community.id}.", Audience.QUIET
     )
@@ -515,10 +528,10 @@ def _with_usage(command: str, handler: Handler) -> Handler:
     async def handle(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         try:
             return await handler(cmd, uow, deps)
-        except InvalidProposal as error:
+        except (InvalidProposal, InvalidPrompt) as error:
             if error.usage is not None:
                 raise
-            raise InvalidProposal(error.message, usage=usage(command)) from None
+            raise type(error)(error.message, usage=usage(command)) from None
 
     return handle
 
@@ -546,4 +559,10 @@ HANDLERS: dict[type[Command], Handler] = {
     WithdrawStory: stories.withdraw,
     ShareStory: stories.share,
     HideStory: stories.hide,
+    # Narrative prompts
+    SchedulePrompt: _with_usage("prompt", prompts.schedule),
+    PausePrompt: prompts.pause,
+    ResumePrompt: prompts.resume,
+    EndPrompt: prompts.end,
+    EditPrompt: _with_usage("prompt", prompts.edit),
 }

@@ -14,7 +14,7 @@ from governance.domain.methods import ClassBallots, decide
 from governance.domain.proposal import Proposal
 from governance.domain.result import Result
 from governance.domain.timing import end_of, to_timedelta
-from governance.service import reminders
+from governance.service import prompts, reminders
 from governance.service.deps import Deps
 from governance.service.ports import UnitOfWork
 from governance.text.grammar import parse_deadline, parse_length
@@ -200,6 +200,7 @@ async def close_vote(
     await uow.log.append(
         proposal.community, at=now, kind="closed", proposal=proposal.number, actor=by, data=data
     )
+    await prompts.after_close(uow, proposal, now=now)
     await uow.outbox.add(
         [
             ProposalClosed(

@@ -17,6 +17,8 @@ from governance.domain.ids import (
     AccountRef,
     CommunityId,
     MemberId,
+    PromptId,
+    PromptNumber,
     ProposalId,
     ProposalNumber,
     RoomRef,
@@ -24,6 +26,7 @@ from governance.domain.ids import (
 from governance.domain.lifecycle import Status
 from governance.domain.members import Community, Member, Role
 from governance.domain.methods import ClassBallots
+from governance.domain.prompts import Prompt, PromptThread
 from governance.domain.proposal import Proposal
 from governance.domain.stories import Consent, Story
 from governance.text.messages import Message
@@ -61,12 +64,15 @@ class BallotWrite:
 class DueItem:
     id: int
     kind: str
-    proposal: ProposalId
+    proposal: ProposalId | None
+    """The proposal it is for; None for a prompt's posting (`prompt`)."""
     due_at: datetime
     attempts: int = 0
     """How many times it has failed before."""
     detail: str | None = None
     """What the kind needs besides the proposal, e.g. a reminder's offset (``24h``)."""
+    prompt: PromptId | None = None
+    """The prompt whose posting it is; None for a proposal's work."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +363,56 @@ class DueWork(Protocol):
 
     async def next_due(self) -> datetime | None: ...
 
+    async def add_prompt(self, kind: str, prompt: PromptId, due_at: datetime) -> None:
+        """A prompt's due work (its next posting)."""
+        ...
+
+    async def drop_prompt(self, prompt: PromptId) -> None:
+        """Drop the prompt's pending items."""
+        ...
+
+
+class Prompts(Protocol):
+    """Narrative prompts (`governance.domain.prompts`)."""
+
+    async def add(self, prompt: Prompt) -> Prompt:
+        """Store a new prompt; returns it with its id and number assigned."""
+        ...
+
+    async def get(
+        self, community: CommunityId, number: PromptNumber, *, lock: bool = False
+    ) -> Prompt | None: ...
+    async def get_by_id(self, prompt: PromptId, *, lock: bool = False) -> Prompt | None: ...
+    async def welcome(self, community: CommunityId) -> Prompt | None:
+        """The community's welcome prompt, if it has one (whatever its status)."""
+        ...
+
+    async def update(self, prompt: Prompt, *, expect: Prompt) -> bool:
+        """Write `prompt` only if the stored one still has `expect`'s status and
+        posting count (so a posting, a pause or an end happens once)."""
+        ...
+
+    async def listed(
+        self, community: CommunityId, *, ended: bool = False, limit: int
+    ) -> list[Prompt]:
+        """The community's prompts by number, ended ones only if asked for."""
+        ...
+
+    async def count(self, community: CommunityId, status: str | None = None) -> int: ...
+    async def record_thread(
+        self, prompt: PromptId, posting: int, room: RoomRef, thread_id: str, *, at: datetime
+    ) -> bool:
+        """Record the thread a posting opened in `room`; False if it was recorded already."""
+        ...
+
+    async def by_thread(self, room: RoomRef, thread_id: str) -> Prompt | None:
+        """The prompt whose posting opened thread `thread_id` in `room`."""
+        ...
+
+    async def threads(self, prompt: PromptId) -> list[PromptThread]:
+        """The threads the prompt's postings opened, latest posting first."""
+        ...
+
 
 class Stories(Protocol):
     async def add(self, story: Story) -> Story:
@@ -414,6 +470,8 @@ class UnitOfWork(Protocol):
     def threads(self) -> Threads: ...
     @property
     def stories(self) -> Stories: ...
+    @property
+    def prompts(self) -> Prompts: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -34,6 +34,7 @@ from governance.domain.ids import (
     AccountRef,
     CommunityId,
     MemberId,
+    PromptId,
     ProposalId,
     ProposalNumber,
     RoomRef,
@@ -130,13 +131,21 @@ class _Repo:
 
 
 class CommunityRepo(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self._known: dict[CommunityId, Community] = {}
+        """Read once per unit of work: a burst of closes asks for the same few."""
+
     async def get(self, community: CommunityId) -> Community | None:
+        known = self._known.get(community)
+        if known is not None:
+            return known
         row = (
             await self.conn.execute(select(t.communities).where(t.communities.c.id == community))
         ).first()
         if row is None:
             return None
-        return Community(
+        found = Community(
             CommunityId(row.id),
             row.timezone,
             row.default_vote,
@@ -147,7 +156,11 @@ class CommunityRepo(_Repo):
             row.class_quorum,
             row.max_vote,
             tuple(r for r in row.reminders.split(",") if r),
+            row.welcome_prompt,
+            row.outcome_prompt_after,
         )
+        self._known[found.id] = found
+        return found
 
     async def names(self) -> list[str]:
         return list(
@@ -165,7 +178,10 @@ class CommunityRepo(_Repo):
             "class_quorum": community.class_quorum,
             "max_vote": community.max_vote,
             "reminders": ",".join(community.reminders),
+            "welcome_prompt": community.welcome_prompt,
+            "outcome_prompt_after": community.outcome_prompt_after,
         }
+        self._known.pop(community.id, None)
         done = await self.conn.execute(
             update(t.communities).where(t.communities.c.id == community.id).values(**values)
         )
@@ -1167,7 +1183,13 @@ class DueRepo(_Repo):
             query = query.with_for_update(skip_locked=True)
         return [
             DueItem(
-                row.id, row.kind, ProposalId(row.proposal_id), row.due_at, row.attempts, row.detail
+                row.id,
+                row.kind,
+                None if row.proposal_id is None else ProposalId(row.proposal_id),
+                row.due_at,
+                row.attempts,
+                row.detail,
+                None if row.prompt_id is None else PromptId(row.prompt_id),
             )
             for row in await self.conn.execute(query)
         ]
@@ -1188,6 +1210,21 @@ class DueRepo(_Repo):
             update(t.due_work)
             .where(t.due_work.c.id == item)
             .values(due_at=to, attempts=t.due_work.c.attempts + 1)
+        )
+
+    async def add_prompt(self, kind: str, prompt: PromptId, due_at: datetime) -> None:
+        await self.flush()
+        await self.conn.execute(
+            insert(t.due_work).values(kind=kind, prompt_id=prompt, due_at=due_at)
+        )
+        self.scheduled.append(due_at)
+
+    async def drop_prompt(self, prompt: PromptId) -> None:
+        await self.flush()
+        await self.conn.execute(
+            delete(t.due_work).where(
+                t.due_work.c.prompt_id == prompt, t.due_work.c.done_at.is_(None)
+            )
         )
 
     async def next_due(self) -> datetime | None:

@@ -71,6 +71,8 @@ communities = Table(
     Column("class_quorum", String(1000)),
     Column("max_vote", String(16), nullable=False, server_default="90d"),
     Column("reminders", String(200), nullable=False, server_default="24h,1h"),
+    Column("welcome_prompt", String(300)),
+    Column("outcome_prompt_after", String(16)),
 )
 
 members = Table(
@@ -248,13 +250,16 @@ due_work = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),
-    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("proposal_id", Integer, ForeignKey("proposals.id")),
     Column("due_at", TS, nullable=False),
     Column("done_at", TS),
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("detail", String(32)),
+    Column("prompt_id", Integer, ForeignKey("prompts.id"), index=True),
     Index("ix_due_work_pending", "done_at", "due_at"),
 )
+"""Every timed thing, one row each: a proposal's (proposal_id) or a prompt's posting
+(prompt_id). A row that ran keeps its done_at."""
 
 # Deliberation (migration 0004).
 
@@ -325,6 +330,57 @@ platform_polls = Table(
 )
 """Native polls posted for a proposal (a Matrix poll start, by its event type), so its
 responses count as ballots and its end is sent at close."""
+
+
+# Narrative prompts (migration 0008).
+
+prompts = Table(
+    "prompts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("question", String(300), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rule", String(200)),
+    Column("proposal_id", Integer, ForeignKey("proposals.id")),
+    Column("next_at", TS),
+    Column("postings", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_posted_at", TS),
+    Column("created_by", Integer, ForeignKey("members.id")),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("community_id", "number", name="uq_prompts_number"),
+    Index(
+        "uq_prompts_welcome",
+        "community_id",
+        unique=True,
+        sqlite_where=text("kind = 'welcome'"),
+        postgresql_where=text("kind = 'welcome'"),
+    ),
+    Index(
+        "uq_prompts_outcome",
+        "proposal_id",
+        unique=True,
+        sqlite_where=text("kind = 'outcome'"),
+        postgresql_where=text("kind = 'outcome'"),
+    ),
+)
+"""Narrative prompts: numbered per community apart from proposals. One welcome prompt
+per community at most, one outcome prompt per proposal."""
+
+prompt_threads = Table(
+    "prompt_threads",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("room_id", String(255), primary_key=True),
+    Column("thread_id", String(255), primary_key=True),
+    Column("prompt_id", Integer, ForeignKey("prompts.id"), nullable=False, index=True),
+    Column("posting", Integer, nullable=False),
+    Column("recorded_at", TS, nullable=False),
+)
+"""The thread each posting of a prompt opened in each room (adapters open threads; the
+core records them), so a reply in a thread can be mapped back to its prompt."""
 
 stories = Table(
     "stories",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from governance.service.ports import ConflictError
 from governance.store.engine import READ_ONLY
+from governance.store.prompts import PromptRepo
 from governance.store.repositories import (
     BallotRepo,
     BindingRepo,
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     outbox: OutboxRepo
     due: DueRepo
     threads: ThreadRepo
+    prompts: PromptRepo
 
     def __init__(
         self,
@@ -80,6 +82,8 @@ class SqlUnitOfWork:
         self.due = DueRepo(conn)
         self.threads = ThreadRepo(conn)
         self.stories = StoryRepo(conn)
+
+        self.prompts = PromptRepo(conn)
         return self
 
     async def __aexit__(

@@ -19,6 +19,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+from governance.domain import prompts
 from governance.domain.commands import (
     Bind,
     Cancel,
@@ -28,17 +29,23 @@ from governance.domain.commands import (
     Context,
     Deliberate,
     Edit,
+    EditPrompt,
     EditStory,
+    EndPrompt,
     ExportStories,
     Extend,
     Help,
     HideStory,
+    ListPrompts,
     ListProposals,
     ListStories,
     OpenVoting,
+    PausePrompt,
     Propose,
     RecordOutcome,
     Remind,
+    ResumePrompt,
+    SchedulePrompt,
     SetClass,
     SetRole,
     ShareStory,
@@ -52,8 +59,8 @@ from governance.domain.commands import (
     WithdrawStory,
 )
 from governance.domain.deliberation import EDIT_FIELDS
-from governance.domain.errors import ParseError
-from governance.domain.ids import ProposalNumber
+from governance.domain.errors import GovernanceError, ParseError
+from governance.domain.ids import PromptNumber, ProposalNumber
 from governance.domain.methods import METHODS
 from governance.domain.policy import (
     MAX_DOTS,
@@ -686,6 +693,86 @@ def _export(ctx: Context, args: str, rest: str) -> ExportStories:
     return ExportStories(ctx, fmt, public_only="public" in words[1:])
 
 
+# Narrative prompts: !prompt, !prompts.
+
+PROMPT_KEYS = ("every", "cron", "once", "proposal")
+_PROMPT_KEY_RE = re.compile(r"(?<!\S)(" + "|".join(PROMPT_KEYS) + r")=", re.IGNORECASE)
+_PROMPT_ACTIONS: dict[str, Callable[[Context, PromptNumber], Command]] = {
+    "pause": PausePrompt,
+    "resume": ResumePrompt,
+    "end": EndPrompt,
+}
+
+
+def _prompt_number(word: str) -> PromptNumber:
+    match = _ID_RE.fullmatch(word)
+    if match is None:
+        shown = word[:30] if word else "nothing"
+        raise _fail("prompt", f"“{shown}” is not a prompt id; ids look like 3 or #3.")
+    return PromptNumber(int(match.group(1)))
+
+
+def _prompt(ctx: Context, args: str, rest: str) -> Command:
+    cmd = "prompt"
+    if rest.strip():
+        raise _fail(cmd, "A prompt's question goes on one line.")
+    word, more = _first_word(args)
+    action = word.lower()
+    if action in (*_PROMPT_ACTIONS, "edit"):
+        quoting = f"A question that begins with “{word}” goes in double quotes."
+        ident, after = _first_word(more)
+        if not ident:
+            raise _fail(cmd, f"Say which prompt, e.g. !prompt {action} 3. {quoting}")
+        number = _prompt_number(ident)
+        if action == "edit":
+            question = _unquote(after)
+            if not question:
+                raise _fail(cmd, f"Give the new question: !prompt edit {number} <question>.")
+            return EditPrompt(ctx, number, question)
+        if after.strip():
+            raise _fail(cmd, f"!prompt {action} takes only a prompt id. {quoting}")
+        return _PROMPT_ACTIONS[action](ctx, number)
+    quoted = _quoted_spans(args)
+    matches = [m for m in _PROMPT_KEY_RE.finditer(args) if not _inside(m.start(), quoted)]
+    question = _unquote(args[: matches[0].start()] if matches else args)
+    if not question:
+        raise _fail(
+            cmd, "Give the question to ask, e.g. !prompt What changed for you? every=mon 10:00"
+        )
+    values: dict[str, str] = {}
+    for index, match in enumerate(matches):
+        key = match.group(1).lower()
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(args)
+        if key in values:
+            raise _fail(cmd, f"{key}= is given twice.")
+        values[key] = _unquote(args[match.end() : end])
+    given = [key + "=" for key in ("every", "cron", "once") if key in values]
+    if len(given) > 1:
+        raise _fail(cmd, f"Give one schedule: {' and '.join(given)} do not go together.")
+    fields: dict[str, object] = {}
+    try:
+        if "every" in values:
+            fields["every"] = prompts.every(values["every"])
+        if "cron" in values:
+            fields["every"] = prompts.cron(values["cron"])
+    except GovernanceError as error:
+        raise _fail(cmd, error.message) from None
+    if "once" in values:
+        if not values["once"]:
+            raise _fail(cmd, "once= is empty; write e.g. once=2026-12-01 18:00.")
+        fields["once"] = parse_deadline(cmd, "once", values["once"])
+    if "proposal" in values:
+        fields["proposal"] = _number(cmd, values["proposal"])
+    return SchedulePrompt(ctx, question, **fields)  # type: ignore[arg-type]
+
+
+def _prompts(ctx: Context, args: str, rest: str) -> ListPrompts:
+    word = args.strip().lower()
+    if word not in ("", "all"):
+        raise _fail("prompts", "!prompts takes nothing after it, or all.")
+    return ListPrompts(ctx, all=word == "all")
+
+
 _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "propose": _propose,
     "vote": _vote,
@@ -713,4 +800,7 @@ _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "story": _story,
     "stories": _stories,
     "export": _export,
+    # Narrative prompts
+    "prompt": _prompt,
+    "prompts": _prompts,
 }

@@ -103,6 +103,10 @@ class Message:
     deadline: Deadline | None = None
     attachment: Attachment | None = None
 
+    prompt: int | None = None
+    """The prompt this message posts: a posting, which opens a thread for its stories
+    (the console shows it as a section of its own)."""
+
     def plain(self) -> str:
         lines: list[str] = [] if self.title is None else [self.title]
         for block in self.blocks:

@@ -27,6 +27,7 @@ from governance.domain.policy import Policy, Strength, Visibility, format_share
 from governance.domain.result import Result
 from governance.domain.timing import format_local
 from governance.text.messages import BallotForm, Block, Deadline, Message, Poll, Table
+from governance.text.prompts import render_prompt
 
 
 def when(moment: datetime, timezone: str) -> str:
@@ -290,7 +291,7 @@ def render_event(event: Event) -> Message | None:
                 f"{when(event.opens_at, event.timezone)}; voting opens then.",
                 (f"The author or a moderator can sum it up first: !summary {event.number} <text>",),
             )
-    return render_deliberation(event)
+    return render_deliberation(event) or render_prompt(event)
 
 
 def reminder(event: ReminderDue) -> Message:

@@ -62,6 +62,19 @@ USAGE: dict[str, tuple[str, str]] = {
         "!undelivered",
         "List announcements and reminders that could not be delivered (admins).",
     ),
+    # Narrative prompts
+    "prompt": (
+        "!prompt <question> [every=mon 10:00 | every=month 1 10:00 | cron=0 10 * * 1 | "
+        "once=2026-12-01 18:00] [proposal=<id>] · !prompt pause|resume|end <prompt> · "
+        "!prompt edit <prompt> <question>",
+        "Ask a question for stories, now, once or on a schedule (moderators). Times are in "
+        "the community's zone; each posting opens a thread. Pause, resume, end or edit it "
+        "later; a question that starts with one of those words goes in double quotes.",
+    ),
+    "prompts": (
+        "!prompts [all]",
+        "List the prompts and when each is posted next (all: the ended ones too).",
+    ),
     # Stories
     "story": (
         "!story [#prompt] <text> [share=public|community|anonymous] [proposal=<id>] "

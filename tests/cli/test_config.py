@@ -34,6 +34,33 @@ def test_a_bad_longest_vote_is_refused_on_load() -> None:
     assert "max_vote=forever is not a length" in str(info.value)
 
 
+def test_the_built_in_prompts_are_off_unless_set() -> None:
+    plain = CommunityConfig(name="c")
+    assert (plain.welcome_prompt, plain.outcome_prompt_after) == (None, None)
+    on = CommunityConfig(
+        name="c", welcome_prompt="  What brought you here? ", outcome_prompt_after="3w"
+    )
+    assert (on.welcome_prompt, on.outcome_prompt_after) == ("What brought you here?", "3w")
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"welcome_prompt": ""}, "The welcome_prompt is empty."),
+        ({"welcome_prompt": "x" * 301}, "The welcome_prompt is 301 characters; the limit is 300."),
+        ({"welcome_prompt": "Why\u202e?"}, "bidirectional control character (U+202E)"),
+        ({"outcome_prompt_after": "soon"}, "“soon” is not a delay for outcome prompts"),
+        ({"outcome_prompt_after": "60w"}, "at most 52 weeks"),
+    ],
+)
+def test_bad_built_in_prompt_settings_are_refused_on_load(
+    settings: dict[str, str], error: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        CommunityConfig(name="c", **settings)  # type: ignore[arg-type]
+    assert error in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("weights", "quorums", "error"),
     [

@@ -290,3 +290,64 @@ async def test_bad_input_gets_answers_and_the_console_keeps_running(tmp_path: Pa
     assert seen[19].startswith("Unknown command “!frobnicate”.")
     assert "(to eve) Proposed as #1." in seen
     assert seen[-1] == "#1 Still fine after all that — voting until 2026-11-30 09:00 UTC"
+
+
+PROMPTS_CONFIG = """\
+[[communities]]
+name = "demo"
+welcome_prompt = "What brought you here?"
+"""
+
+PROMPTS = """\
+/as alice
+/as bob
+!prompt What changed for you this week? every=mon 10:00
+/as alice
+!prompt What changed for you this week? every=mon 10:00
+/clock +1h
+/as dave
+/as alice
+!prompt edit 2 What changed for you, this week?
+/clock +7d
+!prompt end 2
+!prompts all
+"""
+
+PROMPTS_SEEN = """\
+(to alice) Welcome, alice: you are an admin of demo.
+(to alice) A question for you, new in demo: What brought you here?
+If you like, answer with !story #1 <your story> [share=public|community|anonymous]; you can edit or withdraw it at any time.
+(to bob) Welcome, bob: you are a member of demo.
+(to bob) A question for you, new in demo: What brought you here?
+If you like, answer with !story #1 <your story> [share=public|community|anonymous]; you can edit or withdraw it at any time.
+Only a moderator or above can schedule prompts; you are a member.
+(to alice) Prompt #2 is scheduled every Monday at 10:00 (UTC); the first posting is 2026-11-23 10:00 UTC.
+── Prompt #2: What changed for you this week? ──
+Share your story: reply here, or !story #2 <your story> [share=public|community|anonymous].
+Next posting: 2026-11-30 10:00 UTC.
+
+It is 2026-11-23 10:00 UTC.
+(to dave) Welcome, dave: you are a member of demo.
+(to dave) A question for you, new in demo: What brought you here?
+If you like, answer with !story #1 <your story> [share=public|community|anonymous]; you can edit or withdraw it at any time.
+(to alice) Prompt #2 now asks: What changed for you, this week? (later postings ask it).
+── Prompt #2: What changed for you, this week? ──
+Share your story: reply here, or !story #2 <your story> [share=public|community|anonymous].
+Next posting: 2026-12-07 10:00 UTC.
+
+It is 2026-11-30 10:00 UTC.
+(to alice) Prompt #2 has ended: it is not posted again.
+Prompt #2 has ended
+alice ended it: it is not posted again. The stories told for it stay in the archive.
+Prompts:
+prompt  question                          when                   next
+#1      What brought you here?            to each new member     on joining
+#2      What changed for you, this week?  every Monday at 10:00  ended
+"""
+
+
+async def test_prompts_are_posted_as_sections_and_newcomers_are_asked_privately(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "folkmoot.toml").write_text(PROMPTS_CONFIG, encoding="utf-8")
+    assert await console(tmp_path, PROMPTS) == PROMPTS_SEEN

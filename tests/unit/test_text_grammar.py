@@ -16,17 +16,23 @@ from governance.domain.commands import (
     Context,
     Deliberate,
     Edit,
+    EditPrompt,
     EditStory,
+    EndPrompt,
     ExportStories,
     Extend,
     Help,
     HideStory,
+    ListPrompts,
     ListProposals,
     ListStories,
     OpenVoting,
+    PausePrompt,
     Propose,
     RecordOutcome,
     Remind,
+    ResumePrompt,
+    SchedulePrompt,
     SetClass,
     SetRole,
     ShareStory,
@@ -40,8 +46,9 @@ from governance.domain.commands import (
     WithdrawStory,
 )
 from governance.domain.errors import ParseError
-from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
+from governance.domain.ids import AccountRef, CommunityId, PromptNumber, ProposalNumber, RoomRef
 from governance.domain.policy import Quorum, TieRule, Visibility
+from governance.domain.prompts import Recurring
 from governance.domain.stories import Consent
 from governance.domain.timing import Length, LocalTime, NextWeekday
 from governance.text.grammar import is_command, parse, parse_propose_form
@@ -326,6 +333,43 @@ VALID: dict[str, list[tuple[str, Command]]] = {
         ("!export stories", ExportStories(CTX)),
         ("!export stories json public", ExportStories(CTX, "json", public_only=True)),
     ],
+    "prompt": [
+        ("!prompt What changed for you?", SchedulePrompt(CTX, "What changed for you?")),
+        (
+            "!prompt What changed for you? every=Mon 10:00 proposal=#12",
+            SchedulePrompt(
+                CTX,
+                "What changed for you?",
+                every=Recurring("0 10 * * 1", "mon 10:00"),
+                proposal=n(12),
+            ),
+        ),
+        (
+            "!prompt What did we learn? every=month 1 10:00",
+            SchedulePrompt(
+                CTX, "What did we learn?", every=Recurring("0 10 1 * *", "month 1 10:00")
+            ),
+        ),
+        (
+            "!prompt Friday wins? cron=30 16 * * fri",
+            SchedulePrompt(CTX, "Friday wins?", every=Recurring("30 16 * * fri")),
+        ),
+        (
+            "!prompt How was the assembly? once=2026-12-01 18:00",
+            SchedulePrompt(
+                CTX, "How was the assembly?", once=LocalTime(datetime(2026, 12, 1, 18, 0))
+            ),
+        ),
+        (
+            '!prompt "End of year: every=what?" once=friday 17:00',
+            SchedulePrompt(CTX, "End of year: every=what?", once=NextWeekday(4, 17, 0)),
+        ),
+        ("!prompt pause 3", PausePrompt(CTX, PromptNumber(3))),
+        ("!prompt RESUME #3", ResumePrompt(CTX, PromptNumber(3))),
+        ("!prompt end 3", EndPrompt(CTX, PromptNumber(3))),
+        ("!prompt edit 3 What changed?", EditPrompt(CTX, PromptNumber(3), "What changed?")),
+    ],
+    "prompts": [("!prompts", ListPrompts(CTX)), ("!prompts all", ListPrompts(CTX, all=True))],
 }
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from governance.domain.commands import Command, Context
 from governance.domain.errors import GovernanceError, ParseError
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
-from governance.text.grammar import PROPOSE_KEYS, parse
+from governance.text.grammar import PROMPT_KEYS, PROPOSE_KEYS, parse
 from governance.text.usage import USAGE
 
 CTX = Context(
@@ -62,11 +62,14 @@ FRAGMENTS = [
     "friday 17:00", "fri 25:61", "50%", "150%", "2/3", "0/0", "1/0", ".5", "1.0", "majority",
     "consent", "choice", "approval", "lot", "status-quo", "closed", "|", "| |", "\"", "“",
     "”", "'", "A", "Big Oak", "\n", " ",
+    "pause", "resume", "end", "edit", "#3", "mon 10:00", "mon,thu 9:05", "day 25:00",
+    "month 31 10:00", "month last 10:00", "0 10 * * 1", "*/5 * * * *", "0 10 L * *",
+    "0 10 * * MON#2", "60 10 * * *",
 ]  # fmt: skip
 
 key_value = st.builds(
     "{}={}".format,
-    st.sampled_from(PROPOSE_KEYS),
+    st.sampled_from((*PROPOSE_KEYS, *PROMPT_KEYS)),
     st.one_of(st.sampled_from(FRAGMENTS), odd_text.map(lambda t: t[:12])),
 )
 fragment_list = st.lists(
@@ -119,7 +122,7 @@ def test_a_known_command_with_very_long_arguments(name: str, args: str) -> None:
 
 
 @FUZZ
-@given(st.sampled_from(["propose", "vote", "extend"]), fragment_text, odd_text)
+@given(st.sampled_from(["propose", "vote", "extend", "prompt"]), fragment_text, odd_text)
 def test_commands_built_from_grammar_fragments(name: str, args: str, tail: str) -> None:
     check(f"!{name} Title {args}")
     check(f"!{name} {args}{tail}")
