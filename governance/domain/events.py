@@ -269,8 +269,10 @@ EVENT_TYPES.update(
 @dataclass(frozen=True, slots=True)
 class StoryShared(Event):
     """A story told to the bot privately: the bot posts it in the community's rooms
-    (an anonymous one without its author)."""
+    (an anonymous one without its author), in the thread of its prompt's latest
+    posting where there is one."""
 
+    in_prompt_thread: ClassVar[bool] = True
     number: int
     prompt: int | None
     proposal: int | None

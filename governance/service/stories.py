@@ -24,8 +24,9 @@ from governance.domain.commands import (
 )
 from governance.domain.errors import NotAllowed, NotFound
 from governance.domain.events import StoryHidden, StoryShared
-from governance.domain.ids import MemberId, ProposalNumber
+from governance.domain.ids import CommunityId, MemberId, PromptNumber, ProposalNumber
 from governance.domain.members import Member, Role
+from governance.domain.prompts import PromptStatus
 from governance.domain.proposal import check_text
 from governance.domain.stories import (
     MAX_HIDE_REASON,
@@ -54,6 +55,22 @@ async def _story(uow: UnitOfWork, cmd: Command, number: int) -> Story:
     return story
 
 
+async def _open_prompt(uow: UnitOfWork, community: CommunityId, number: int) -> None:
+    """Stories answer a prompt while it asks: not once it is paused or ended."""
+    prompt = await uow.prompts.get(community, PromptNumber(number))
+    if prompt is None:
+        raise NotFound(f"There is no prompt #{number} in {community}; !prompts lists them.")
+    if prompt.status is PromptStatus.PAUSED:
+        raise InvalidStory(
+            f"Prompt #{number} is paused, so it takes no stories for now; tell yours "
+            f"without it (leave out #{number}), or wait until a moderator resumes it."
+        )
+    if prompt.status is PromptStatus.ENDED:
+        raise InvalidStory(
+            f"Prompt #{number} has ended and takes no more stories; tell yours without it."
+        )
+
+
 def _check_author(story: Story, member: Member, deps: Deps, what: str) -> None:
     if not story.is_by(member.id, deps.author_key):
         raise NotAllowed(f"Only the author of story #{story.number} can {what} it.")
@@ -75,6 +92,8 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         )
     if cmd.proposal is not None:
         await lookups.proposal(uow, cmd, ProposalNumber(cmd.proposal))
+    if cmd.prompt is not None:
+        await _open_prompt(uow, community, cmd.prompt)
     story = await uow.stories.add(
         Story(
             0,
@@ -246,7 +265,12 @@ async def export(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         proposal = await uow.proposals.get(community.id, ProposalNumber(number))
         if proposal is not None:
             titles[number] = proposal.title
-    book = story_export.Book(community.id, deps.clock.now(), stories, authors, titles)
+    questions: dict[int, str] = {}
+    for number in {s.prompt for s in stories if s.prompt is not None}:
+        prompt = await uow.prompts.get(community.id, PromptNumber(number))
+        if prompt is not None:
+            questions[number] = prompt.question
+    book = story_export.Book(community.id, deps.clock.now(), stories, authors, titles, questions)
     attachment = book.markdown() if cmd.format == "md" else book.json()
     which = "public stories" if cmd.public_only else "stories"
     return Reply(

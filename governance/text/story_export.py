@@ -63,6 +63,8 @@ class Book:
     names: Mapping[MemberId, str]
     titles: Mapping[int, str]
     """Linked proposals' titles, by number."""
+    questions: Mapping[int, str]
+    """Prompts' questions, by number."""
 
     def _slug(self, ext: str) -> str:
         return f"{self.community}-stories-{self.at.date().isoformat()}.{ext}"
@@ -75,7 +77,10 @@ class Book:
             "Anonymous stories carry no name.",
         ]
         for prompt, group in groupby(self.stories, key=lambda s: s.prompt):
-            out += ["", f"## Prompt #{prompt}" if prompt is not None else "## Stories told freely"]
+            if prompt is None:
+                out += ["", "## Stories told freely"]
+            else:
+                out += ["", f"## Prompt #{prompt}: {self.questions.get(prompt, '')}".rstrip(": ")]
             for story in group:
                 day = story.told_at.date().isoformat()
                 out += ["", f"### #{story.number} — {author_of(story, self.names)}, {day}"]
@@ -100,6 +105,7 @@ class Book:
                     "consent": s.consent.value,
                     "author": None if s.consent is Consent.ANONYMOUS else author_of(s, self.names),
                     "prompt": s.prompt,
+                    "prompt_question": self.questions.get(s.prompt) if s.prompt else None,
                     "proposal": s.proposal,
                     "proposal_title": self.titles.get(s.proposal) if s.proposal else None,
                     "tags": list(s.tags),

@@ -154,6 +154,7 @@ async def test_exports_follow_consent(chat: Chat) -> None:
             "consent": "anonymous",
             "author": None,
             "prompt": None,
+            "prompt_question": None,
             "proposal": None,
             "proposal_title": None,
             "tags": [],
@@ -231,3 +232,24 @@ async def test_a_story_told_privately_with_a_name_is_posted_under_it(chat: Chat)
     reply = await chat.private("bob", "!story Our first payday share=public")
     assert reply.ok and reply.message.plain().startswith("Thank you: your story is #1 (public)")
     assert "Story #1, told by bob\nOur first payday" in chat.announced()
+
+
+async def test_stories_answer_a_prompt_while_it_asks(chat: Chat) -> None:
+    chat.outlet.threads = True
+    await chat.ok("alice", "!prompt What brought you here?")  # posted at once, with a thread
+    told = await chat.private("bob", "!story #1 A friend's bakery share=anonymous")
+    assert told.ok, told.message.plain()
+    story = [(room, thread, text) for room, thread, text in chat.outlet.in_threads]
+    assert [text for _, _, text in story] == [
+        "Story #1, told anonymously (prompt #1)\nA friend's bakery"
+    ]  # said in the prompt's thread, not in the room
+    assert "There is no prompt #7" in await chat.fails("bob", "!story #7 Hello")
+    await chat.ok("alice", "!prompt pause 1")
+    assert "Prompt #1 is paused" in await chat.fails("carol", "!story #1 Too late?")
+    await chat.ok("alice", "!prompt resume 1")
+    await chat.ok("carol", "!story #1 The bread share=public")
+    await chat.ok("alice", "!prompt end 1")
+    assert "Prompt #1 has ended" in await chat.fails("carol", "!story #1 Once more")
+    _, book = await _export(chat, "alice", "stories md")
+    assert "## Prompt #1: What brought you here?" in book.decode()
+    assert "#1 by anonymous" in await chat.ok("alice", "!stories prompt:1")
