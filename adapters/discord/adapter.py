@@ -28,6 +28,7 @@ from discord import app_commands, ui
 from adapters.discord import render, slash
 from adapters.discord.components import DYNAMIC_ITEMS, card_view
 from adapters.discord.menus import Menus
+from adapters.discord.rooms import interaction_room, room_of
 from adapters.discord.stories import (
     ConsentButton,
     Draft,
@@ -174,7 +175,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         (`proposal`) also refreshes the cards' live tally."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         reply = await self._handle(
-            interaction.channel_id or 0, interaction.user, text, interaction.created_at
+            int(interaction_room(interaction)), interaction.user, text, interaction.created_at
         )
         if proposal is None and reply is not None and reply.ok:
             await self._refresh_menus(interaction)
@@ -194,7 +195,7 @@ class DiscordAdapter(discord.AutoShardedClient):
     ) -> None:
         """``/propose``'s modal, submitted: its fields as written, never parsed."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = interaction.channel_id or 0
+        channel = interaction_room(interaction)
         room = RoomRef(PLATFORM, str(channel))
         actor = AccountRef(PLATFORM, str(interaction.user.id))
         community = await self._joined(room, interaction.user)
@@ -256,7 +257,7 @@ class DiscordAdapter(discord.AutoShardedClient):
     async def _refresh_menus(self, interaction: discord.Interaction) -> None:
         """After a command that may change what is pending (a proposal, an edit, a bind
         …), before answering: what the member does next autocompletes it."""
-        room = RoomRef(PLATFORM, str(interaction.channel_id))
+        room = RoomRef(PLATFORM, interaction_room(interaction))
         community = await self._governance.community_of(room)
         if community is not None:
             await self.menus.refresh(room.room_id, community)
@@ -264,7 +265,7 @@ class DiscordAdapter(discord.AutoShardedClient):
     async def _after_vote(
         self, interaction: discord.Interaction, proposal: int, receipt: Message
     ) -> None:
-        channel = str(interaction.channel_id)
+        channel = interaction_room(interaction)
         community = self.menus.community(channel)
         if community is None:
             return
@@ -291,11 +292,16 @@ class DiscordAdapter(discord.AutoShardedClient):
             )
 
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or not is_command(message.content):
+        """``!`` commands, and stories told in a prompt's thread (both need the
+        message-content intent)."""
+        if message.author.bot:
             return
-        reply = await self._handle(
-            message.channel.id, message.author, message.content, message.created_at
-        )
+        channel = int(room_of(message.channel, message.channel.id))
+        if not is_command(message.content):
+            if isinstance(message.channel, discord.Thread):
+                await self._story_in_thread(message, channel)
+            return
+        reply = await self._handle(channel, message.author, message.content, message.created_at)
         if reply is None:
             return
         if reply.audience is Audience.QUIET and reply.ok:
@@ -306,6 +312,20 @@ class DiscordAdapter(discord.AutoShardedClient):
                     render.text(reply.message), allowed_mentions=render.NO_PINGS
                 )
         else:
+            await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+
+    async def _story_in_thread(self, message: discord.Message, channel: int) -> None:
+        room = RoomRef(PLATFORM, str(channel))
+        if await self._joined(room, message.author) is None:
+            return
+        reply = await self._governance.story_in_thread(
+            room,
+            str(message.channel.id),
+            AccountRef(PLATFORM, str(message.author.id)),
+            message.content,
+            message.created_at.astimezone(UTC),
+        )
+        if reply is not None:
             await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
 
     async def _handle(

@@ -23,6 +23,7 @@ from discord import ui
 
 from adapters.discord import render
 from adapters.discord.menus import Menus
+from adapters.discord.rooms import interaction_room
 from governance.text.messages import BallotForm
 
 BUTTONS_PER_ROW = 5
@@ -202,7 +203,7 @@ def ranking_view(form: BallotForm, so_far: str) -> ui.View:
 
 async def _show_ranking(interaction: discord.Interaction, number: int, so_far: str) -> None:
     bot = voting(interaction)
-    form = bot.menus.form(str(interaction.channel_id), number)
+    form = bot.menus.form(interaction_room(interaction), number)
     if form is None or form.shape != "ranking":
         # Not (or no longer) an open ranked vote: let the core say why.
         await bot.run_command(interaction, f"!vote {number}", proposal=number)
@@ -379,7 +380,7 @@ class MarksButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = voting(interaction)
-        form = bot.menus.form(str(interaction.channel_id), self.number)
+        form = bot.menus.form(interaction_room(interaction), self.number)
         if form is None or form.shape not in ("scores", "dots"):
             await bot.run_command(interaction, f"!vote {self.number}", proposal=self.number)
             return

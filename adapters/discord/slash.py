@@ -16,6 +16,7 @@ import discord
 from discord import app_commands, ui
 
 from adapters.discord.components import Voting, voting
+from adapters.discord.rooms import interaction_room
 from governance.domain.methods import METHODS
 from governance.domain.proposal import MAX_BODY, MAX_TITLE
 from governance.text.usage import USAGE
@@ -47,7 +48,7 @@ async def proposal_choices(
 ) -> list[app_commands.Choice[int]]:
     typed = current.strip().lstrip("#").casefold()
     found = []
-    for p in voting(interaction).menus.pending(str(interaction.channel_id)):
+    for p in voting(interaction).menus.pending(interaction_room(interaction)):
         if typed and not (str(p.number).startswith(typed) or typed in p.title.casefold()):
             continue
         name = f"#{p.number} {p.title} — {p.status}"
@@ -63,7 +64,7 @@ async def ballot_choices(
     number = getattr(interaction.namespace, "proposal", None)
     if not isinstance(number, int):
         return []
-    form = voting(interaction).menus.form(str(interaction.channel_id), number)
+    form = voting(interaction).menus.form(interaction_room(interaction), number)
     if form is None:
         return []
     typed = current.strip().casefold()

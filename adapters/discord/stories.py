@@ -18,6 +18,7 @@ import discord
 from discord import app_commands, ui
 
 from adapters.discord.components import voting
+from adapters.discord.rooms import interaction_room
 from adapters.discord.slash import proposal_choices
 from governance.domain.stories import MAX_STORY, Consent
 from governance.text.usage import USAGE
@@ -120,7 +121,7 @@ class StoryModal(ui.Modal, title="Your story"):
         text = "\n".join(p for p in (self.text.value, self.more.value, self.end.value) if p)
         draft = Draft(
             interaction.user.id,
-            interaction.channel_id or 0,
+            int(interaction_room(interaction)),
             text,
             self.tags.value,
             self.prompt,

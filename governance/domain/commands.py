@@ -196,6 +196,8 @@ class TellStory(Command):
     prompt: int | None = None
     proposal: ProposalNumber | None = None
     tags: tuple[str, ...] = ()
+    in_thread: bool = False
+    """A reply in a prompt's thread, taken as a story (the answer asks about sharing)."""
 
 
 @dataclass(frozen=True, slots=True)

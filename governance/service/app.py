@@ -28,6 +28,7 @@ from governance.domain.commands import (
     ShowResults,
     ShowStatus,
     ShowUndelivered,
+    TellStory,
     Unvote,
     WithdrawStory,
 )
@@ -263,6 +264,18 @@ class Governance:
         a story for it), or None."""
         async with self._uow(read_only=True) as uow:
             return await uow.prompts.by_thread(room, thread_id)
+
+    async def story_in_thread(
+        self, room: RoomRef, thread_id: str, actor: AccountRef, text: str, sent_at: datetime
+    ) -> Reply | None:
+        """A message in a prompt's thread is a story for that prompt, kept for the
+        community under its author's name (the thread shows it already); the reply says
+        how to share it otherwise. None if the thread is no prompt's."""
+        prompt = await self.prompt_of_thread(room, thread_id)
+        if prompt is None:
+            return None
+        ctx = Context(actor, room, prompt.community, sent_at)
+        return await self.handle(TellStory(ctx, text, prompt=prompt.number, in_thread=True))
 
     async def run_due(self) -> int:
         """Process everything due by now, in time order; returns how many items ran."""

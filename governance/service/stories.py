@@ -115,6 +115,14 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             at=story.told_at,
         )
     await deps.commit(uow, events=private)
+    n = story.number
+    if cmd.in_thread:
+        return Reply.text(
+            f"Thank you: your story is #{n}, kept for the community under your name. To "
+            f"share it beyond the community too: !story share {n} public. To take it "
+            f"back: !story withdraw {n}.",
+            Audience.QUIET,
+        )
     shared = "posted without your name" if anonymous else cmd.consent.words
     return Reply.text(
         f"Thank you: your story is #{story.number} ({shared}). You can !story edit "

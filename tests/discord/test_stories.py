@@ -4,8 +4,11 @@ exported as a file."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from tests.discord.conftest import WITHIN, Deployment
+from adapters.discord.adapter import DiscordAdapter
+from governance.store.platform_state import PlatformState
+from tests.discord.conftest import WITHIN, Deployment, _no_identify_wait
 from tests.discord.fake import FakeChannel, FakeDiscord, FakeUser
 
 
@@ -87,3 +90,45 @@ async def test_a_long_story_is_told_once_however_often_its_button_is_clicked(
     again = await fake.click(ana, submit.original_id, buttons[0]["custom_id"])
     twice = await fake.interaction_response(again, within=WITHIN)
     assert "no longer waiting" in twice.json["data"]["content"]  # told once, not twice
+
+
+async def test_a_reply_in_a_prompts_thread_is_a_story_with_the_content_intent(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    await deployed.bot.stop_adapter()
+    bot = DiscordAdapter(
+        replace(deployed.bot.settings, message_content=True),
+        deployed.app.governance,
+        PlatformState(deployed.app.factory, "discord"),
+    )
+    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+    deployed.outlets["discord"] = bot
+    await bot.start_adapter()
+    try:
+        sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
+        ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
+        await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        await deployed.deliver()
+        posting = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+        thread = await fake.next_call(
+            "POST",
+            rf"/channels/{channel.id}/messages/{posting.response['id']}/threads",
+            within=WITHIN,
+        )
+        ana = fake.add_member("ana")
+        in_thread = fake.channels[int(thread.response["id"])]
+        await fake.member_message(in_thread, ana, "I work four days now @everyone")
+        answer = await fake.next_call("POST", rf"/channels/{in_thread.id}/messages", within=WITHIN)
+        assert answer.json["content"].startswith("Thank you: your story is #1, kept for the")
+        assert answer.json["allowed_mentions"]["parse"] == []
+        ix = await fake.slash(ana, "stories", {"text": ""}, channel=channel)
+        listed = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        assert "#1 by Ana" in listed.json["content"] and "(prompt #1)" in listed.json["content"]
+        # A command typed in the thread belongs to the channel the thread hangs under.
+        await fake.member_message(in_thread, ana, "!stories four")
+        found = await fake.next_call("POST", rf"/channels/{in_thread.id}/messages", within=WITHIN)
+        assert "#1 by Ana" in found.json["content"]
+    finally:
+        await bot.stop_adapter()

@@ -253,3 +253,28 @@ async def test_stories_answer_a_prompt_while_it_asks(chat: Chat) -> None:
     _, book = await _export(chat, "alice", "stories md")
     assert "## Prompt #1: What brought you here?" in book.decode()
     assert "#1 by anonymous" in await chat.ok("alice", "!stories prompt:1")
+
+
+async def test_a_reply_in_a_prompts_thread_is_a_story_for_it(chat: Chat) -> None:
+    chat.outlet.threads = True
+    await chat.ok("alice", "!prompt What changed for you?")
+    key = next(k for _, text, k in chat.outlet.posts if text.startswith("Prompt #1"))
+    governance = chat.app.governance
+    reply = await governance.story_in_thread(
+        chat.room, f"thread-of-{key}", chat.account("bob"), "I work four days now", chat.clock.now()
+    )
+    assert reply is not None and reply.ok
+    assert reply.message.plain().startswith(
+        "Thank you: your story is #1, kept for the community under your name."
+    )
+    assert "#1 by bob, 2026-11-23 (prompt #1): I work four days now" in await chat.ok(
+        "alice", "!stories"
+    )
+    elsewhere = await governance.story_in_thread(
+        chat.room, "thread-of-something-else", chat.account("bob"), "Hi", chat.clock.now()
+    )
+    assert elsewhere is None  # not a prompt's thread: just chat
+    empty = await governance.story_in_thread(
+        chat.room, f"thread-of-{key}", chat.account("carol"), "   ", chat.clock.now()
+    )
+    assert empty is not None and not empty.ok
