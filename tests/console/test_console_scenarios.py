@@ -351,3 +351,57 @@ async def test_prompts_are_posted_as_sections_and_newcomers_are_asked_privately(
 ) -> None:
     (tmp_path / "folkmoot.toml").write_text(PROMPTS_CONFIG, encoding="utf-8")
     assert await console(tmp_path, PROMPTS) == PROMPTS_SEEN
+
+
+STORIES = """\
+/as alice
+/as bob
+/as alice
+!prompt What brought you to the co-op?
+/as bob
+!story #1 I came for the bread and stayed for the people tags=bread
+/dm !story #1 I was lonely before share=anonymous
+!story #1 I was lonely before share=anonymous
+!story
+!stories bread
+!export stories md
+/as alice
+!story withdraw 1
+!story hide 2 It names a neighbour
+!stories
+"""
+
+STORIES_SEEN = """\
+(to alice) Welcome, alice: you are an admin of demo.
+(to bob) Welcome, bob: you are a member of demo.
+(to alice) Prompt #1 is posted now.
+── Prompt #1: What brought you to the co-op? ──
+Share your story: reply here, or !story #1 <your story> [share=public|community|anonymous].
+
+Thank you: your story is #1 (for the community only). You can !story edit 1 or !story withdraw 1 at any time.
+(to bob) Thank you: your story is #2 (posted without your name). You can !story edit 2 or !story withdraw 2 at any time.
+Story #2, told anonymously (prompt #1)
+I was lonely before
+An anonymous story is given privately, so no one sees who told it: send it to me in a direct message (on Discord, /story).
+The story is empty: tell it after the command, e.g. !story We started in a kitchen…
+Stories of demo matching “bread” — page 1 of 1, 1 in all:
+#1 by bob, 2026-11-23 (prompt #1; #bread): I came for the bread and stayed for the people
+The stories of demo: 2, in demo-stories-2026-11-23.md.
+(file written: <data>/exports/demo-stories-2026-11-23.md)
+Only the author of story #1 can withdraw it.
+Story #2 is hidden; its author is told why.
+(to bob) Your story #2 was hidden by alice
+Reason: It names a neighbour
+It no longer shows in listings or exports.
+Stories of demo — page 1 of 1, 1 in all:
+#1 by bob, 2026-11-23 (prompt #1; #bread): I came for the bread and stayed for the people
+"""
+
+
+async def test_stories_are_told_listed_exported_and_hidden(tmp_path: Path) -> None:
+    seen = await console(tmp_path, STORIES)
+    assert seen.replace(str(tmp_path / "data"), "<data>") == STORIES_SEEN
+    book = (tmp_path / "data" / "exports" / "demo-stories-2026-11-23.md").read_text()
+    assert book.startswith("# The stories of demo\n\n2 stories, exported")
+    assert "## Prompt #1: What brought you to the co-op?" in book
+    assert "### #2 — anonymous, 2026-11-23\n\nI was lonely before" in book
