@@ -19,7 +19,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import nio
@@ -28,6 +28,12 @@ Predicate = Callable[[nio.Event], bool]
 
 DEFAULT_TIMEOUT = 10.0
 SYNC_TIMEOUT_MS = 30_000
+
+
+class MakeMember(Protocol):
+    """The ``members`` fixture: ``await members("alice")`` is a new member, syncing."""
+
+    async def __call__(self, name: str, *, encrypted: bool = False) -> Member: ...
 
 
 def event_type(event: nio.Event) -> str:
