@@ -95,6 +95,16 @@ class Bot:
         finally:
             await engine.dispose()
 
+    def sync_token(self) -> str:
+        """Where the bot's sync has got to (what it handled is before it)."""
+        return (self.data / "matrix" / "sync-token").read_text(encoding="utf-8")
+
+    def rewind(self, token: str) -> None:
+        """Make the next start sync from `token` again (the bot stopped): whatever came
+        after it is replayed, as after a crash before the position was saved."""
+        assert self.task is None, "stop the bot first"
+        (self.data / "matrix" / "sync-token").write_text(token, encoding="utf-8")
+
     async def ballots(self, number: int) -> int:
         engine = make_engine(self.db_url)
         try:

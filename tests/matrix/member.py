@@ -277,6 +277,23 @@ class Member:
         await self._await_membership(response.room_id, self.user_id, "join")
         return str(response.room_id)
 
+    async def create_direct_room(self, user_id: str) -> str:
+        """A direct chat with `user_id`, as clients open one; returns once they joined."""
+        response = await self.client.room_create(
+            is_direct=True, invite=[user_id], preset=nio.RoomPreset.trusted_private_chat
+        )
+        if not isinstance(response, nio.RoomCreateResponse):
+            raise RuntimeError(f"{self.user_id} could not open a direct room: {response}")
+        await self._await_membership(response.room_id, user_id, "join")
+        return str(response.room_id)
+
+    async def download(self, url: str) -> bytes:
+        """The content of ``mxc://`` `url` (authenticated media download)."""
+        response = await self.client.download(url)
+        if not isinstance(response, nio.MemoryDownloadResponse):
+            raise RuntimeError(f"{self.user_id} could not download {url}: {response}")
+        return bytes(response.body)
+
     async def invite(self, room_id: str, user_id: str) -> None:
         response = await self.client.room_invite(room_id, user_id)
         if not isinstance(response, nio.RoomInviteResponse):
