@@ -1,8 +1,13 @@
 """The Matrix adapter: one bot account, through matrix-nio.
 
 It reads commands from the rooms it is in and answers them (a reaction for a vote, a
-reply for the rest), and it is the core's `Outlet` on Matrix: announcements as HTML
-notices, deliberation threads, private messages in a direct room with each member.
+reply for the rest, with its file uploaded when it has one), and it is the core's
+`Outlet` on Matrix: announcements as HTML notices, deliberation and prompt threads,
+private messages in a direct room with each member.
+
+A command typed in a thread belongs to the room, and is answered in that thread; any
+other message in a prompt's thread is a story for the prompt (an anonymous story is
+told in the member's direct room with the bot instead, with ``!story``).
 
 The device, its encryption store and the sync token live in the data directory, so a
 restart resumes where the last sync ended: what was said meanwhile is handled then,
@@ -18,9 +23,11 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,17 +47,18 @@ from nio import (
     RoomUpgradeEvent,
     SyncResponse,
     UnknownEvent,
+    UploadResponse,
     WhoamiResponse,
 )
 
-from adapters.matrix import polls, render
+from adapters.matrix import incoming, polls, render
 from governance.domain.commands import Context, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.app import Governance
 from governance.service.ports import ChannelGone
 from governance.text.grammar import is_command
-from governance.text.messages import Audience, Message, Reply
+from governance.text.messages import Attachment, Audience, Message, Reply
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,13 @@ REQUEST_TIMEOUT = 60.0
 SYNC_FILTER = {"room": {"timeline": {"limit": 500}}, "presence": {"types": []}}
 """A long timeline per room, so a restart after a busy hour still sees every vote."""
 UNBOUND_HINT = "This room is not bound to a community; an admin can !bind it."
+THREAD_RECORD_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+"""How long a reply in a prompt's thread opened a moment ago waits for the core to have
+recorded the thread (the dispatcher does it once the posting is sent): about 3 s."""
+RECENT_PROMPT_ROOTS = 256
+
+Relate = Callable[[dict[str, Any]], dict[str, Any]]
+"""How a message relates to another: a reply, a message in a thread."""
 
 
 class MatrixStartError(Exception):
@@ -107,6 +122,9 @@ class MatrixAdapter:
         self._sync_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._since: str | None = None
+        self._prompt_roots: OrderedDict[str, None] = OrderedDict()
+        """Prompt postings this process sent lately: their threads may not be recorded
+        yet when the first reply comes."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -309,12 +327,67 @@ class MatrixAdapter:
     async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
         if self._skip_history or event.sender == self.settings.user_id:
             return
-        if not is_command(event.body):
+        content = event.source.get("content", {})
+        if not isinstance(content, dict):
+            return
+        text = incoming.text(event.body, content)
+        thread = incoming.thread_root(content)
+        if not is_command(text):
+            if thread is not None:
+                await self._in_thread(room, event, thread, text)
             return
         if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
             return  # handled before (a replay after a restart, or another instance)
         # Marked as handled: from here it must finish even if the sync is stopped.
-        await asyncio.shield(self._guarded(self._handle(room, event), event.event_id))
+        handling = self._command(
+            room, event.event_id, event.sender, event.server_timestamp, text, thread=thread
+        )
+        await asyncio.shield(self._guarded(handling, event.event_id))
+
+    async def _in_thread(
+        self, room: MatrixRoom, event: RoomMessageText, root: str, text: str
+    ) -> None:
+        """A message in a thread: in a prompt's thread of a bound room, a story for it."""
+        ref = RoomRef(PLATFORM, room.room_id)
+        community = await self._governance.community_of(ref)
+        if community is None or not await self._is_prompt_thread(ref, root):
+            return  # a deliberation's thread, or any other: talk among members
+        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
+            return
+        handling = self._story(room, community, event, root, text)
+        await asyncio.shield(self._guarded(handling, event.event_id))
+
+    async def _is_prompt_thread(self, ref: RoomRef, root: str) -> bool:
+        """Whether `root` opened a prompt's thread; for a posting sent a moment ago by
+        this process, once the core has recorded it (waiting a few seconds at most)."""
+        waits = iter(THREAD_RECORD_WAITS)
+        while await self._governance.prompt_of_thread(ref, root) is None:
+            delay = next(waits, None)
+            if root not in self._prompt_roots or delay is None:
+                self._prompt_roots.pop(root, None)
+                return False
+            await asyncio.sleep(delay)
+        self._prompt_roots.pop(root, None)
+        return True
+
+    async def _story(
+        self,
+        room: MatrixRoom,
+        community: CommunityId,
+        event: RoomMessageText,
+        root: str,
+        text: str,
+    ) -> None:
+        actor = AccountRef(PLATFORM, event.sender)
+        await self._join(room, community, actor)
+        sent_at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
+        ref = RoomRef(PLATFORM, room.room_id)
+        reply = await self._governance.story_in_thread(ref, root, actor, text, sent_at)
+        if reply is None:
+            return
+        # The consent question (or what is wrong) goes to the author, in the thread.
+        answer = partial(render.thread_reply, root=root, event_id=event.event_id)
+        await self._say(room.room_id, reply.message, relate=answer)
 
     @staticmethod
     async def _guarded(handling: Awaitable[None], event_id: str) -> None:
@@ -380,19 +453,24 @@ class MatrixAdapter:
         handling = self._command(room, event.event_id, event.sender, event.server_timestamp, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
 
-    async def _handle(self, room: MatrixRoom, event: RoomMessageText) -> None:
-        await self._command(room, event.event_id, event.sender, event.server_timestamp, event.body)
-
     async def _command(
-        self, room: MatrixRoom, event_id: str, sender: str, timestamp: int, text: str
+        self,
+        room: MatrixRoom,
+        event_id: str,
+        sender: str,
+        timestamp: int,
+        text: str,
+        *,
+        thread: str | None = None,
     ) -> None:
+        """A command, typed in the room or in one of its threads (it is the room's
+        either way; the answer goes where it was asked)."""
         ref = RoomRef(PLATFORM, room.room_id)
         actor = AccountRef(PLATFORM, sender)
         sent_at = datetime.fromtimestamp(timestamp / 1000, UTC)
         community = await self._governance.community_of(ref)
-        private = None
-        if community is None and await self._is_direct(room, actor):
-            private = await self._community_for(actor)
+        direct = community is None and await self._is_direct(room, actor)
+        private = await self._community_for(actor) if direct else None
         if community is not None:
             await self._join(room, community, actor)
         reply = await self._governance.handle_text(ref, actor, text, sent_at, community=private)
@@ -406,9 +484,11 @@ class MatrixAdapter:
             if room.room_id in self._hinted and not text.lstrip().startswith("!bind"):
                 return  # one hint per unbound room is enough
             self._hinted.add(room.room_id)
-        await self._answer(room, event_id, actor, reply)
+        await self._answer(room, event_id, actor, reply, thread=thread, direct=direct)
 
     async def _is_direct(self, room: MatrixRoom, actor: AccountRef) -> bool:
+        """A room of the member and the bot alone: the one the bot opened with them, or
+        one they opened (two members, no name)."""
         if await self._state.direct_room(actor.account_id) == room.room_id:
             return True
         return bool(room.member_count == 2 and room.is_group)
@@ -430,18 +510,31 @@ class MatrixAdapter:
         await self._governance.handle(Join(ctx, name[:80], role=role))
 
     async def _answer(
-        self, room: MatrixRoom, event_id: str, actor: AccountRef, reply: Reply
+        self,
+        room: MatrixRoom,
+        event_id: str,
+        actor: AccountRef,
+        reply: Reply,
+        *,
+        thread: str | None = None,
+        direct: bool = False,
     ) -> None:
-        if reply.audience is Audience.QUIET and reply.ok:
-            await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
+        """The answer to a command: in a shared room, a quiet one is a reaction when it
+        went well and otherwise said in the member's direct room (a file with it too);
+        in the direct room, and for the rest, a reply (in the thread it was asked in)."""
+        message = reply.message
+        if reply.audience is Audience.QUIET and not direct:
+            if reply.ok:
+                await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
+            if not reply.ok or message.attachment is not None:
+                await self.tell(actor, message, key=f"folkmoot-reply-{event_id}")
             return
-        if reply.audience is Audience.QUIET and (
-            await self._state.direct_room(actor.account_id) != room.room_id
-        ):  # the member's alone, and this is not their direct room
-            await self.tell(actor, reply.message, key=f"folkmoot-reply-{event_id}")
-            return
-        body = render.in_reply_to(render.content(reply.message), event_id)
-        await self._send(room.room_id, "m.room.message", body)
+        relate: Relate = (
+            partial(render.in_reply_to, event_id=event_id)
+            if thread is None
+            else partial(render.thread_reply, root=thread, event_id=event_id)
+        )
+        await self._say(room.room_id, message, relate=relate)
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 
@@ -458,10 +551,52 @@ class MatrixAdapter:
             raise ChannelGone(f"{room_id}: {getattr(response, 'message', status)}")
         raise ConnectionError(f"sending to {room_id} failed: {response}")
 
+    async def _say(
+        self,
+        room_id: str,
+        message: Message,
+        key: str | None = None,
+        *,
+        relate: Relate | None = None,
+    ) -> str:
+        """Send `message` (and its file, when it has one, right after it, related the
+        same way); the event id of the message."""
+        body = render.content(message)
+        event_id = await self._send(
+            room_id, "m.room.message", body if relate is None else relate(body), key
+        )
+        if message.attachment is not None:
+            upload = await self._upload(room_id, message.attachment)
+            await self._send(
+                room_id,
+                "m.room.message",
+                upload if relate is None else relate(upload),
+                None if key is None else f"{key}-file",
+            )
+        return event_id
+
+    async def _upload(self, room_id: str, attachment: Attachment) -> dict[str, Any]:
+        """Upload `attachment` (encrypted for an encrypted room); its ``m.file`` content."""
+        known = self.client.rooms.get(room_id)
+        encrypt = known is not None and known.encrypted
+        data = attachment.data
+        # nio uploads without a time limit of its own.
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            response, keys = await self.client.upload(
+                lambda _limited, _timeouts: data,
+                content_type=attachment.media_type,
+                filename=attachment.name,
+                encrypt=encrypt,
+                filesize=len(data),
+            )
+        if not isinstance(response, UploadResponse):
+            raise ConnectionError(f"uploading {attachment.name} failed: {response}")
+        return render.file(attachment, str(response.content_uri), keys if encrypt else None)
+
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
         if message.poll is not None:
             message = replace(message, blocks=(*message.blocks, polls.NOTE))
-        await self._send(room.room_id, "m.room.message", render.content(message), key)
+        await self._say(room.room_id, message, key)
         if message.poll is not None:
             for kind, content in polls.starts(message.poll).items():
                 event_id = await self._send(room.room_id, kind, content, f"{key}-{kind}")
@@ -473,19 +608,24 @@ class MatrixAdapter:
                 await self._send(room.room_id, end_kind, content, f"{key}-end-{event_id}")
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
-        """The announcement is the thread's root: the deliberation happens under it."""
-        return await self._send(room.room_id, "m.room.message", render.content(message), key)
+        """The announcement is the thread's root: the deliberation, or the stories told
+        for a prompt's posting, go under it."""
+        root = await self._say(room.room_id, message, key)
+        if message.prompt is not None:
+            self._prompt_roots[root] = None
+            while len(self._prompt_roots) > RECENT_PROMPT_ROOTS:
+                self._prompt_roots.popitem(last=False)
+        return root
 
     async def post_in_thread(
         self, room: RoomRef, thread: str, message: Message, *, key: str
     ) -> None:
-        body = render.in_thread(render.content(message), thread)
-        await self._send(room.room_id, "m.room.message", body, key)
+        await self._say(room.room_id, message, key, relate=partial(render.in_thread, root=thread))
 
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         room_id = await self._direct_room(account.account_id)
         try:
-            await self._send(room_id, "m.room.message", render.content(message), key)
+            await self._say(room_id, message, key)
         except ChannelGone:
             # The bot is out of that room: the next message opens a new one.
             await self._state.forget_direct_room(account.account_id)

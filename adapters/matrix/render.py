@@ -7,10 +7,11 @@ nothing the bot says pings anyone, whatever the text holds (``@room`` included).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from governance.text.messages import Message, Table
+from governance.text.messages import Attachment, Message, Table
 
 
 def _html_table(table: Table) -> str:
@@ -63,3 +64,33 @@ def in_thread(body: dict[str, Any], root: str) -> dict[str, Any]:
 
 def reaction(event_id: str, key: str) -> dict[str, Any]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+
+
+def thread_reply(body: dict[str, Any], root: str, event_id: str) -> dict[str, Any]:
+    """An answer in `root`'s thread to `event_id` there: a real reply, so not falling back."""
+    return {
+        **body,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": False,
+            "m.in_reply_to": {"event_id": event_id},
+        },
+    }
+
+
+def file(attachment: Attachment, url: str, keys: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An ``m.file`` message for an uploaded `attachment`: its ``url``, or in an encrypted
+    room ``file`` (the url with the keys to decrypt what was uploaded)."""
+    body: dict[str, Any] = {
+        "msgtype": "m.file",
+        "body": attachment.name,
+        "filename": attachment.name,
+        "info": {"mimetype": attachment.media_type, "size": len(attachment.data)},
+        "m.mentions": {},
+    }
+    if keys is None:
+        body["url"] = url
+    else:
+        body["file"] = {**keys, "url": url, "mimetype": attachment.media_type}
+    return body

@@ -2,7 +2,8 @@
 
 ``synapse`` is one homeserver for the whole session (skipped only when
 ``FOLKMOOT_TEST_MATRIX=skip``); ``members`` makes logged-in, syncing members on it whose
-names carry a prefix unique to the test, and closes them after it.
+names carry a prefix unique to the test, and closes them after it; ``bot`` makes the
+bot (`tests.matrix.deployment.Bot`) and stops it after the test.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
+from tests.matrix.deployment import Bot, MakeBot
 from tests.matrix.homeserver import Synapse, SynapseUnavailable, register, start_synapse
-from tests.matrix.member import Member
+from tests.matrix.member import MakeMember, Member
+
+__all__ = ["MakeMember", "bot", "members", "synapse"]
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +40,6 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
         server.stop()
 
 
-class MakeMember(Protocol):
-    async def __call__(self, name: str, *, encrypted: bool = False) -> Member: ...
-
-
 @pytest.fixture
 async def members(synapse: Synapse, tmp_path: Path) -> AsyncIterator[MakeMember]:
     """``await members("alice")``: register ``<token>-alice``, log in, start syncing."""
@@ -58,3 +57,17 @@ async def members(synapse: Synapse, tmp_path: Path) -> AsyncIterator[MakeMember]
     yield make
     for member in made:
         await member.close()
+
+
+@pytest.fixture
+async def bot(synapse: Synapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
+    """``bot(alice)``: folkmoot on the homeserver, with `alice` as its admin (not started)."""
+    made: list[Bot] = []
+
+    def make(admin: Member) -> Bot:
+        made.append(Bot(synapse, tmp_path / "bot", admin.user_id))
+        return made[-1]
+
+    yield make
+    for one in made:
+        await one.stop()

@@ -19,7 +19,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import nio
@@ -28,6 +28,12 @@ Predicate = Callable[[nio.Event], bool]
 
 DEFAULT_TIMEOUT = 10.0
 SYNC_TIMEOUT_MS = 30_000
+
+
+class MakeMember(Protocol):
+    """The ``members`` fixture: ``await members("alice")`` is a new member, syncing."""
+
+    async def __call__(self, name: str, *, encrypted: bool = False) -> Member: ...
 
 
 def event_type(event: nio.Event) -> str:
@@ -270,6 +276,23 @@ class Member:
             raise RuntimeError(f"{self.user_id} could not create a room: {response}")
         await self._await_membership(response.room_id, self.user_id, "join")
         return str(response.room_id)
+
+    async def create_direct_room(self, user_id: str) -> str:
+        """A direct chat with `user_id`, as clients open one; returns once they joined."""
+        response = await self.client.room_create(
+            is_direct=True, invite=[user_id], preset=nio.RoomPreset.trusted_private_chat
+        )
+        if not isinstance(response, nio.RoomCreateResponse):
+            raise RuntimeError(f"{self.user_id} could not open a direct room: {response}")
+        await self._await_membership(response.room_id, user_id, "join")
+        return str(response.room_id)
+
+    async def download(self, url: str) -> bytes:
+        """The content of ``mxc://`` `url` (authenticated media download)."""
+        response = await self.client.download(url)
+        if not isinstance(response, nio.MemoryDownloadResponse):
+            raise RuntimeError(f"{self.user_id} could not download {url}: {response}")
+        return bytes(response.body)
 
     async def invite(self, room_id: str, user_id: str) -> None:
         response = await self.client.room_invite(room_id, user_id)

@@ -8,173 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import nio
 import pytest
-from sqlalchemy import func, select, update
 
 from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
 from bot.runner import AdapterStartError, run_bot
-from governance.store import tables as t
-from governance.store.engine import make_engine
-from tests.matrix.conftest import MakeMember
+from tests.matrix.deployment import (
+    WITHIN,
+    MakeBot,
+    body,
+    bound_room,
+    from_bot,
+    next_invite,
+    room_with_bot,
+    said,
+)
 from tests.matrix.homeserver import Synapse, register
-from tests.matrix.member import Member, content, event_type, relates_to
-
-WITHIN = 20.0
-
-
-@dataclass
-class Bot:
-    """The bot, started and stopped like `folkmoot run` (a task of this process)."""
-
-    synapse: Synapse
-    data: Path
-    admin: str
-    user_id: str = ""
-    password: str = ""
-    invite_from: list[str] | None = None
-    """Who may invite the bot; by default anyone on the test homeserver."""
-    task: asyncio.Task[int] | None = None
-    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        self.user_id, self.password = register(self.synapse, f"{secrets.token_hex(3)}-folkmoot")
-
-    @property
-    def db_url(self) -> str:
-        return f"sqlite:///{self.data / 'folkmoot.db'}"
-
-    async def start(self) -> None:
-        settings = Settings(
-            data_dir=self.data,
-            database_url=self.db_url,
-            matrix_password=self.password,  # type: ignore[arg-type]
-            due_poll_seconds=0.2,
-            lease_retry_seconds=0.5,
-        )
-        config = FileConfig(
-            communities=[CommunityConfig(name="coop", admins=[f"matrix:{self.admin}"])],
-            matrix=MatrixConfig(
-                homeserver=self.synapse.url,
-                user_id=self.user_id,
-                invite_from=self.invite_from or [f":{self.synapse.server_name}"],
-                power_levels={"moderator": 50},
-            ),
-        )
-        self.stop_event = asyncio.Event()
-        self.task = asyncio.create_task(run_bot(settings, config, self.stop_event))
-
-    async def stop(self) -> None:
-        self.stop_event.set()
-        if self.task is not None:
-            assert await asyncio.wait_for(self.task, timeout=WITHIN) == 0
-            self.task = None
-
-    async def due_now(self, number: int) -> None:
-        """Bring proposal `number`'s close (and its reminders) to a second from now."""
-        engine = make_engine(self.db_url)
-        try:
-            async with engine.begin() as conn:
-                pid = await conn.scalar(
-                    select(t.proposals.c.id).where(t.proposals.c.number == number)
-                )
-                soon = datetime.now(UTC) + timedelta(seconds=1)
-                await conn.execute(
-                    update(t.proposals).where(t.proposals.c.id == pid).values(closes_at=soon)
-                )
-                await conn.execute(
-                    update(t.due_work)
-                    .where(t.due_work.c.proposal_id == pid, t.due_work.c.done_at.is_(None))
-                    .values(due_at=soon)
-                )
-        finally:
-            await engine.dispose()
-
-    async def ballots(self, number: int) -> int:
-        engine = make_engine(self.db_url)
-        try:
-            async with engine.connect() as conn:
-                return int(
-                    await conn.scalar(
-                        select(func.count())
-                        .select_from(t.ballots)
-                        .join(t.proposals)
-                        .where(t.proposals.c.number == number)
-                    )
-                    or 0
-                )
-        finally:
-            await engine.dispose()
-
-
-@pytest.fixture
-async def bot(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Callable[[Member], Bot]]:
-    made: list[Bot] = []
-
-    def make(admin: Member) -> Bot:
-        made.append(Bot(synapse, tmp_path / "bot", admin.user_id))
-        return made[-1]
-
-    yield make
-    for one in made:
-        await one.stop()
-
-
-def body(event: nio.Event) -> str:
-    return str(content(event).get("body", ""))
-
-
-def from_bot(bot: Bot, text: str) -> Callable[[nio.Event], bool]:
-    return lambda e: e.sender == bot.user_id and text in body(e)
-
-
-async def room_with_bot(
-    admin: Member, others: list[Member], bot: Bot, *, encrypted: bool = False
-) -> str:
-    room = await admin.create_room(
-        invite=[bot.user_id, *(m.user_id for m in others)], encrypted=encrypted
-    )
-    for member in others:
-        await member.wait_for_invite(room)
-        await member.join(room)
-    await admin.wait_for_membership(room, bot.user_id)  # the bot accepted the invite
-    return room
-
-
-async def bound_room(
-    members: MakeMember, bot: Callable[[Member], Bot], *names: str
-) -> tuple[Bot, str, list[Member]]:
-    """The bot started, a room of `names` (the first is the admin) with it, bound to coop."""
-    people = [await members(name) for name in names]
-    folkmoot = bot(people[0])
-    await folkmoot.start()
-    room = await room_with_bot(people[0], people[1:], folkmoot)
-    _, reply = await said(people[0], room, "!bind coop")
-    assert body(reply) == "This room is now bound to coop."
-    return folkmoot, room, people
-
-
-async def said(member: Member, room: str, text: str) -> tuple[str, nio.Event]:
-    """Send a command; the bot's reply to it (an m.in_reply_to) or its reaction."""
-    event_id = await member.send_text(room, text)
-
-    def answers(e: nio.Event) -> bool:
-        rel = relates_to(e)
-        return rel.get("event_id") == event_id or (
-            rel.get("m.in_reply_to", {}).get("event_id") == event_id
-        )
-
-    return event_id, await member.wait_for(room, answers, within=WITHIN)
+from tests.matrix.member import MakeMember, content, event_type, relates_to
 
 
 async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     alice, bob, carol = await members("alice"), await members("bob"), await members("carol")
     folkmoot = bot(alice)
@@ -221,7 +79,7 @@ async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
 
 
 async def test_votes_sent_while_the_bot_is_down_count_once_after_a_restart(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     folkmoot, room, (alice, bob, carol) = await bound_room(members, bot, "alice", "bob", "carol")
     await said(alice, room, "!propose Buy a van vote=2d")
@@ -245,7 +103,7 @@ async def test_votes_sent_while_the_bot_is_down_count_once_after_a_restart(
 
 
 async def test_malformed_commands_and_unbound_rooms_get_helpful_replies(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     alice, bob = await members("alice"), await members("bob")
     folkmoot = bot(alice)
@@ -265,7 +123,7 @@ async def test_malformed_commands_and_unbound_rooms_get_helpful_replies(
 
 
 async def test_a_deliberation_thread_gets_its_summary_and_the_opening(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
     await said(bob, room, "!propose Share the tools deliberate=2d")
@@ -288,7 +146,7 @@ async def test_a_deliberation_thread_gets_its_summary_and_the_opening(
 
 
 async def test_reminders_and_refusals_go_to_a_direct_room(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     # bob, in the room when it is bound, becomes a member
     folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
@@ -298,26 +156,17 @@ async def test_reminders_and_refusals_go_to_a_direct_room(
     await bob.join(direct)
     reminder = await bob.wait_for(direct, from_bot(folkmoot, "Reminder:"), within=WITHIN)
     assert "!vote 1" in body(reminder) and content(reminder)["m.mentions"] == {}
-    # In the direct room: the ballot is confirmed there, a refusal answered there.
+    # In the direct room: the ballot is confirmed there in words (the room is bob's
+    # alone), a refusal answered there.
     _, refusal = await said(bob, direct, "!vote 1 maybe")
     assert "maybe" in body(refusal)
-    _, ack = await said(bob, direct, "!vote 1 yes")
-    assert relates_to(ack)["key"] == "✅"
+    _, receipt = await said(bob, direct, "!vote 1 yes")
+    assert body(receipt) == "Your secret ballot on #1 is recorded. Only the count will be shown."
     assert await folkmoot.ballots(1) == 1
     assert not bob.received(room, from_bot(folkmoot, "maybe"))
 
 
-async def next_invite(member: Member) -> str:
-    """The room of the next invitation `member` receives (a direct room the bot opens)."""
-    seen = len(member.invites)
-    async with asyncio.timeout(WITHIN), member._arrived:
-        await member._arrived.wait_for(lambda: len(member.invites) > seen)
-    return member.invites[seen]
-
-
-async def test_a_vote_in_an_encrypted_room_is_counted(
-    members: MakeMember, bot: Callable[[Member], Bot]
-) -> None:
+async def test_a_vote_in_an_encrypted_room_is_counted(members: MakeMember, bot: MakeBot) -> None:
     alice = await members("alice", encrypted=True)
     bob = await members("bob", encrypted=True)
     folkmoot = bot(alice)
@@ -354,7 +203,7 @@ async def test_a_wrong_password_stops_start_up_with_a_clear_message(
 
 
 async def test_room_power_levels_give_roles_as_configured(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     alice, bob, carol = await members("alice"), await members("bob"), await members("carol")
     folkmoot = bot(alice)
@@ -375,9 +224,7 @@ async def test_room_power_levels_give_roles_as_configured(
     assert relates_to(ack)["key"] == "✅"
 
 
-async def test_an_upgraded_room_takes_its_binding_along(
-    members: MakeMember, bot: Callable[[Member], Bot]
-) -> None:
+async def test_an_upgraded_room_takes_its_binding_along(members: MakeMember, bot: MakeBot) -> None:
     folkmoot, room, (alice,) = await bound_room(members, bot, "alice")
     await said(alice, room, "!propose Move house vote=2d")
     upgraded = await alice.api(
@@ -391,7 +238,7 @@ async def test_an_upgraded_room_takes_its_binding_along(
 
 
 async def test_invites_are_accepted_only_from_configured_accounts(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     alice, mallory = await members("alice"), await members("mallory")
     folkmoot = bot(alice)
@@ -406,7 +253,7 @@ async def test_invites_are_accepted_only_from_configured_accounts(
 
 
 async def test_stray_poll_answers_and_redacted_commands_change_nothing(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
     await said(alice, room, "!propose Plant a hedge vote=2d")
@@ -428,7 +275,7 @@ async def test_stray_poll_answers_and_redacted_commands_change_nothing(
 
 
 async def test_a_member_who_leaves_the_direct_room_gets_a_new_one(
-    members: MakeMember, bot: Callable[[Member], Bot]
+    members: MakeMember, bot: MakeBot
 ) -> None:
     folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
     await said(alice, room, "!propose Fix the roof vote=2d")

@@ -1,0 +1,181 @@
+"""folkmoot deployed on a real Synapse, as `folkmoot run` composes it, and what the
+tests do with it: start and stop it, make rooms with it, say commands and await answers.
+
+The bot runs the real `run_bot` in the test's process (SQLite, the Matrix adapter under
+its lease, the scheduler, the outbox dispatcher); members are real clients (`Member`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import nio
+from sqlalchemy import func, select, update
+
+from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
+from bot.runner import run_bot
+from governance.store import tables as t
+from governance.store.engine import make_engine
+from tests.matrix.homeserver import Synapse, register
+from tests.matrix.member import MakeMember, Member, content, relates_to
+
+WITHIN = 20.0
+
+
+@dataclass
+class Bot:
+    """The bot, started and stopped like `folkmoot run` (a task of this process)."""
+
+    synapse: Synapse
+    data: Path
+    admin: str
+    user_id: str = ""
+    password: str = ""
+    invite_from: list[str] | None = None
+    """Who may invite the bot; by default anyone on the test homeserver."""
+    task: asyncio.Task[int] | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.user_id, self.password = register(self.synapse, f"{secrets.token_hex(3)}-folkmoot")
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.data / 'folkmoot.db'}"
+
+    async def start(self) -> None:
+        settings = Settings(
+            data_dir=self.data,
+            database_url=self.db_url,
+            matrix_password=self.password,  # type: ignore[arg-type]
+            due_poll_seconds=0.2,
+            lease_retry_seconds=0.5,
+        )
+        config = FileConfig(
+            communities=[CommunityConfig(name="coop", admins=[f"matrix:{self.admin}"])],
+            matrix=MatrixConfig(
+                homeserver=self.synapse.url,
+                user_id=self.user_id,
+                invite_from=self.invite_from or [f":{self.synapse.server_name}"],
+                power_levels={"moderator": 50},
+            ),
+        )
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(run_bot(settings, config, self.stop_event))
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self.task is not None:
+            assert await asyncio.wait_for(self.task, timeout=WITHIN) == 0
+            self.task = None
+
+    async def due_now(self, number: int) -> None:
+        """Bring proposal `number`'s close (and its reminders) to a second from now."""
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.begin() as conn:
+                pid = await conn.scalar(
+                    select(t.proposals.c.id).where(t.proposals.c.number == number)
+                )
+                soon = datetime.now(UTC) + timedelta(seconds=1)
+                await conn.execute(
+                    update(t.proposals).where(t.proposals.c.id == pid).values(closes_at=soon)
+                )
+                await conn.execute(
+                    update(t.due_work)
+                    .where(t.due_work.c.proposal_id == pid, t.due_work.c.done_at.is_(None))
+                    .values(due_at=soon)
+                )
+        finally:
+            await engine.dispose()
+
+    def sync_token(self) -> str:
+        """Where the bot's sync has got to (what it handled is before it)."""
+        return (self.data / "matrix" / "sync-token").read_text(encoding="utf-8")
+
+    def rewind(self, token: str) -> None:
+        """Make the next start sync from `token` again (the bot stopped): whatever came
+        after it is replayed, as after a crash before the position was saved."""
+        assert self.task is None, "stop the bot first"
+        (self.data / "matrix" / "sync-token").write_text(token, encoding="utf-8")
+
+    async def ballots(self, number: int) -> int:
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.connect() as conn:
+                return int(
+                    await conn.scalar(
+                        select(func.count())
+                        .select_from(t.ballots)
+                        .join(t.proposals)
+                        .where(t.proposals.c.number == number)
+                    )
+                    or 0
+                )
+        finally:
+            await engine.dispose()
+
+
+class MakeBot(Protocol):
+    def __call__(self, admin: Member) -> Bot: ...
+
+
+def body(event: nio.Event) -> str:
+    return str(content(event).get("body", ""))
+
+
+def from_bot(bot: Bot, text: str) -> Callable[[nio.Event], bool]:
+    return lambda e: e.sender == bot.user_id and text in body(e)
+
+
+async def room_with_bot(
+    admin: Member, others: list[Member], bot: Bot, *, encrypted: bool = False
+) -> str:
+    room = await admin.create_room(
+        invite=[bot.user_id, *(m.user_id for m in others)], encrypted=encrypted
+    )
+    for member in others:
+        await member.wait_for_invite(room)
+        await member.join(room)
+    await admin.wait_for_membership(room, bot.user_id)  # the bot accepted the invite
+    return room
+
+
+async def bound_room(
+    members: MakeMember, bot: MakeBot, *names: str
+) -> tuple[Bot, str, list[Member]]:
+    """The bot started, a room of `names` (the first is the admin) with it, bound to coop."""
+    people = [await members(name) for name in names]
+    folkmoot = bot(people[0])
+    await folkmoot.start()
+    room = await room_with_bot(people[0], people[1:], folkmoot)
+    _, reply = await said(people[0], room, "!bind coop")
+    assert body(reply) == "This room is now bound to coop."
+    return folkmoot, room, people
+
+
+async def said(member: Member, room: str, text: str) -> tuple[str, nio.Event]:
+    """Send a command; the bot's reply to it (an m.in_reply_to) or its reaction."""
+    event_id = await member.send_text(room, text)
+
+    def answers(e: nio.Event) -> bool:
+        rel = relates_to(e)
+        return rel.get("event_id") == event_id or (
+            rel.get("m.in_reply_to", {}).get("event_id") == event_id
+        )
+
+    return event_id, await member.wait_for(room, answers, within=WITHIN)
+
+
+async def next_invite(member: Member) -> str:
+    """The room of the next invitation `member` receives (a direct room the bot opens)."""
+    seen = len(member.invites)
+    async with asyncio.timeout(WITHIN), member._arrived:
+        await member._arrived.wait_for(lambda: len(member.invites) > seen)
+    return member.invites[seen]
