@@ -79,6 +79,8 @@ def _check_author(story: Story, member: Member, deps: Deps, what: str) -> None:
 async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, TellStory)
     member = await lookups.actor(uow, cmd)
+    if cmd.in_thread and not cmd.text.strip():
+        raise InvalidStory("An empty reply makes no story; write yours here in the thread.")
     text = check_story(cmd.text)
     community = lookups.community_id(cmd)
     anonymous = cmd.consent is Consent.ANONYMOUS

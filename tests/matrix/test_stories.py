@@ -250,7 +250,7 @@ async def test_empty_long_and_late_stories_in_a_prompts_thread_are_refused_plain
     root = (await posted_prompt(alice, room, folkmoot, "What did you learn?")).event_id
     told, empty = await in_thread(bob, room, root, "  \n\t ")
     assert_in_thread(empty, root, told)
-    assert body(empty).startswith("The story is empty")
+    assert body(empty) == "An empty reply makes no story; write yours here in the thread."
     _, long = await in_thread(bob, room, root, "x" * 10_001)
     assert body(long) == "The story is 10,001 characters; the limit is 10,000."
     _, kept = await in_thread(bob, room, root, "y" * 10_000)

@@ -23,10 +23,9 @@ from governance.store import tables as t
 from governance.store.engine import make_engine
 from tests.discord.conftest import discord_fake  # noqa: F401  (the fixture)
 from tests.discord.fake import FakeDiscord, FakeUser
-from tests.matrix.conftest import MakeMember
+from tests.matrix.deployment import WITHIN, body, room_with_bot, said
 from tests.matrix.homeserver import Synapse, register
-from tests.matrix.member import content
-from tests.matrix.test_bot import WITHIN, body, room_with_bot, said
+from tests.matrix.member import MakeMember, content
 
 
 class BothBot:
