@@ -25,7 +25,6 @@ from governance.domain.ids import MemberId
 CODE_BYTES = 7
 """Random bytes drawn per code; its first 10 base32 characters (50 bits) are the code."""
 CODE_LENGTH = 10
-_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 
 def new_code(random_bytes: Callable[[int], bytes]) -> str:
@@ -37,15 +36,6 @@ def new_code(random_bytes: Callable[[int], bytes]) -> str:
 def shown(code: str) -> str:
     """A code as people read it: ``K7QXM-BD4R2``."""
     return f"{code[:5]}-{code[5:]}"
-
-
-def normalise(text: str) -> str | None:
-    """A code as typed (any case, with or without the dash and spaces); None if it is
-    not one."""
-    code = "".join(text.split()).replace("-", "").upper()
-    if len(code) != CODE_LENGTH or not set(code) <= _ALPHABET:
-        return None
-    return code
 
 
 def receipt_holder(key: bytes, member: MemberId) -> str:
