@@ -434,7 +434,8 @@ class MatrixAdapter:
     ) -> None:
         if reply.audience is Audience.QUIET and reply.ok:
             await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
-            return
+            if not reply.must_read:
+                return
         if reply.audience is Audience.QUIET and (
             await self._state.direct_room(actor.account_id) != room.room_id
         ):  # the member's alone, and this is not their direct room

@@ -186,7 +186,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
             code = group.receipts[holder] = new_code(group.random_bytes)
             receipt = ReceiptWrite(proposal.id, holder[1], code)
         return _Applied(
-            Reply.text(f"{text} {_receipt_note(proposal, code)}", Audience.QUIET),
+            Reply.text(f"{text} {_receipt_note(proposal, code)}", Audience.QUIET, must_read=True),
             receipt=receipt,
         )
     group.current[key] = choice
@@ -209,7 +209,7 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
             + _receipt_note(proposal, code)
         )
         return _Applied(
-            Reply.text(text, Audience.QUIET),
+            Reply.text(text, Audience.QUIET, must_read=True),
             write,
             BallotReceived(community, proposal.number),
             ReceiptWrite(proposal.id, holder[1], code),
