@@ -304,13 +304,14 @@ class DiscordAdapter(discord.AutoShardedClient):
         reply = await self._handle(channel, message.author, message.content, message.created_at)
         if reply is None:
             return
-        if reply.audience is Audience.QUIET and reply.ok:
-            await message.add_reaction(ACK)
-        elif reply.audience is Audience.QUIET:
-            with contextlib.suppress(discord.HTTPException):
-                await message.author.send(
-                    render.text(reply.message), allowed_mentions=render.NO_PINGS
-                )
+        if reply.audience is Audience.QUIET:
+            if reply.ok:
+                await message.add_reaction(ACK)
+            if reply.must_read or not reply.ok:  # a receipt code, or a refusal: a DM
+                with contextlib.suppress(discord.HTTPException):
+                    await message.author.send(
+                        render.text(reply.message), allowed_mentions=render.NO_PINGS
+                    )
         else:
             await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
 

@@ -520,13 +520,14 @@ class MatrixAdapter:
         direct: bool = False,
     ) -> None:
         """The answer to a command: in a shared room, a quiet one is a reaction when it
-        went well and otherwise said in the member's direct room (a file with it too);
-        in the direct room, and for the rest, a reply (in the thread it was asked in)."""
+        went well and otherwise said in the member's direct room (a file with it too, and
+        what the member must read, like a receipt code); in the direct room, and for the
+        rest, a reply (in the thread it was asked in)."""
         message = reply.message
         if reply.audience is Audience.QUIET and not direct:
             if reply.ok:
                 await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
-            if not reply.ok or message.attachment is not None:
+            if not reply.ok or message.attachment is not None or reply.must_read:
                 await self.tell(actor, message, key=f"folkmoot-reply-{event_id}")
             return
         relate: Relate = (

@@ -237,6 +237,21 @@ class ExportStories(Command):
     public_only: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ExportDecisions(Command):
+    """``!export decisions md|json|csv``: every proposal and the hash-chained log."""
+
+    format: str = "md"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportBallots(Command):
+    """``!export ballots <id> [json|csv]``: a closed vote's anonymised ballots."""
+
+    number: ProposalNumber
+    format: str = "json"
+
+
 # Narrative prompts.
 
 

@@ -20,6 +20,8 @@ from governance.domain.commands import (
     Command,
     Context,
     EditStory,
+    ExportBallots,
+    ExportDecisions,
     ExportStories,
     Help,
     ListPrompts,
@@ -36,7 +38,7 @@ from governance.domain.errors import GovernanceError
 from governance.domain.ids import AccountRef, CommunityId, PromptNumber, ProposalNumber, RoomRef
 from governance.domain.members import Member
 from governance.domain.prompts import Prompt
-from governance.service import deliberation, prompts, queries, stories
+from governance.service import deliberation, prompts, queries, records, stories
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
@@ -55,6 +57,8 @@ QUERIES: Mapping[type[Command], Handler] = {
     ShowUndelivered: queries.undelivered,
     ListStories: stories.list_stories,
     ExportStories: stories.export,
+    ExportDecisions: records.export_decisions,
+    ExportBallots: records.export_ballots,
     ListPrompts: prompts.listing,
 }
 RETRIES = 3

@@ -66,7 +66,7 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import deliberation, lookups, prompts, reminders, stories
+from governance.service import deliberation, lookups, prompts, records, reminders, stories
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -329,8 +329,7 @@ async def _end(
         raise GovernanceError(f"#{number} changed a moment ago; try again.")
     await uow.due.drop(proposal.id)
     if proposal.policy.secret:
-        await uow.ballots.destroy_key(proposal.id)
-        await uow.ballots.seal_secret(proposal.id)
+        await records.seal_secret(uow, proposal)
     kind = "withdrawn" if reason is None else "cancelled"
     await log_and_announce(
         uow,

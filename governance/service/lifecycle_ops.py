@@ -14,7 +14,7 @@ from governance.domain.methods import ClassBallots, decide
 from governance.domain.proposal import Proposal
 from governance.domain.result import Result
 from governance.domain.timing import end_of, to_timedelta
-from governance.service import prompts, reminders
+from governance.service import prompts, records, reminders
 from governance.service.deps import Deps
 from governance.service.ports import UnitOfWork
 from governance.text.grammar import parse_deadline, parse_length
@@ -184,9 +184,7 @@ async def close_vote(
     proposal.close(result=result, now=now)
     if not await uow.proposals.update(proposal, expect=Status.VOTING):
         return False
-    if proposal.policy.secret:
-        await uow.ballots.destroy_key(proposal.id)
-        await uow.ballots.seal_secret(proposal.id)
+    receipts = await records.seal_secret(uow, proposal) if proposal.policy.secret else None
     await uow.due.drop(proposal.id)
     data: dict[str, object] = {
         "closed_as": result.closed_as.value,
@@ -197,6 +195,8 @@ async def close_vote(
     }
     if early_reason:
         data["early_reason"] = early_reason
+    if receipts is not None:
+        data["receipts"] = receipts
     await uow.log.append(
         proposal.community, at=now, kind="closed", proposal=proposal.number, actor=by, data=data
     )

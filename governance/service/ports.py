@@ -60,6 +60,18 @@ class BallotWrite:
     """The voter's class on the frozen roll."""
 
 
+ReceiptKey = tuple[ProposalId, str]
+"""(proposal, holder tag): how a secret ballot's receipt is found while the vote is open."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptWrite:
+    proposal: ProposalId
+    holder: str
+    code: str | None
+    """The holder's new code, replacing any it held; None: it holds none any more."""
+
+
 @dataclass(frozen=True, slots=True)
 class DueItem:
     id: int
@@ -274,6 +286,20 @@ class Ballots(Protocol):
     async def destroy_key(self, proposal: ProposalId) -> None: ...
 
 
+class Receipts(Protocol):
+    """Receipt codes of secret ballots (`governance.domain.receipts`)."""
+
+    async def held(self, keys: Sequence[ReceiptKey]) -> dict[ReceiptKey, str]: ...
+    async def write(self, writes: Sequence[ReceiptWrite]) -> None: ...
+    async def seal(self, proposal: ProposalId) -> list[str]:
+        """At close: forget every holder; returns the codes, sorted (the published list)."""
+        ...
+
+    async def codes(self, proposal: ProposalId) -> list[str]:
+        """The proposal's codes, sorted."""
+        ...
+
+
 class DecisionLog(Protocol):
     async def append(
         self,
@@ -472,6 +498,8 @@ class UnitOfWork(Protocol):
     def stories(self) -> Stories: ...
     @property
     def prompts(self) -> Prompts: ...
+    @property
+    def receipts(self) -> Receipts: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

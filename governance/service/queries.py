@@ -23,7 +23,7 @@ from governance.domain.policy import Visibility
 from governance.domain.proposal import Proposal
 from governance.domain.secrecy import open_voter_key, secret_voter_key
 from governance.domain.timing import format_local
-from governance.service import lookups
+from governance.service import lookups, records
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
@@ -185,7 +185,10 @@ async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     p = await lookups.proposal(uow, cmd, cmd.number)
     title = f"#{p.number} {p.title}"
     if p.status is Status.CLOSED and p.result is not None:
-        return Reply(Message(f"{title} — result", result_blocks(p.result, p.method_name)))
+        blocks = result_blocks(p.result, p.method_name)
+        if p.policy.secret:
+            blocks += await records.receipt_blocks(uow, p)
+        return Reply(Message(f"{title} — result", blocks))
     if p.status is not Status.VOTING:
         raise GovernanceError(f"#{p.number} has no results: it {p.status_words}.")
     cast = await uow.ballots.count(p.id)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from governance.domain.ballot import Choice
@@ -22,6 +23,8 @@ from governance.domain.events import BallotReceived, Event, VoteCast, VoteWithdr
 from governance.domain.ids import AccountRef, CommunityId, MemberId, ProposalId, ProposalNumber
 from governance.domain.members import Member
 from governance.domain.proposal import Proposal
+from governance.domain.receipts import new_code, receipt_holder
+from governance.domain.receipts import shown as shown_code
 from governance.domain.secrecy import open_voter_key, secret_voter_key
 from governance.service import lookups
 from governance.service.deps import Deps
@@ -29,6 +32,8 @@ from governance.service.ports import (
     BallotKey,
     BallotWrite,
     ConflictError,
+    ReceiptKey,
+    ReceiptWrite,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -53,6 +58,9 @@ class _Group:
     on_roll: dict[tuple[ProposalId, MemberId], str | None] = field(default_factory=dict)
     """(proposal, member) pairs on the roll, with the member's class there."""
     current: dict[BallotKey, Choice] = field(default_factory=dict)
+    receipts: dict[ReceiptKey, str] = field(default_factory=dict)
+    """Secret votes: the receipt code each voter of the group holds, by holder tag."""
+    random_bytes: Callable[[int], bytes] = os.urandom
 
 
 async def _load(uow: UnitOfWork, commands: Sequence[VoteCommand]) -> _Group:
@@ -79,6 +87,10 @@ async def _load(uow: UnitOfWork, commands: Sequence[VoteCommand]) -> _Group:
     group.current = await uow.ballots.current(
         [(p, _voter_key(group, p, MemberId(m))) for p, m in sorted(pairs)]
     )
+    holders = [
+        (p, receipt_holder(group.keys[p], MemberId(m))) for p, m in sorted(pairs) if p in group.keys
+    ]
+    group.receipts = await uow.receipts.held(holders) if holders else {}
     return group
 
 
@@ -94,6 +106,16 @@ class _Applied:
     reply: Reply
     write: BallotWrite | None = None
     event: Event | None = None
+    receipt: ReceiptWrite | None = None
+
+
+def _receipt_note(proposal: Proposal, code: str) -> str:
+    return (
+        f"Your receipt code: {shown_code(code)}. When voting closes, !results "
+        f"{proposal.number} lists the receipt code of every counted ballot: find yours "
+        "there. It shows that your ballot was counted, never how you voted; keep it to "
+        "yourself."
+    )
 
 
 def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
@@ -122,14 +144,19 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         write = BallotWrite(
             proposal.id, key[1], None if secret else member.id, None, cmd.ctx.sent_at, True
         )
+        receipt = None
+        text = f"Your ballot on {ref} is withdrawn."
+        if secret:
+            tag = receipt_holder(group.keys[proposal.id], member.id)
+            group.receipts.pop((proposal.id, tag), None)
+            receipt = ReceiptWrite(proposal.id, tag, None)
+            text += " Its receipt code is void."
         event: Event = (
             BallotReceived(community, proposal.number)
             if secret
             else VoteWithdrawn(community, proposal.number, member.id)
         )
-        return _Applied(
-            Reply.text(f"Your ballot on {ref} is withdrawn.", Audience.QUIET), write, event
-        )
+        return _Applied(Reply.text(text, Audience.QUIET), write, event, receipt)
     try:
         choice = (
             cmd.ballot
@@ -145,13 +172,23 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
     except InvalidBallot as error:
         raise InvalidBallot(error.message, usage=usage("vote")) from None
     shown = proposal.describe(choice)
+    holder: ReceiptKey | None = None
+    if secret:
+        holder = (proposal.id, receipt_holder(group.keys[proposal.id], member.id))
     if previous == choice:
-        text = (
-            f"Your secret ballot on {ref} is already recorded; nothing changed."
-            if secret
-            else f"Your vote on {ref} is already {shown}; nothing changed."
+        if holder is None:
+            text = f"Your vote on {ref} is already {shown}; nothing changed."
+            return _Applied(Reply.text(text, Audience.QUIET))
+        text = f"Your secret ballot on {ref} is already recorded; nothing changed."
+        code = group.receipts.get(holder)
+        receipt = None
+        if code is None:  # a ballot cast before receipts existed gets one now
+            code = group.receipts[holder] = new_code(group.random_bytes)
+            receipt = ReceiptWrite(proposal.id, holder[1], code)
+        return _Applied(
+            Reply.text(f"{text} {_receipt_note(proposal, code)}", Audience.QUIET, must_read=True),
+            receipt=receipt,
         )
-        return _Applied(Reply.text(text, Audience.QUIET))
     group.current[key] = choice
     write = BallotWrite(
         proposal.id,
@@ -162,10 +199,20 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
         previous is not None,
         group.on_roll.get((proposal.id, member.id)),
     )
-    if secret:
-        text = f"Your secret ballot on {ref} is recorded. Only the count will be shown."
+    if holder is not None:
+        # A new code for each ballot: a changed ballot's old code is void, so the
+        # published list holds exactly one code per counted ballot.
+        code = group.receipts[holder] = new_code(group.random_bytes)
+        done = "changed" if previous is not None else "recorded"
+        text = (
+            f"Your secret ballot on {ref} is {done}. Only the count will be shown. "
+            + _receipt_note(proposal, code)
+        )
         return _Applied(
-            Reply.text(text, Audience.QUIET), write, BallotReceived(community, proposal.number)
+            Reply.text(text, Audience.QUIET, must_read=True),
+            write,
+            BallotReceived(community, proposal.number),
+            ReceiptWrite(proposal.id, holder[1], code),
         )
     if previous is None:
         text = sentence(f"Your vote on {ref} is recorded: {shown}")
@@ -183,8 +230,10 @@ async def apply_group(
 ) -> list[Reply | Exception]:
     """Apply a group of votes in one transaction; one answer per command, in order."""
     group = await _load(uow, commands)
+    group.random_bytes = deps.random_bytes
     answers: list[Reply | Exception] = []
     writes: list[BallotWrite] = []
+    receipts: list[ReceiptWrite] = []
     events: list[Event] = []
     for cmd in commands:
         try:
@@ -197,6 +246,10 @@ async def apply_group(
             writes.append(applied.write)
         if applied.event is not None:
             events.append(applied.event)
+        if applied.receipt is not None:
+            receipts.append(applied.receipt)
+    if receipts:
+        await uow.receipts.write(receipts)
     if writes:
         open_writes = [w for w in writes if w.member is not None]
         secret_writes = [w for w in writes if w.member is None]
@@ -205,6 +258,7 @@ async def apply_group(
         if secret_writes:
             await uow.ballots.write(secret_writes, history=False)
         await uow.outbox.add(events, at=deps.clock.now())
+    if writes or receipts:
         await deps.commit(uow)
     return answers
 

@@ -9,6 +9,7 @@ a read-only one begins deferred and reads beside the writer.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -36,7 +37,15 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> AsyncEngine:
+    """An engine whose errors and SQL logging never show bound values: a secret vote's
+    key, keyed tags, choices and receipt codes are parameters, and must not reach a log
+    or an error report."""
     url = async_url(url)
+    kwargs.setdefault("hide_parameters", True)
+    # aiosqlite logs every statement with its values at DEBUG: never let it.
+    driver_log = logging.getLogger("aiosqlite")
+    if driver_log.level < logging.INFO:
+        driver_log.setLevel(logging.INFO)
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     if synchronous.upper() not in SYNCHRONOUS_MODES:

@@ -410,3 +410,20 @@ anonymous story has no ``author_id``, only ``author_tag``. Its text is searched 
 UNMIRRORED = ("stories_fts", "ix_stories_fts")
 """Prefixes of what migrations create for full-text search and this module does not
 mirror (FTS5's virtual table and its shadow tables; PostgreSQL's GIN index)."""
+
+
+# Receipts of secret ballots (migration 0010).
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
+    Column("code", String(16), primary_key=True),
+    Column("holder", String(80)),
+    UniqueConstraint("proposal_id", "holder", name="uq_receipts_holder"),
+)
+"""One receipt code per counted secret ballot, with no voter column. While the vote is
+open ``holder`` is a keyed tag (`governance.domain.receipts.receipt_holder`) that finds
+the row again when its voter changes or withdraws their ballot; at close it is cleared
+and the rows are rewritten in code order, so neither a column nor the row order links a
+code to a voter or to a ballot."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from governance.service.ports import ConflictError
 from governance.store.engine import READ_ONLY
 from governance.store.prompts import PromptRepo
+from governance.store.receipts import ReceiptRepo
 from governance.store.repositories import (
     BallotRepo,
     BindingRepo,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     due: DueRepo
     threads: ThreadRepo
     prompts: PromptRepo
+    receipts: ReceiptRepo
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class SqlUnitOfWork:
         self.stories = StoryRepo(conn)
 
         self.prompts = PromptRepo(conn)
+        self.receipts = ReceiptRepo(conn)
         return self
 
     async def __aexit__(

@@ -32,6 +32,8 @@ from governance.domain.commands import (
     EditPrompt,
     EditStory,
     EndPrompt,
+    ExportBallots,
+    ExportDecisions,
     ExportStories,
     Extend,
     Help,
@@ -682,15 +684,34 @@ def _stories(ctx: Context, args: str, rest: str) -> ListStories:
     return ListStories(ctx, " ".join(args.split()), page)
 
 
-def _export(ctx: Context, args: str, rest: str) -> ExportStories:
+_EXPORTS = (
+    "!export decisions md|json|csv, !export ballots <id> [json|csv] or !export stories md|json"
+)
+
+
+def _export(ctx: Context, args: str, rest: str) -> Command:
     words = [w.lower() for w in args.split()]
-    if not words or words[0] != "stories":
-        raise _fail("export", "Say what to export: !export stories md (or json).")
-    fmt = next((w for w in words[1:] if w in ("md", "json")), "md")
-    unknown = [w for w in words[1:] if w not in ("md", "json", "public")]
-    if unknown:
-        raise _fail("export", f"“{unknown[0][:20]}” is not a format; use md or json.")
-    return ExportStories(ctx, fmt, public_only="public" in words[1:])
+    what = words[0] if words else ""
+    if what == "stories":
+        fmt = next((w for w in words[1:] if w in ("md", "json")), "md")
+        unknown = [w for w in words[1:] if w not in ("md", "json", "public")]
+        if unknown:
+            raise _fail("export", f"“{unknown[0][:20]}” is not a format; use md or json.")
+        return ExportStories(ctx, fmt, public_only="public" in words[1:])
+    if what == "decisions":
+        if len(words) > 2 or (len(words) == 2 and words[1] not in ("md", "json", "csv")):
+            raise _fail("export", f"“{words[1][:20]}” is not a format; use md, json or csv.")
+        return ExportDecisions(ctx, words[1] if len(words) == 2 else "md")
+    if what == "ballots":
+        if len(words) < 2:
+            raise _fail("export", "Say which vote: !export ballots 12 (or 12 csv).")
+        number = _number("export", args.split()[1])
+        if len(words) > 3 or (len(words) == 3 and words[2] not in ("json", "csv")):
+            raise _fail("export", f"“{words[-1][:20]}” is not a format; use json or csv.")
+        return ExportBallots(ctx, number, words[2] if len(words) == 3 else "json")
+    if not what:
+        raise _fail("export", f"Say what to export: {_EXPORTS}.")
+    raise _fail("export", f"“{what[:20]}” cannot be exported; try {_EXPORTS}.")
 
 
 # Narrative prompts: !prompt, !prompts.

@@ -126,7 +126,17 @@ class Reply:
     message: Message
     audience: Audience = Audience.HERE
     ok: bool = True
+    must_read: bool = False
+    """A quiet reply its actor must be able to read (a secret ballot's receipt code):
+    where a quiet success is only a reaction, it is also said to them privately."""
 
     @classmethod
-    def text(cls, text: str, audience: Audience = Audience.HERE, *, ok: bool = True) -> Reply:
-        return cls(Message(None, (text,)), audience, ok)
+    def text(
+        cls,
+        text: str,
+        audience: Audience = Audience.HERE,
+        *,
+        ok: bool = True,
+        must_read: bool = False,
+    ) -> Reply:
+        return cls(Message(None, (text,)), audience, ok, must_read)

@@ -89,9 +89,13 @@ USAGE: dict[str, tuple[str, str]] = {
         "List and search the community's stories.",
     ),
     "export": (
+        "!export decisions [md|json|csv] · !export ballots <id> [json|csv] · "
         "!export stories [md|json] [public]",
-        "The story archive as a file: a Markdown community book, or JSON; public: only "
-        "the stories shared publicly.",
+        "A file for the record. decisions: every proposal with its method, policy, "
+        "result, explanation and outcome, and the hash-chained decision log to verify "
+        "it. ballots: a closed vote's anonymised ballots, to recount with another tool "
+        "(with a secret vote's receipt codes). stories: the story archive as a Markdown "
+        "community book, or JSON; public: only the stories shared publicly.",
     ),
     "bind": ("!bind <community>", "Bind this room to a community (admins)."),
     "role": ("!role <member> <observer|member|moderator|admin>", "Set a member's role (admins)."),

@@ -123,8 +123,8 @@ async def test_a_member_s_mistake_does_not_spoil_the_votes_grouped_with_it(chat:
 
 async def test_secret_ballots_keep_no_link_between_voter_and_choice(chat: Chat) -> None:
     await chat.ok("alice", "!propose Elect the treasurer options=Ana | Ben secret vote=1d")
-    assert await chat.ok("bob", "!vote 1 Ana") == (
-        "Your secret ballot on #1 is recorded. Only the count will be shown."
+    assert (await chat.ok("bob", "!vote 1 Ana")).startswith(
+        "Your secret ballot on #1 is recorded. Only the count will be shown. Your receipt code: "
     )
     await chat.ok("carol", "!vote 1 Ben")
     await chat.ok("carol", "!vote 1 Ana")

@@ -19,6 +19,8 @@ from governance.domain.commands import (
     EditPrompt,
     EditStory,
     EndPrompt,
+    ExportBallots,
+    ExportDecisions,
     ExportStories,
     Extend,
     Help,
@@ -332,6 +334,10 @@ VALID: dict[str, list[tuple[str, Command]]] = {
     "export": [
         ("!export stories", ExportStories(CTX)),
         ("!export stories json public", ExportStories(CTX, "json", public_only=True)),
+        ("!export decisions", ExportDecisions(CTX)),
+        ("!export decisions CSV", ExportDecisions(CTX, "csv")),
+        ("!export ballots #12", ExportBallots(CTX, n(12))),
+        ("!export ballots 12 csv", ExportBallots(CTX, n(12), "csv")),
     ],
     "prompt": [
         ("!prompt What changed for you?", SchedulePrompt(CTX, "What changed for you?")),
