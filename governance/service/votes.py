@@ -23,7 +23,7 @@ from governance.domain.ids import AccountRef, CommunityId, MemberId, ProposalId,
 from governance.domain.members import Member
 from governance.domain.proposal import Proposal
 from governance.domain.secrecy import open_voter_key, secret_voter_key
-from governance.service import lookups
+from governance.service import federation, lookups
 from governance.service.deps import Deps
 from governance.service.ports import (
     BallotKey,
@@ -53,6 +53,9 @@ class _Group:
     on_roll: dict[tuple[ProposalId, MemberId], str | None] = field(default_factory=dict)
     """(proposal, member) pairs on the roll, with the member's class there."""
     current: dict[BallotKey, Choice] = field(default_factory=dict)
+    hints: dict[tuple[CommunityId, ProposalNumber], str] = field(default_factory=dict)
+    """Where to vote instead: a federation proposal's parts, or the part here of a
+    federation proposal with that number (`federation.vote_hint`)."""
 
 
 async def _load(uow: UnitOfWork, commands: Sequence[VoteCommand]) -> _Group:
@@ -99,6 +102,9 @@ class _Applied:
 def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
     """Check one vote against what the group knows; raises `GovernanceError`."""
     community = lookups.community_id(cmd)
+    hint = group.hints.get((community, cmd.number))
+    if hint is not None:
+        raise GovernanceError(hint)
     proposal = group.proposals.get((community, cmd.number))
     if proposal is None:
         raise lookups.missing(cmd.number)
@@ -183,6 +189,12 @@ async def apply_group(
 ) -> list[Reply | Exception]:
     """Apply a group of votes in one transaction; one answer per command, in order."""
     group = await _load(uow, commands)
+    if deps.federations:
+        for key in {(lookups.community_id(cmd), cmd.number) for cmd in commands}:
+            found = key in group.proposals
+            hint = await federation.vote_hint(uow, deps, *key, found=found)
+            if hint is not None:
+                group.hints[key] = hint
     answers: list[Reply | Exception] = []
     writes: list[BallotWrite] = []
     events: list[Event] = []

@@ -410,3 +410,16 @@ anonymous story has no ``author_id``, only ``author_tag``. Its text is searched 
 UNMIRRORED = ("stories_fts", "ix_stories_fts")
 """Prefixes of what migrations create for full-text search and this module does not
 mirror (FTS5's virtual table and its shadow tables; PostgreSQL's GIN index)."""
+
+federation_parts = Table(
+    "federation_parts",
+    metadata,
+    Column("federation_proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), primary_key=True),
+    Column("part_proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("roll", Integer, nullable=False),
+    Column("weight", Integer, nullable=False),
+    UniqueConstraint("part_proposal_id", name="uq_federation_parts_part_proposal_id"),
+)
+"""A federation proposal's parts: the vote it opened in each member community, with that
+community's roll when it opened and its weight at federation level."""
