@@ -8,7 +8,8 @@ ballot at federation level:
 
 - verdict methods: passed → the method's word for (yes, consent, agree); rejected →
   its word against (no, object, block, with the part's summary as the reason); no
-  quorum, tied or anything else → its abstaining word (abstain, stand-aside). The
+  quorum, tied, no ballots at all or anything else → its abstaining word (abstain,
+  stand-aside). The
   non-binding advice and sense-check give the view most of its members gave.
 - option methods: the part's winner(s) (choice, approval), its order (ranked,
   condorcet, stv: winners first, then the rest by their count), its winners at the top
@@ -181,6 +182,8 @@ def _why(part: Part) -> str | None:
         return "its part was withdrawn"
     if part.result is None:
         return "no result"
+    if part.result.ballots == 0:
+        return "no ballots"
     return {
         ClosedAs.NO_QUORUM: "no quorum",
         ClosedAs.TIED: "tied",
@@ -193,6 +196,8 @@ def _verdict(method: Method, part: Part) -> tuple[str, str | None]:
     if result is None:
         return abstain, None
     reason = f"{part.community}: {result.summary}"
+    if result.ballots == 0:
+        return abstain, None
     if not method.binding:
         ranked = sorted(
             ((n, -i, word) for i, (word, n) in enumerate(result.counts) if n),
@@ -252,8 +257,16 @@ def federate(
         f"A federation vote: each of {members} "
         f"voted in its own rooms, and its result counts as its vote here ({how}).",
     )
+    explanation = result.explanation
+    summary = result.summary
+    if weighting is Weighting.MEMBERS:  # the methods' words for weighted counts
+        summary = summary.replace("by class weight", "by membership weight")
+        explanation = tuple(
+            line.replace("By class weight", "By membership weight") for line in explanation
+        )
     return replace(
         result,
+        summary=summary,
         tables=(table, *result.tables),
-        explanation=(*lines, *result.explanation),
+        explanation=(*lines, *explanation),
     )
