@@ -236,7 +236,10 @@ async def test_closing_a_federation_vote_early_closes_its_parts(r: Rooms) -> Non
 
 async def test_a_member_community_cannot_end_its_part_alone(r: Rooms) -> None:
     await r.fed.ok("fay", "!propose Share an oven")
-    said = "#1 is bakery's part of federation proposal coopfed #1: it is {} only with that proposal, in coopfed."
+    said = (
+        "#1 is bakery's part of federation proposal coopfed #1: it is {} only with that "
+        "proposal, in coopfed."
+    )
     assert await r.bakery.fails("ann", "!cancel 1 no thanks") == said.format("cancelled")
     assert await r.bakery.fails("ann", "!extend 1 1d wait") == said.format("extended")
     assert await r.bakery.fails("ann", "!close 1 enough") == said.format("closed")
