@@ -121,6 +121,11 @@ async def test_each_result_counts_as_the_member_communitys_vote(r: Rooms) -> Non
     await r.dairy.ok("dan", "!vote 1 yes")
     await r.dairy.ok("dee", "!vote 1 no")
     await r.dairy.ok("dee", "!vote 1 yes")
+    provisional = await r.fed.ok("finn", "!results 1")
+    assert provisional.startswith(
+        "#1 Share an oven — provisional, its member communities still voting"
+    )
+    assert "abstain (no quorum)" in provisional and "Passed — 1 yes, 0 no." in provisional
     await r.fed.advance(days=2)
 
     bakery = r.said(BAKERY)[-1]
