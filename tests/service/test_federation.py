@@ -328,3 +328,27 @@ async def test_bootstrap_refuses_a_federation_of_unknown_communities(
             outlets={},
             communities=[CommunityConfig(name="fed", members=["ghost"])],
         )
+
+
+async def test_closes_due_together_in_one_batch_close_each_vote_once(r: Rooms) -> None:
+    await r.bakery.ok("ann", "!propose Bake on Sundays vote=2d")  # bakery #1
+    await r.fed.ok("fay", "!propose Share an oven vote=2d")  # bakery #2, dairy #1
+    await r.fed.ok("fay", "!propose Share a van vote=2d")  # bakery #3, dairy #2
+    for name in ("ann", "ben"):
+        for number in (1, 2, 3):
+            await r.bakery.ok(name, f"!vote {number} yes")
+    await r.dairy.ok("dan", "!vote 2 no")
+    batches: list[int] = []
+    r.fed.app.deps.on_due_ran = lambda items: batches.append(len(items))
+    await r.fed.advance(days=2)
+    assert max(batches) >= 3, "the three closes ran in one batch (held-back writes)"
+    closed = {
+        room: [t for t in r.said(room) if "voting closed" in t] for room in (FED, BAKERY, DAIRY)
+    }
+    assert [t.splitlines()[:2] for t in closed[FED]] == [
+        ["#1 Share an oven — voting closed", "Passed — 1 yes, 0 no."],
+        ["#2 Share a van — voting closed", "Tied — 1 yes, 1 no."],
+    ]
+    assert len(closed[BAKERY]) == 3 and len(closed[DAIRY]) == 2
+    await r.fed.advance(days=5)
+    assert sum("voting closed" in t for t in r.said(FED) + r.said(BAKERY) + r.said(DAIRY)) == 7
