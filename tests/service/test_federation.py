@@ -352,3 +352,15 @@ async def test_closes_due_together_in_one_batch_close_each_vote_once(r: Rooms) -
     assert len(closed[BAKERY]) == 3 and len(closed[DAIRY]) == 2
     await r.fed.advance(days=5)
     assert sum("voting closed" in t for t in r.said(FED) + r.said(BAKERY) + r.said(DAIRY)) == 7
+
+
+async def test_a_member_room_unbound_during_deliberation_cancels_the_opening(r: Rooms) -> None:
+    await r.fed.ok("fay", "!propose Share an oven deliberate=1d")
+    async with r.fed.app.uow() as uow:
+        await uow.bindings.unbind(DAIRY)
+        await uow.commit()
+    await r.fed.advance(days=1)
+    cancelled = r.said(FED)[-1]
+    assert cancelled.startswith("#1 Share an oven — cancelled by folkmoot")
+    assert "voting could not open: dairy has no room bound" in cancelled
+    assert not r.said(BAKERY), "no part opened anywhere"
