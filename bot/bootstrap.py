@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import CommunityConfig
+from bot.config import CommunityConfig, ConfigError
+from governance.domain.federation import Federation, Weighting, check_federations
 from governance.domain.ids import CommunityId, RoomRef
 from governance.domain.members import Community
 from governance.service.app import Governance
@@ -52,6 +53,11 @@ async def bootstrap(
     author_key: bytes | None = None,
 ) -> App:
     """Migrate, declare the configured communities, and wire the core."""
+    federations = {c.name: c.members for c in communities if c.members}
+    try:
+        check_federations(federations, [c.name for c in communities])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if migrate:
         await upgrade(engine)
     factory = uow_factory(engine)
@@ -59,6 +65,15 @@ async def bootstrap(
     if author_key is not None:
         deps.author_key = author_key
     deps.after_withdrawal = lambda: checkpoint(engine)
+    deps.federations = {
+        CommunityId(c.name): Federation(
+            CommunityId(c.name),
+            tuple(CommunityId(m) for m in c.members),
+            Weighting(c.member_weights),
+        )
+        for c in communities
+        if c.members
+    }
     if wakeup is not None:
         deps.wakeup = wakeup
     governance = Governance(factory, deps)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from governance.domain.errors import GovernanceError
+from governance.domain.federation import check_federations
 from governance.domain.policy import Policy
 from governance.domain.prompts import MAX_QUESTION, OutcomeDelay
 from governance.domain.proposal import check_text
@@ -58,6 +59,12 @@ class CommunityConfig(BaseModel):
     outcome_prompt_after: str | None = None
     """Post an outcome prompt ("what changed?") this long after each vote closes
     (``"3w"``, ``"10d"``); absent: off."""
+    members: list[str] = []
+    """Set on a federation: its member communities (declared here too), whose results
+    are its votes (``members = ["bakery", "dairy"]``)."""
+    member_weights: Literal["equal", "members"] = "equal"
+    """A federation's member communities weigh the same (``equal``), or each its number
+    of voters when the federation's vote opened (``members``)."""
 
     def weights_text(self) -> str | None:
         return _items(self.weights)
@@ -256,6 +263,14 @@ class FileConfig(BaseModel):
     record: RecordConfig | None = None
     matrix: MatrixConfig | None = None
     discord: DiscordConfig | None = None
+
+    @model_validator(mode="after")
+    def _federations(self) -> FileConfig:
+        check_federations(
+            {c.name: c.members for c in self.communities if c.members},
+            [c.name for c in self.communities],
+        )
+        return self
 
 
 class Settings(BaseSettings):

@@ -70,6 +70,11 @@ class ProposalCreated(Event):
     timezone: str
     roll_size: int
     ballot_hint: str
+    federation: tuple[str, ...] = ()
+    """A federation proposal's parts in its member communities (``bakery #4``): nobody
+    votes on it directly."""
+    part_of: str | None = None
+    """The federation proposal this is the community's part of (``coop-fed #3``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,8 @@ class VotingOpened(Event):
     policy: dict[str, Any] | None = None
     stories: int = 0
     """Stories linked to the proposal so far."""
+    federation: tuple[str, ...] = ()
+    """A federation proposal's parts in its member communities (``bakery #4``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from governance.domain.federation import Federation
+from governance.domain.ids import CommunityId
 from governance.service.ports import Clock, DueItem, UnitOfWork, Wakeup
 
 
@@ -35,6 +37,9 @@ class Deps:
     on_due_ran: Callable[[Sequence[DueItem]], None] = lambda items: None
     """Called right after the commit of due items that ran (for lateness figures:
     the call's time minus each item's ``due_at``)."""
+
+    federations: dict[CommunityId, Federation] = field(default_factory=dict)
+    """The configured federations, by name: communities whose voters are communities."""
 
     due_idle: asyncio.Event = field(default_factory=asyncio.Event)
     """Clear while due work runs: the outbox dispatcher waits for it, so a burst of

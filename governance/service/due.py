@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from governance.domain.errors import InvalidProposal
 from governance.domain.lifecycle import Status
 from governance.domain.proposal import Proposal
-from governance.service import prompts, reminders
+from governance.service import federation, prompts, reminders
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
     OPEN_VOTING,
     cancel_unopenable,
-    close_vote,
     open_voting,
 )
 from governance.service.ports import ConflictError, DueItem, UnitOfWork, UnitOfWorkFactory
@@ -144,7 +143,7 @@ async def _run_one(uow: UnitOfWork, deps: Deps, item: DueItem, now: datetime) ->
     if proposal is None:
         return
     if kind == CLOSE and proposal.status is Status.VOTING:
-        await close_vote(uow, proposal, now=now)
+        await federation.close(uow, deps, proposal, now=now)
     elif kind == OPEN_VOTING and proposal.status is Status.DELIBERATION:
         community = await uow.communities.get(proposal.community)
         assert community is not None

@@ -66,13 +66,20 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import deliberation, lookups, prompts, records, reminders, stories
+from governance.service import (
+    deliberation,
+    federation,
+    lookups,
+    prompts,
+    records,
+    reminders,
+    stories,
+)
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
     OPEN_VOTING,
     after_open,
-    close_vote,
     log_and_announce,
     longest,
     vote_end,
@@ -135,6 +142,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     method = method_named(method_name)
     method.check_options(options)
     policy = _policy(cmd, method_name, options, community, deps)
+    await federation.check_rooms(uow, deps, community.id)
     now = deps.clock.now()
     zone = ZoneInfo(community.timezone)
     vote_length = str(cmd.vote) if cmd.vote is not None else community.default_vote
@@ -160,7 +168,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         vote_end(proposal, community, proposal.opens_at)  # refuse a bad length now
         proposal.status = Status.DELIBERATION
     else:
-        roll = await uow.members.voters(community.id)
+        roll = await federation.voters(uow, deps, community.id)
         proposal.open_voting(
             now=now, closes_at=vote_end(proposal, community, now), roll_size=len(roll)
         )
@@ -180,8 +188,9 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
     await uow.proposals.add_version(proposal.id, Version(1, title, body, options, author.id, now))
     events: list[Event] = []
+    parts: tuple[str, ...] = ()
     if proposal.status is Status.VOTING:
-        await after_open(uow, deps, proposal, community, roll)
+        parts = await after_open(uow, deps, proposal, community, roll)
         assert proposal.closes_at is not None
     elif proposal.status is Status.DELIBERATION:
         assert proposal.opens_at is not None
@@ -231,6 +240,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                 community.timezone,
                 len(roll),
                 proposal.ballot_hint,
+                parts,
             ),
             *events,
         ],
@@ -238,7 +248,8 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
     await deps.commit(uow)
     if proposal.status is Status.VOTING:
-        return Reply.text(f"Proposed as #{proposal.number}.", Audience.QUIET)
+        also = f"; its member communities vote on it as {', '.join(parts)}" if parts else ""
+        return Reply.text(f"Proposed as #{proposal.number}{also}.", Audience.QUIET)
     if proposal.status is Status.DRAFT:
         return Reply.text(
             f"Saved #{proposal.number} as a draft. You or a moderator can !edit it or "
@@ -260,8 +271,10 @@ async def close_early(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     member.require(Role.MODERATOR, "close a vote early")
     reason = check_text("reason", cmd.reason, MAX_REASON)
     proposal = await lookups.proposal(uow, cmd, cmd.number, lock=True)
-    if not await close_vote(
+    await federation.refuse_part(uow, proposal, "closed")
+    if not await federation.close(
         uow,
+        deps,
         proposal,
         now=deps.clock.now(),
         early_reason=reason,
@@ -280,6 +293,7 @@ async def extend(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     member.require(Role.MODERATOR, "extend a vote")
     reason = check_text("reason", cmd.reason, MAX_REASON)
     proposal = await lookups.proposal(uow, cmd, cmd.number, lock=True)
+    await federation.refuse_part(uow, proposal, "extended")
     now = deps.clock.now()
     if proposal.status is Status.VOTING and proposal.closes_at is not None:
         new_end = end_of(
@@ -292,6 +306,9 @@ async def extend(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         raise GovernanceError(f"#{cmd.number} closed a moment ago.")
     await uow.due.move(CLOSE, proposal.id, new_end)
     await reminders.reschedule_votes(uow, proposal, community, now=now)
+    await federation.extend_parts(
+        uow, deps, proposal, now=now, reason=reason, by_name=member.display_name
+    )
     await log_and_announce(
         uow,
         proposal,
@@ -318,6 +335,7 @@ async def _end(
 ) -> Reply:
     member = await lookups.actor(uow, cmd)
     proposal = await lookups.proposal(uow, cmd, number, lock=True)
+    await federation.refuse_part(uow, proposal, "withdrawn" if reason is None else "cancelled")
     before = proposal.status
     now = deps.clock.now()
     if reason is None:
@@ -331,6 +349,9 @@ async def _end(
     if proposal.policy.secret:
         await records.seal_secret(uow, proposal)
     kind = "withdrawn" if reason is None else "cancelled"
+    await federation.end_parts(
+        uow, deps, proposal, now=now, kind=kind, reason=reason, by_name=member.display_name
+    )
     await log_and_announce(
         uow,
         proposal,

@@ -45,14 +45,17 @@ async def open_voting(
 ) -> bool:
     """Open the vote of a stored proposal in draft or deliberation: at the end of its
     timebox, or early by `by` (``!open``). False if it changed meanwhile."""
+    from governance.service import federation  # it opens votes with these steps
+
     before = proposal.status
     next_status(before, Move.OPEN_VOTING)  # a wrong state is named before anything else
     closes_at = vote_end(proposal, community, now)
-    roll = await uow.members.voters(proposal.community)
+    await federation.check_rooms(uow, deps, proposal.community)
+    roll = await federation.voters(uow, deps, proposal.community)
     proposal.open_voting(now=now, closes_at=closes_at, roll_size=len(roll))
     if not await uow.proposals.update(proposal, expect=before):
         return False
-    await after_open(uow, deps, proposal, community, roll, by=None if by is None else by.id)
+    parts = await after_open(uow, deps, proposal, community, roll, by=None if by is None else by.id)
     await uow.outbox.add(
         [
             VotingOpened(
@@ -68,6 +71,7 @@ async def open_voting(
                 proposal.options,
                 proposal.policy.to_json(),
                 await uow.stories.count_for(proposal.community, proposal.number),
+                parts,
             )
         ],
         at=now,
@@ -83,9 +87,12 @@ async def after_open(
     roll: list[MemberId],
     *,
     by: MemberId | None = None,
-) -> None:
+) -> tuple[str, ...]:
     """What opening a vote writes besides the proposal: roll, key, close, reminders and
-    the log entry (with the member who opened it early, if one did)."""
+    the log entry (with the member who opened it early, if one did); for a federation
+    proposal, its parts in the member communities, returned as ``bakery #4``."""
+    from governance.service import federation  # it opens its parts with this function
+
     assert proposal.closes_at is not None and proposal.opened_at is not None
     await uow.ballots.freeze_roll(proposal.id, roll)
     if proposal.policy.secret:
@@ -113,6 +120,7 @@ async def after_open(
         actor=by,
         data=data,
     )
+    return await federation.open_parts(uow, deps, proposal, now=proposal.opened_at)
 
 
 async def log_and_announce(
@@ -178,9 +186,12 @@ async def close_vote(
     early_reason: str | None = None,
     by: MemberId | None = None,
     by_name: str | None = None,
+    result: Result | None = None,
 ) -> bool:
-    """Tally and close. False if someone else closed it first (the update is conditional)."""
-    result = await tally(uow, proposal)
+    """Tally and close. False if someone else closed it first (the update is conditional).
+    `result`: counted already (a federation's, from its parts)."""
+    if result is None:
+        result = await tally(uow, proposal)
     proposal.close(result=result, now=now)
     if not await uow.proposals.update(proposal, expect=Status.VOTING):
         return False

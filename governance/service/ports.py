@@ -440,6 +440,54 @@ class Prompts(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PartRef:
+    """One member community's part of a federation proposal, as stored."""
+
+    community: CommunityId
+    proposal: ProposalId
+    number: ProposalNumber
+    roll: int
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedIn:
+    """The federation proposal a part belongs to."""
+
+    proposal: ProposalId
+    community: CommunityId
+    number: ProposalNumber
+
+
+class Federation(Protocol):
+    """Federation proposals and their parts (`governance.domain.federation`)."""
+
+    async def add_part(
+        self,
+        federation: ProposalId,
+        community: CommunityId,
+        part: ProposalId,
+        *,
+        roll: int,
+        weight: int,
+    ) -> None: ...
+    async def parts(self, federation: ProposalId) -> list[PartRef]:
+        """The federation proposal's parts, by community name (none before it opens)."""
+        ...
+
+    async def federation_of(self, part: ProposalId) -> FederatedIn | None:
+        """The federation proposal `part` is a part of; None for any other proposal."""
+        ...
+
+    async def parts_numbered(
+        self, community: CommunityId, number: ProposalNumber
+    ) -> list[tuple[CommunityId, ProposalNumber]]:
+        """The parts in `community` of federation proposals numbered `number` (in their
+        federations): each federation and the part's number here."""
+        ...
+
+
 class Stories(Protocol):
     async def add(self, story: Story) -> Story:
         """Insert with the community's next number; returns the story with its id."""
@@ -500,6 +548,8 @@ class UnitOfWork(Protocol):
     def prompts(self) -> Prompts: ...
     @property
     def receipts(self) -> Receipts: ...
+    @property
+    def federation(self) -> Federation: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

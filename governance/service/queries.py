@@ -23,7 +23,7 @@ from governance.domain.policy import Visibility
 from governance.domain.proposal import Proposal
 from governance.domain.secrecy import open_voter_key, secret_voter_key
 from governance.domain.timing import format_local
-from governance.service import lookups, records
+from governance.service import federation, lookups, records
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
@@ -191,6 +191,15 @@ async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         return Reply(Message(f"{title} — result", blocks))
     if p.status is not Status.VOTING:
         raise GovernanceError(f"#{p.number} has no results: it {p.status_words}.")
+    if p.policy.results is Visibility.LIVE:
+        federated = await federation.provisional(uow, deps, p)
+        if federated is not None:
+            return Reply(
+                Message(
+                    f"{title} — provisional, its member communities still voting",
+                    result_blocks(federated, p.method_name),
+                )
+            )
     cast = await uow.ballots.count(p.id)
     if p.policy.results is Visibility.CLOSED:
         what = "secret votes" if p.policy.secret else f"#{p.number}"

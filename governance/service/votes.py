@@ -26,7 +26,7 @@ from governance.domain.proposal import Proposal
 from governance.domain.receipts import new_code, receipt_holder
 from governance.domain.receipts import shown as shown_code
 from governance.domain.secrecy import open_voter_key, secret_voter_key
-from governance.service import lookups
+from governance.service import federation, lookups
 from governance.service.deps import Deps
 from governance.service.ports import (
     BallotKey,
@@ -61,6 +61,9 @@ class _Group:
     receipts: dict[ReceiptKey, str] = field(default_factory=dict)
     """Secret votes: the receipt code each voter of the group holds, by holder tag."""
     random_bytes: Callable[[int], bytes] = os.urandom
+    hints: dict[tuple[CommunityId, ProposalNumber], str] = field(default_factory=dict)
+    """Where to vote instead: a federation proposal's parts, or the part here of a
+    federation proposal with that number (`federation.vote_hint`)."""
 
 
 async def _load(uow: UnitOfWork, commands: Sequence[VoteCommand]) -> _Group:
@@ -121,6 +124,9 @@ def _receipt_note(proposal: Proposal, code: str) -> str:
 def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
     """Check one vote against what the group knows; raises `GovernanceError`."""
     community = lookups.community_id(cmd)
+    hint = group.hints.get((community, cmd.number))
+    if hint is not None:
+        raise GovernanceError(hint)
     proposal = group.proposals.get((community, cmd.number))
     if proposal is None:
         raise lookups.missing(cmd.number)
@@ -231,6 +237,12 @@ async def apply_group(
     """Apply a group of votes in one transaction; one answer per command, in order."""
     group = await _load(uow, commands)
     group.random_bytes = deps.random_bytes
+    if deps.federations:
+        for key in {(lookups.community_id(cmd), cmd.number) for cmd in commands}:
+            found = key in group.proposals
+            hint = await federation.vote_hint(uow, deps, *key, found=found)
+            if hint is not None:
+                group.hints[key] = hint
     answers: list[Reply | Exception] = []
     writes: list[BallotWrite] = []
     receipts: list[ReceiptWrite] = []

@@ -427,3 +427,15 @@ open ``holder`` is a keyed tag (`governance.domain.receipts.receipt_holder`) tha
 the row again when its voter changes or withdraws their ballot; at close it is cleared
 and the rows are rewritten in code order, so neither a column nor the row order links a
 code to a voter or to a ballot."""
+federation_parts = Table(
+    "federation_parts",
+    metadata,
+    Column("federation_proposal_id", Integer, ForeignKey("proposals.id"), primary_key=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), primary_key=True),
+    Column("part_proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("roll", Integer, nullable=False),
+    Column("weight", Integer, nullable=False),
+    UniqueConstraint("part_proposal_id", name="uq_federation_parts_part_proposal_id"),
+)
+"""A federation proposal's parts: the vote it opened in each member community, with that
+community's roll when it opened and its weight at federation level."""

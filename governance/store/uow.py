@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from governance.service.ports import ConflictError
 from governance.store.engine import READ_ONLY
+from governance.store.federation import FederationRepo
 from governance.store.prompts import PromptRepo
 from governance.store.receipts import ReceiptRepo
 from governance.store.repositories import (
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
     threads: ThreadRepo
     prompts: PromptRepo
     receipts: ReceiptRepo
+    federation: FederationRepo
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class SqlUnitOfWork:
 
         self.prompts = PromptRepo(conn)
         self.receipts = ReceiptRepo(conn)
+        self.federation = FederationRepo(conn)
         return self
 
     async def __aexit__(

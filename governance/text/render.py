@@ -54,9 +54,12 @@ def vote_line(number: int, hint: str) -> str:
     return f"Vote: !vote {number} {hint}"
 
 
-def policy_line(method: str, policy: Policy, roll_size: int | None) -> str:
-    """`roll_size` None: voting has not opened, so there is no roll yet."""
+def policy_line(method: str, policy: Policy, roll_size: int | None, *, communities: int = 0) -> str:
+    """`roll_size` None: voting has not opened, so there is no roll yet. `communities`:
+    a federation's roll, its member communities."""
     roll = "fixed when voting opens" if roll_size is None else plural(roll_size, "member")
+    if communities:
+        roll = plural(communities, "member community", "member communities")
     parts = [f"Method: {method}", f"roll: {roll}"]
     if policy.secret:
         parts.append("secret ballot")
@@ -177,10 +180,37 @@ def ballot_form(
     )
 
 
+def federation_lines(event: ProposalCreated | VotingOpened) -> tuple[str, ...]:
+    """A federation proposal's voters and where they vote; a part's federation."""
+    lines: tuple[str, ...] = ()
+    part_of = event.part_of if isinstance(event, ProposalCreated) else None
+    if part_of:
+        lines += (
+            f"This is {event.community}'s part of federation proposal {part_of}: "
+            f"{event.community}'s result counts as its vote there.",
+        )
+    if event.federation:
+        lines += (
+            "Voters: the member communities, each on its own part, in its own rooms — "
+            + ", ".join(event.federation)
+            + ". Each one's result counts as its vote here; vote in your own community.",
+        )
+    return lines
+
+
 def _voting_card(
     event: ProposalCreated | VotingOpened, blocks: tuple[Block, ...], policy: Policy
 ) -> Message:
     assert event.closes_at is not None
+    if event.federation:  # nobody votes here: no poll, no ballot, no vote line
+        return Message(
+            f"#{event.number} {event.title} — federation vote open until "
+            f"{when(event.closes_at, event.timezone)}",
+            tuple(
+                b for b in blocks if not (isinstance(b, str) and b.startswith(("Vote:", "Roll:")))
+            ),
+            deadline=Deadline("Voting closes", event.closes_at),
+        )
     return Message(
         f"#{event.number} {event.title} — voting open until "
         f"{when(event.closes_at, event.timezone)}",
@@ -203,7 +233,7 @@ def render_event(event: Event) -> Message | None:
     match event:
         case ProposalCreated() if event.status == "voting":
             assert event.closes_at is not None
-            blocks: list[Block] = [f"Proposed by {event.author}."]
+            blocks: list[Block] = [f"Proposed by {event.author}.", *federation_lines(event)]
             if event.body:
                 blocks.append(event.body)
             if event.options:
@@ -212,7 +242,12 @@ def render_event(event: Event) -> Message | None:
                     + ", ".join(f"{chr(65 + i)} {o}" for i, o in enumerate(event.options))
                 )
             blocks += [
-                policy_line(event.method, Policy.from_json(event.policy), event.roll_size),
+                policy_line(
+                    event.method,
+                    Policy.from_json(event.policy),
+                    event.roll_size,
+                    communities=len(event.federation or ()),
+                ),
                 vote_line(event.number, event.ballot_hint),
             ]
             return _voting_card(event, tuple(blocks), Policy.from_json(event.policy))
@@ -237,6 +272,7 @@ def render_event(event: Event) -> Message | None:
         case VotingOpened():
             blocks = [
                 *(() if event.by is None else (f"Opened early by {event.by}.",)),
+                *federation_lines(event),
                 f"Roll: {plural(event.roll_size, 'member')}.",
                 vote_line(event.number, event.ballot_hint),
                 *stories_line(event.number, event.stories),

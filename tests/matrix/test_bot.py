@@ -162,8 +162,7 @@ async def test_reminders_and_refusals_go_to_a_direct_room(
     assert "maybe" in body(refusal)
     _, receipt = await said(bob, direct, "!vote 1 yes")
     assert body(receipt).startswith(
-        "Your secret ballot on #1 is recorded. Only the count will be shown. "
-        "Your receipt code: "
+        "Your secret ballot on #1 is recorded. Only the count will be shown. Your receipt code: "
     )  # the receipt code reaches the voter in their direct room
     assert await folkmoot.ballots(1) == 1
     assert not bob.received(room, from_bot(folkmoot, "maybe"))
