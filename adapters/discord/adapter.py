@@ -306,7 +306,7 @@ class DiscordAdapter(discord.AutoShardedClient):
             return
         if reply.audience is Audience.QUIET and reply.ok:
             await message.add_reaction(ACK)
-        elif reply.audience is Audience.QUIET:
+        elif reply.audience in (Audience.QUIET, Audience.PRIVATE):
             with contextlib.suppress(discord.HTTPException):
                 await message.author.send(
                     render.text(reply.message), allowed_mentions=render.NO_PINGS

@@ -435,7 +435,7 @@ class MatrixAdapter:
         if reply.audience is Audience.QUIET and reply.ok:
             await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
             return
-        if reply.audience is Audience.QUIET and (
+        if reply.audience in (Audience.QUIET, Audience.PRIVATE) and (
             await self._state.direct_room(actor.account_id) != room.room_id
         ):  # the member's alone, and this is not their direct room
             await self.tell(actor, reply.message, key=f"folkmoot-reply-{event_id}")

@@ -17,9 +17,11 @@ from governance.domain.commands import (
     EditPrompt,
     EditStory,
     EndPrompt,
+    Erase,
     Extend,
     HideStory,
     Join,
+    Link,
     OpenVoting,
     PausePrompt,
     Propose,
@@ -32,6 +34,7 @@ from governance.domain.commands import (
     ShareStory,
     Summarise,
     TellStory,
+    Unlink,
     Withdraw,
     WithdrawStory,
 )
@@ -66,7 +69,7 @@ from governance.domain.proposal import (
     check_text,
 )
 from governance.domain.timing import end_of, format_local
-from governance.service import deliberation, lookups, prompts, reminders, stories
+from governance.service import deliberation, identity, lookups, prompts, reminders, stories
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import (
     CLOSE,
@@ -565,4 +568,8 @@ HANDLERS: dict[type[Command], Handler] = {
     ResumePrompt: prompts.resume,
     EndPrompt: prompts.end,
     EditPrompt: _with_usage("prompt", prompts.edit),
+    # Identity
+    Link: identity.link,
+    Unlink: identity.unlink,
+    Erase: identity.erase,
 }

@@ -29,6 +29,7 @@ from governance.domain.methods import ClassBallots
 from governance.domain.prompts import Prompt, PromptThread
 from governance.domain.proposal import Proposal
 from governance.domain.stories import Consent, Story
+from governance.service.identity_ports import Identity
 from governance.text.messages import Message
 
 
@@ -472,6 +473,8 @@ class UnitOfWork(Protocol):
     def stories(self) -> Stories: ...
     @property
     def prompts(self) -> Prompts: ...
+    @property
+    def identity(self) -> Identity: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from governance.service.ports import ConflictError
 from governance.store.engine import READ_ONLY
+from governance.store.identity import IdentityRepo
 from governance.store.prompts import PromptRepo
 from governance.store.repositories import (
     BallotRepo,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     due: DueRepo
     threads: ThreadRepo
     prompts: PromptRepo
+    identity: IdentityRepo
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class SqlUnitOfWork:
         self.stories = StoryRepo(conn)
 
         self.prompts = PromptRepo(conn)
+        self.identity = IdentityRepo(conn)
         return self
 
     async def __aexit__(
