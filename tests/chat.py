@@ -108,6 +108,20 @@ class Chat:
         await self.app.dispatcher.drain()
         return reply
 
+    async def send_from(
+        self, account: AccountRef, text: str, *, room: RoomRef | None = None
+    ) -> Reply:
+        """`text` from any account, e.g. one on another platform (``AccountRef("other",
+        "ana")``), in `room` (default: a direct room of that account's, whose community
+        the adapter names)."""
+        where = room or RoomRef(account.platform, f"dm:{account.account_id}")
+        reply = await self.app.governance.handle_text(
+            where, account, text, self.clock.now(), community=self.community
+        )
+        assert reply is not None, f"{text!r} was not taken as a command"
+        await self.app.dispatcher.drain()
+        return reply
+
     async def say(self, name: str, text: str) -> str:
         """Send and return the reply's text."""
         return (await self.send(name, text)).message.plain()

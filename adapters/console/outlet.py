@@ -50,7 +50,7 @@ class ConsoleOutlet:
 
     def reply(self, reply: Reply, actor: str) -> None:
         text = reply.message.plain()
-        if reply.audience is Audience.QUIET:
+        if reply.audience in (Audience.QUIET, Audience.PRIVATE):
             text = f"(to {actor}) {text}"
         self._write(text)
         attachment = reply.message.attachment

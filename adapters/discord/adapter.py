@@ -312,6 +312,11 @@ class DiscordAdapter(discord.AutoShardedClient):
                     await message.author.send(
                         render.text(reply.message), allowed_mentions=render.NO_PINGS
                     )
+        elif reply.audience is Audience.PRIVATE:  # for the member's eyes only (a code)
+            with contextlib.suppress(discord.HTTPException):
+                await message.author.send(
+                    render.text(reply.message), allowed_mentions=render.NO_PINGS
+                )
         else:
             await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
 

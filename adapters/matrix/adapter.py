@@ -530,6 +530,9 @@ class MatrixAdapter:
             if not reply.ok or message.attachment is not None or reply.must_read:
                 await self.tell(actor, message, key=f"folkmoot-reply-{event_id}")
             return
+        if reply.audience is Audience.PRIVATE and not direct:  # the member's eyes only
+            await self.tell(actor, message, key=f"folkmoot-reply-{event_id}")
+            return
         relate: Relate = (
             partial(render.in_reply_to, event_id=event_id)
             if thread is None

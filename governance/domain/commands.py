@@ -295,3 +295,27 @@ class ListPrompts(Command):
 
     all: bool = False
     """``!prompts all``: the ended ones too."""
+
+
+# Identity: linked accounts and the right to be forgotten.
+
+
+@dataclass(frozen=True, slots=True)
+class Link(Command):
+    """``!link``: ask for a one-time code; ``!link <code>``: join this account to the
+    member who asked for it."""
+
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unlink(Command):
+    """``!unlink``: split this account off its member, as a member of its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Erase(Command):
+    """``!erase <member>`` (admins): the member's names, accounts, open ballots and
+    stories go; the decision log keeps the member's id alone."""
+
+    member: str

@@ -341,3 +341,20 @@ class MemberWelcomed(Event):
 
 
 EVENT_TYPES.update({cls.__name__: cls for cls in (PromptPosted, PromptEnded, MemberWelcomed)})
+
+# Identity. Events name members by id and platforms by name, never an account id: an
+# erased member's accounts must leave no copy in the outbox.
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsLinked(Event):
+    """Another account was linked to a member: each of the member's accounts is told
+    privately (so a code used by someone else does not go unnoticed)."""
+
+    announce: ClassVar[bool] = False
+    member: MemberId
+    platform: str
+    """The platform of the account linked now."""
+
+
+EVENT_TYPES.update({AccountsLinked.__name__: AccountsLinked})

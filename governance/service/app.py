@@ -20,6 +20,7 @@ from governance.domain.commands import (
     Command,
     Context,
     EditStory,
+    Erase,
     ExportBallots,
     ExportDecisions,
     ExportStories,
@@ -145,7 +146,7 @@ class Governance:
                 log.info("%s lost a race; trying again", type(cmd).__name__)
         if isinstance(cmd, Bind):
             self._bindings.pop(cmd.ctx.room, None)
-        if isinstance(cmd, WithdrawStory | EditStory) and reply.ok:
+        if isinstance(cmd, WithdrawStory | EditStory | Erase) and reply.ok:
             await self._scrub()
         return reply
 

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from governance.domain.events import (
+    AccountsLinked,
     DeliberationEnding,
     DeliberationOpened,
     DeliberationRescheduled,
@@ -43,7 +44,7 @@ from governance.domain.events import (
 )
 from governance.domain.ids import AccountRef, CommunityId, PromptNumber, RoomRef
 from governance.domain.lifecycle import Status
-from governance.service import deliberation, prompts, reminders, stories
+from governance.service import deliberation, identity, prompts, reminders, stories
 from governance.service.deps import Deps
 from governance.service.ports import (
     Channel,
@@ -109,6 +110,8 @@ async def channels_for(
     if isinstance(event, StoryHidden):
         return await stories.author_channels(uow, event, key)
 
+    if isinstance(event, AccountsLinked):
+        return await identity.linked_channels(uow, event)
     if isinstance(event, MemberWelcomed):
         return await prompts.welcome_recipients(uow, event)
     if not event.announce:

@@ -17,9 +17,11 @@ from governance.domain.commands import (
     EditPrompt,
     EditStory,
     EndPrompt,
+    Erase,
     Extend,
     HideStory,
     Join,
+    Link,
     OpenVoting,
     PausePrompt,
     Propose,
@@ -32,6 +34,7 @@ from governance.domain.commands import (
     ShareStory,
     Summarise,
     TellStory,
+    Unlink,
     Withdraw,
     WithdrawStory,
 )
@@ -69,6 +72,7 @@ from governance.domain.timing import end_of, format_local
 from governance.service import (
     deliberation,
     federation,
+    identity,
     lookups,
     prompts,
     records,
@@ -585,4 +589,8 @@ HANDLERS: dict[type[Command], Handler] = {
     ResumePrompt: prompts.resume,
     EndPrompt: prompts.end,
     EditPrompt: _with_usage("prompt", prompts.edit),
+    # Identity
+    Link: identity.link,
+    Unlink: identity.unlink,
+    Erase: identity.erase,
 }

@@ -29,6 +29,7 @@ from governance.domain.methods import ClassBallots
 from governance.domain.prompts import Prompt, PromptThread
 from governance.domain.proposal import Proposal
 from governance.domain.stories import Consent, Story
+from governance.service.identity_ports import Identity
 from governance.text.messages import Message
 
 
@@ -550,6 +551,8 @@ class UnitOfWork(Protocol):
     def receipts(self) -> Receipts: ...
     @property
     def federation(self) -> Federation: ...
+    @property
+    def identity(self) -> Identity: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -189,6 +189,12 @@ class CommunityRepo(_Repo):
             await self.conn.execute(insert(t.communities).values(id=community.id, **values))
 
 
+def _present() -> tuple[ColumnElement[bool], ...]:
+    """Members who are still themselves: neither merged into another (linked accounts)
+    nor erased."""
+    return (t.members.c.merged_into.is_(None), t.members.c.erased_at.is_(None))
+
+
 class MemberRepo(_Repo):
     async def by_account(self, community: CommunityId, account: AccountRef) -> Member | None:
         return (await self.by_accounts(community, [account])).get(account)
@@ -228,6 +234,7 @@ class MemberRepo(_Repo):
             or_(
                 func.lower(t.members.c.display_name) == ref.lower(), t.members.c.id.in_(by_account)
             ),
+            *_present(),
         )
         return [rows.member(r) for r in await self.conn.execute(query)]
 
@@ -285,6 +292,7 @@ class MemberRepo(_Repo):
                 t.members.c.community_id == community,
                 t.members.c.role >= int(Role.MEMBER),
                 t.members.c.is_bot.is_(False),
+                *_present(),
             )
             .order_by(t.members.c.id)
         )
@@ -317,7 +325,9 @@ class MemberRepo(_Repo):
 
     async def count(self, community: CommunityId, role: Role | None = None) -> int:
         query = (
-            select(func.count()).select_from(t.members).where(t.members.c.community_id == community)
+            select(func.count())
+            .select_from(t.members)
+            .where(t.members.c.community_id == community, *_present())
         )
         if role is not None:
             query = query.where(t.members.c.role == int(role))
@@ -695,6 +705,25 @@ class BallotRepo(_Repo):
             )
         for w in changes:  # changes are rare next to first votes
             assert w.choice is not None
+            if w.member is None:
+                # A secret ballot keeps no time: written anew, its row id orders the
+                # last changes (which of two to keep when accounts are linked).
+                await self.conn.execute(
+                    delete(t.ballots).where(
+                        t.ballots.c.proposal_id == w.proposal, t.ballots.c.voter_key == w.voter_key
+                    )
+                )
+                await self.conn.execute(
+                    insert(t.ballots).values(
+                        proposal_id=w.proposal,
+                        voter_key=w.voter_key,
+                        member_id=None,
+                        choice=w.choice.to_json(),
+                        cast_at=None,
+                        stakeholder_class=w.stakeholder_class,
+                    )
+                )
+                continue
             await self.conn.execute(
                 update(t.ballots)
                 .where(t.ballots.c.proposal_id == w.proposal, t.ballots.c.voter_key == w.voter_key)

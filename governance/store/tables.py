@@ -85,8 +85,13 @@ members = Table(
     Column("stakeholder_class", String(40)),
     Column("is_bot", Boolean, nullable=False),
     Column("joined_at", TS, nullable=False),
+    Column("merged_into", Integer),
+    Column("erased_at", TS),
     Index("ix_members_community_name", "community_id", "display_name"),
 )
+"""A member whose accounts were linked into another's keeps its row, with
+``merged_into`` (closed votes still refer to it); an erased one keeps its id alone,
+with ``erased_at``. Neither has accounts, nor goes on a roll (migration 0009)."""
 
 accounts = Table(
     "accounts",
@@ -406,6 +411,35 @@ stories = Table(
 anonymous story has no ``author_id``, only ``author_tag``. Its text is searched through
 ``stories_fts`` (SQLite FTS5, kept by triggers) or a GIN index on
 ``to_tsvector('simple', text)`` (PostgreSQL); neither is mirrored here."""
+
+# Linked accounts (migration 0009).
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("issued_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS),
+    UniqueConstraint("code_hash", name="uq_link_codes_code_hash"),
+)
+"""One-time codes that link an account to the member who asked for one: only a keyed
+hash of each is kept. A used code stays (with ``used_at``) a day, so a second use is
+told apart from a wrong code."""
+
+link_attempts = Table(
+    "link_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("account_id", String(255), nullable=False),
+    Column("at", TS, nullable=False),
+    Index("ix_link_attempts_account", "platform", "account_id", "at"),
+)
+"""Refused codes, per account sending them, for the limit on tries (kept an hour)."""
 
 UNMIRRORED = ("stories_fts", "ix_stories_fts")
 """Prefixes of what migrations create for full-text search and this module does not

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from governance.service.ports import ConflictError
 from governance.store.engine import READ_ONLY
 from governance.store.federation import FederationRepo
+from governance.store.identity import IdentityRepo
 from governance.store.prompts import PromptRepo
 from governance.store.receipts import ReceiptRepo
 from governance.store.repositories import (
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
     prompts: PromptRepo
     receipts: ReceiptRepo
     federation: FederationRepo
+    identity: IdentityRepo
 
     def __init__(
         self,
@@ -90,6 +92,7 @@ class SqlUnitOfWork:
         self.prompts = PromptRepo(conn)
         self.receipts = ReceiptRepo(conn)
         self.federation = FederationRepo(conn)
+        self.identity = IdentityRepo(conn)
         return self
 
     async def __aexit__(

@@ -32,12 +32,14 @@ from governance.domain.commands import (
     EditPrompt,
     EditStory,
     EndPrompt,
+    Erase,
     ExportBallots,
     ExportDecisions,
     ExportStories,
     Extend,
     Help,
     HideStory,
+    Link,
     ListPrompts,
     ListProposals,
     ListStories,
@@ -56,6 +58,7 @@ from governance.domain.commands import (
     ShowUndelivered,
     Summarise,
     TellStory,
+    Unlink,
     Unvote,
     Withdraw,
     WithdrawStory,
@@ -794,6 +797,31 @@ def _prompts(ctx: Context, args: str, rest: str) -> ListPrompts:
     return ListPrompts(ctx, all=word == "all")
 
 
+# ---------------------------------------------------------------------- identity
+
+
+def _link(ctx: Context, args: str, rest: str) -> Link:
+    code = " ".join(args.split())
+    if len(code) > 40:
+        raise _fail("link", "A link code looks like ABCDE-FGHJK.")
+    return Link(ctx, code or None)
+
+
+def _unlink(ctx: Context, args: str, rest: str) -> Unlink:
+    if args.strip():
+        raise _fail(
+            "unlink", "!unlink takes nothing after it: send it from the account to split off."
+        )
+    return Unlink(ctx)
+
+
+def _erase(ctx: Context, args: str, rest: str) -> Erase:
+    member = " ".join(args.split())
+    if not member:
+        raise _fail("erase", "Name the member to erase, by name or account id.")
+    return Erase(ctx, member)
+
+
 _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "propose": _propose,
     "vote": _vote,
@@ -824,4 +852,8 @@ _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     # Narrative prompts
     "prompt": _prompt,
     "prompts": _prompts,
+    # Identity
+    "link": _link,
+    "unlink": _unlink,
+    "erase": _erase,
 }

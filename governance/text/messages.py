@@ -119,6 +119,10 @@ class Audience(StrEnum):
     """Answered in place, visible to the room (questions, help, errors)."""
     QUIET = "quiet"
     """For the actor only: a reaction or an ephemeral message (vote receipts)."""
+    PRIVATE = "private"
+    """For the actor only, and its words must reach them (a link code): an ephemeral
+    message, or a private message where the platform has no ephemeral ones; never the
+    room, never a mere reaction."""
 
 
 @dataclass(frozen=True, slots=True)

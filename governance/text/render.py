@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from governance.domain.events import (
+    AccountsLinked,
     DeliberationEnding,
     DeliberationOpened,
     DeliberationRescheduled,
@@ -320,6 +321,14 @@ def render_event(event: Event) -> Message | None:
             return Message(
                 f"Your story #{event.number} was hidden by {event.by}",
                 (f"Reason: {event.reason}", "It no longer shows in listings or exports."),
+            )
+        case AccountsLinked():
+            return Message(
+                f"An account on {event.platform} is now linked to you in {event.community}",
+                (
+                    "Your accounts are one member with one vote. If you did not do this, "
+                    "tell an admin at once: someone sent the link code you asked for.",
+                ),
             )
         case DeliberationEnding():
             return Message(

@@ -100,6 +100,24 @@ USAGE: dict[str, tuple[str, str]] = {
     "bind": ("!bind <community>", "Bind this room to a community (admins)."),
     "role": ("!role <member> <observer|member|moderator|admin>", "Set a member's role (admins)."),
     "class": ("!class <member> <class|none>", "Set a member's stakeholder class (admins)."),
+    # Identity
+    "link": (
+        "!link [code]",
+        "Link your accounts (another platform, or another account): !link gives a one-time "
+        "code, privately; send !link <code> from the other account within 10 minutes. Both "
+        "are then one member with one vote, keeping the role and class of the account "
+        "that asked for the code.",
+    ),
+    "unlink": (
+        "!unlink",
+        "Split this account off your other accounts: it becomes a member of its own (no "
+        "class, no ballots).",
+    ),
+    "erase": (
+        "!erase <member>",
+        "Erase a member (admins): names, accounts, ballots on open votes and stories go; "
+        "the decision log keeps only the member's id.",
+    ),
     "help": ("!help [command]", "List the commands, or explain one."),
 }
 

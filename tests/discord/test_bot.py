@@ -172,3 +172,25 @@ async def test_at_close_the_result_is_posted_and_the_buttons_go_despite_a_429(
     ]
     assert [e.status for e in edits] == [429, 200]  # retried after retry_after
     assert edits[1].json["components"] == []
+
+
+async def test_a_link_code_is_answered_ephemerally_and_links_a_second_account(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    synced = fake.commands[fake.guild.id]
+    assert {"link", "unlink", "erase"} <= set(synced)
+    assert [o["name"] for o in synced["link"]["options"]] == ["text"]
+    channel = fake.channel("governance")
+    alice, alt = fake.add_member("alice"), fake.add_member("alice-alt")
+    for member in (alice, alt):
+        ix = await fake.slash(member, "status", {}, channel=channel)
+        await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    ix = await fake.slash(alice, "link", {}, channel=channel)
+    answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert answer.json["flags"] & 64  # ephemeral: the code is alice's alone
+    code = answer.json["content"].split(": ", 1)[1].split()[0]
+    ix = await fake.slash(alt, "link", {"text": code}, channel=channel)
+    linked = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert linked.json["flags"] & 64
+    assert "This account is now linked" in linked.json["content"]

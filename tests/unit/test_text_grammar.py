@@ -19,12 +19,14 @@ from governance.domain.commands import (
     EditPrompt,
     EditStory,
     EndPrompt,
+    Erase,
     ExportBallots,
     ExportDecisions,
     ExportStories,
     Extend,
     Help,
     HideStory,
+    Link,
     ListPrompts,
     ListProposals,
     ListStories,
@@ -43,6 +45,7 @@ from governance.domain.commands import (
     ShowUndelivered,
     Summarise,
     TellStory,
+    Unlink,
     Unvote,
     Withdraw,
     WithdrawStory,
@@ -376,6 +379,13 @@ VALID: dict[str, list[tuple[str, Command]]] = {
         ("!prompt edit 3 What changed?", EditPrompt(CTX, PromptNumber(3), "What changed?")),
     ],
     "prompts": [("!prompts", ListPrompts(CTX)), ("!prompts all", ListPrompts(CTX, all=True))],
+    "link": [
+        ("!link", Link(CTX)),
+        ("!link abcde-fghjk", Link(CTX, "abcde-fghjk")),
+        ("!link ABCDE   FGHJK", Link(CTX, "ABCDE FGHJK")),
+    ],
+    "unlink": [("!unlink", Unlink(CTX))],
+    "erase": [("!erase Ana  Maria", Erase(CTX, "Ana Maria")), ("!erase @bob", Erase(CTX, "@bob"))],
 }
 
 
@@ -488,6 +498,9 @@ def test_empty_option() -> None:
         ("!open", "open", "Say which proposal"),
         ("!open 12 now", "open", "!open takes only a proposal id"),
         ("hello", "help", "Commands start with !"),
+        ("!erase", "erase", "Name the member to erase"),
+        ("!unlink bob", "unlink", "!unlink takes nothing after it"),
+        ("!link " + "A" * 41, "link", "A link code looks like"),
     ],
 )
 def test_missing_parts_are_named(text: str, command: str, words: str) -> None:
