@@ -37,7 +37,7 @@ from adapters.discord.stories import (
     story_text_command,
 )
 from adapters.discord.tally import DEFAULT_INTERVAL, TallyEdits
-from governance.domain.commands import Context, Join, TellStory
+from governance.domain.commands import Context, FollowPlatformRole, Join, TellStory
 from governance.domain.errors import GovernanceError
 from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.members import Role
@@ -123,8 +123,9 @@ class DiscordAdapter(discord.AutoShardedClient):
             self.tree.add_command(command)
         self.drafts = Drafts()
         self._runner: asyncio.Task[None] | None = None
-        self._known: set[tuple[CommunityId, str]] = set()
-        """(community, account) pairs known to be members: a click needs no lookup."""
+        self._known: dict[tuple[CommunityId, str], Role | None] = {}
+        """(community, account) pairs known to be members, with the role their Discord
+        roles gave when last seen: a click needs no lookup, and a change is noticed."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -348,22 +349,32 @@ class DiscordAdapter(discord.AutoShardedClient):
         if community is None:
             return None
         actor = AccountRef(PLATFORM, str(user.id))
-        if (community, actor.account_id) in self._known:
-            return community  # members are never removed: no need to ask again
+        key = (community, actor.account_id)
+        mapped = self._mapped_role(user)
+        if key in self._known:  # a member already: no need to ask the store again
+            if mapped is not None and self._known[key] not in (None, mapped):
+                # Their Discord roles changed since we last saw them: the role follows.
+                ctx = Context(actor, room, community, datetime.now(UTC))
+                await self._governance.handle(FollowPlatformRole(ctx, mapped))
+            self._known[key] = mapped
+            return community
         if await self._governance.member(community, actor) is None:
-            granted = [
-                Role.named(self.settings.role_names[r])
-                for r in _roles(user)
-                if r in self.settings.role_names
-            ]
             ctx = Context(actor, room, community, datetime.now(UTC))
-            joined = await self._governance.handle(
-                Join(ctx, _name(user)[:80], role=max(granted, default=None))
-            )
+            granted = None if mapped is Role.MEMBER else mapped
+            joined = await self._governance.handle(Join(ctx, _name(user)[:80], role=granted))
             if not joined.ok:
                 return community  # the command itself will say what is wrong
-        self._known.add((community, actor.account_id))
+        self._known[key] = mapped
         return community
+
+    def _mapped_role(self, user: discord.abc.User) -> Role | None:
+        """The role `user`'s Discord roles give by the config (the highest; member when
+        none is mapped); None when the config maps no Discord roles."""
+        names = self.settings.role_names
+        if not names:
+            return None
+        granted = [Role.named(names[r]) for r in _roles(user) if r in names]
+        return max(granted, default=Role.MEMBER)
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 

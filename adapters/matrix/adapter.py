@@ -52,7 +52,7 @@ from nio import (
 )
 
 from adapters.matrix import incoming, polls, render
-from governance.domain.commands import Context, Join
+from governance.domain.commands import Context, FollowPlatformRole, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.app import Governance
@@ -118,6 +118,8 @@ class MatrixAdapter:
         self._state = state
         self._client: AsyncClient | None = None
         self._hinted: set[str] = set()
+        self._levels: dict[tuple[CommunityId, str], Role | None] = {}
+        """The role each member's power level gave when last seen, to notice a change."""
         self._skip_history = False
         self._sync_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -498,16 +500,33 @@ class MatrixAdapter:
         return found[0] if len(found) == 1 else None
 
     async def _join(self, room: MatrixRoom, community: CommunityId, actor: AccountRef) -> None:
+        """`actor` a member of `community` (joined now if new); a power level changed
+        since they were last seen changes their role too (by the config's mapping)."""
+        mapped = self._mapped_role(room, actor)
+        key = (community, actor.account_id)
+        ctx = Context(actor, RoomRef(PLATFORM, room.room_id), community, datetime.now(UTC))
         if await self._governance.member(community, actor) is not None:
+            seen = self._levels.get(key)
+            if mapped is not None and seen is not None and seen != mapped:
+                await self._governance.handle(FollowPlatformRole(ctx, mapped))
+            self._levels[key] = mapped
             return
         name = room.user_name(actor.account_id) or actor.account_id.split(":")[0].lstrip("@")
+        role = None if mapped is Role.MEMBER else mapped
+        await self._governance.handle(Join(ctx, name[:80], role=role))
+        self._levels[key] = mapped
+
+    def _mapped_role(self, room: MatrixRoom, actor: AccountRef) -> Role | None:
+        """The role `actor`'s power level in `room` gives by the config (member below
+        every threshold); None when the config maps no power levels."""
+        if not self.settings.power_roles:
+            return None
         level = room.power_levels.get_user_level(actor.account_id)
-        role = None
+        role = Role.MEMBER
         for word, threshold in sorted(self.settings.power_roles.items(), key=lambda i: i[1]):
             if level >= threshold:
                 role = Role.named(word)
-        ctx = Context(actor, RoomRef(PLATFORM, room.room_id), community, datetime.now(UTC))
-        await self._governance.handle(Join(ctx, name[:80], role=role))
+        return role
 
     async def _answer(
         self,

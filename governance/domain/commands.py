@@ -132,6 +132,14 @@ class SetRole(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class FollowPlatformRole(Command):
+    """The platform changed the actor's role (a Discord role, a Matrix power level,
+    mapped by the config): their folkmoot role follows. Rolls already frozen stay."""
+
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
 class SetClass(Command):
     member: str
     stakeholder_class: str

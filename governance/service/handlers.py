@@ -19,6 +19,7 @@ from governance.domain.commands import (
     EndPrompt,
     Erase,
     Extend,
+    FollowPlatformRole,
     HideStory,
     Join,
     Link,
@@ -468,6 +469,30 @@ async def set_role(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     return Reply.text(f"{target.display_name} is now {article(role.word)}.")
 
 
+async def follow_platform_role(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, FollowPlatformRole)
+    member = await lookups.actor(uow, cmd)
+    community = await lookups.community(uow, cmd)
+    role = cmd.role
+    if str(cmd.ctx.actor) in community.admins and role < Role.ADMIN:
+        return Reply.text(f"{member.display_name} stays an admin: the config names them.")
+    if member.role == role:
+        return Reply.text(f"{member.display_name} is {article(role.word)} already.")
+    if member.role is Role.ADMIN and await uow.members.count(member.community, Role.ADMIN) <= 1:
+        return Reply.text(f"{member.display_name} stays the last admin.", ok=False)
+    await uow.members.update(replace(member, role=role))
+    await uow.log.append(
+        member.community,
+        at=deps.clock.now(),
+        kind="role set",
+        proposal=None,
+        actor=None,
+        data={"member": member.id, "role": role.word, "by": "platform"},
+    )
+    await deps.commit(uow, events=False)
+    return Reply.text(f"{member.display_name} is now {article(role.word)} (from the platform).")
+
+
 async def set_class(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, SetClass)
     admin = await lookups.actor(uow, cmd)
@@ -570,6 +595,7 @@ HANDLERS: dict[type[Command], Handler] = {
     Remind: remind,
     Bind: bind,
     SetRole: set_role,
+    FollowPlatformRole: follow_platform_role,
     SetClass: set_class,
     Join: join,
     # Deliberation

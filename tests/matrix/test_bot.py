@@ -226,6 +226,24 @@ async def test_room_power_levels_give_roles_as_configured(
     assert relates_to(ack)["key"] == "✅"
 
 
+async def test_a_power_level_change_reaches_the_member_without_a_restart(
+    members: MakeMember, bot: MakeBot
+) -> None:
+    _, room, (alice, carol) = await bound_room(members, bot, "alice", "carol")
+    await said(alice, room, "!propose Hire a baker vote=2d")
+    _, refused = await said(carol, room, "!close 1 enough")
+    assert "Only a moderator or above can close a vote early" in body(refused)
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.power_levels"
+    levels = await alice.api("GET", path)
+    levels["users"][carol.user_id] = 50
+    await alice.api("PUT", path, levels)
+    await alice.wait_for(
+        room, lambda e: content(e).get("users", {}).get(carol.user_id) == 50, within=WITHIN
+    )
+    _, ack = await said(carol, room, "!close 1 we have decided")  # 50: now a moderator
+    assert relates_to(ack)["key"] == "✅"
+
+
 async def test_an_upgraded_room_takes_its_binding_along(members: MakeMember, bot: MakeBot) -> None:
     folkmoot, room, (alice,) = await bound_room(members, bot, "alice")
     await said(alice, room, "!propose Move house vote=2d")

@@ -6,9 +6,10 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from governance.domain.commands import Context, Join
+from governance.domain.commands import Context, FollowPlatformRole, Join
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId
+from governance.domain.members import Role
 from governance.store import tables as t
 from governance.text.messages import Audience
 from tests.chat import Chat
@@ -84,6 +85,20 @@ async def test_the_roll_is_frozen_when_voting_opens(chat: Chat) -> None:
     await chat.ok("alice", "!propose Close on Mondays")
     assert "not on the voter roll of #2" in await chat.fails("carol", "!vote 2 yes")
     assert "Ballots so far: 0 of 3." in await chat.ok("dora", "!status 2")
+
+
+async def test_a_role_from_the_platform_leaves_a_frozen_roll_alone(chat: Chat) -> None:
+    await chat.ok("alice", "!propose Open on Sundays")
+    ctx = Context(chat.account("carol"), chat.room, CommunityId("demo"), chat.clock.now())
+    moved = await chat.app.governance.handle(FollowPlatformRole(ctx, Role.OBSERVER))
+    assert moved.message.plain() == "carol is now an observer (from the platform)."
+    assert await chat.ok("carol", "!vote 1 yes") == "Your vote on #1 is recorded: yes."
+    await chat.ok("alice", "!propose Close on Mondays")
+    assert "not on the voter roll of #2" in await chat.fails("carol", "!vote 2 yes")
+    admin = Context(chat.account("root"), chat.room, CommunityId("demo"), chat.clock.now())
+    await chat.join("root")  # an admin named in the config stays one
+    kept = await chat.app.governance.handle(FollowPlatformRole(admin, Role.MEMBER))
+    assert kept.message.plain() == "root stays an admin: the config names them."
 
 
 async def test_bots_and_bridge_puppets_never_join_a_roll(chat: Chat) -> None:
