@@ -1,6 +1,7 @@
 """One community on Matrix and Discord at once, one bot process (`run_bot` with both
 adapters): a proposal made on Matrix is carded on both, votes from both platforms land
-in one tally, and the close is announced on both.
+in one tally, a person linking their two accounts keeps one ballot (and changes it from
+either platform), and the close is announced on both.
 
 A real Synapse for Matrix, and discord.py's real HTTP and gateway code against the
 loopback Discord fake."""
@@ -8,6 +9,7 @@ loopback Discord fake."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -23,7 +25,7 @@ from governance.store import tables as t
 from governance.store.engine import make_engine
 from tests.discord.conftest import discord_fake  # noqa: F401  (the fixture)
 from tests.discord.fake import FakeDiscord, FakeUser
-from tests.matrix.deployment import WITHIN, body, room_with_bot, said
+from tests.matrix.deployment import WITHIN, body, next_invite, room_with_bot, said
 from tests.matrix.homeserver import Synapse, register
 from tests.matrix.member import MakeMember, content
 
@@ -128,6 +130,21 @@ async def test_one_tally_across_matrix_and_discord(
     assert "1 yes, 1 no" in body(results)
     assert content(results)["m.mentions"] == {}
 
+    # bob links his Matrix account to carol's Discord one: one member, one ballot.
+    await bob.send_text(room, "!link")
+    direct = await next_invite(bob)
+    await bob.join(direct)
+    told = await bob.wait_for(direct, lambda e: "!link " in body(e), within=WITHIN)
+    code = re.search(r"[A-Z2-9]{5}-[A-Z2-9]{5}", body(told))
+    assert code is not None, body(told)
+    linked = await _discord_says(fake, carol, "link", text=code.group(0))
+    assert "Both accounts had voted on #1; the later ballot counts" in linked
+    _, after = await said(alice, room, "!results 1")
+    assert "0 yes, 1 no" in body(after)  # carol's later no counts, once
+    await said(bob, room, "!vote 1 yes")  # the same person, from the other platform
+    _, changed = await said(alice, room, "!results 1")
+    assert "1 yes, 0 no" in body(changed)  # changed, not added
+
     # The close, brought to now: the result is announced on both platforms.
     engine = make_engine(folkmoot.settings.db_url())
     try:
@@ -140,7 +157,8 @@ async def test_one_tally_across_matrix_and_discord(
     finally:
         await engine.dispose()
     closed = await alice.wait_for(room, lambda e: "#1 Share the van — voting closed" in body(e))
-    assert "1 yes, 1 no" in body(closed)
+    assert "Passed — 1 yes, 0 no." in body(closed)
+    assert "Ballots: 1 of 3 on the roll." in body(closed)  # bob and carol: one place
 
     def result_posted() -> bool:
         return any(
