@@ -560,7 +560,7 @@ async def export_parts(app: App) -> tuple[float, float]:
     async with app.factory(read_only=True) as uow:
         stories = await uow.stories.all(COMMUNITY, tuple(Consent))
     read = time.perf_counter() - start
-    book = story_export.Book(COMMUNITY, datetime.now(UTC), stories, {}, {})
+    book = story_export.Book(COMMUNITY, datetime.now(UTC), stories, {}, {}, {})
     start = time.perf_counter()
     book.markdown()
     render = time.perf_counter() - start

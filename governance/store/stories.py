@@ -65,10 +65,17 @@ class StoryRepo(_Repo):
         # community's lock (PostgreSQL) or the database's (SQLite), so a community's
         # stories have the same order by either (`find` relies on it).
         await self._serialise(story.community)
+        counter = t.story_numbers
         last = await self.conn.scalar(
-            select(func.max(S.c.number)).where(S.c.community_id == story.community)
+            select(counter.c.last).where(counter.c.community_id == story.community)
         )
-        number = (last or 0) + 1
+        number = (last or 0) + 1  # never a withdrawn story's number again
+        if last is None:
+            await self.conn.execute(insert(counter).values(community_id=story.community, last=1))
+        else:
+            await self.conn.execute(
+                update(counter).where(counter.c.community_id == story.community).values(last=number)
+            )
         new_id = (
             await self.conn.execute(
                 insert(S)

@@ -406,6 +406,13 @@ stories = Table(
     UniqueConstraint("community_id", "number", name="uq_stories_number"),
     Index("ix_stories_prompt", "community_id", "prompt"),
     Index("ix_stories_proposal", "community_id", "proposal"),
+    Index(
+        "ix_stories_listed",
+        "community_id",
+        "number",
+        sqlite_where=text("hidden_reason IS NULL"),
+        postgresql_where=text("hidden_reason IS NULL"),
+    ),
 )
 """Members' stories. ``tags`` is `` a b `` (each tag between spaces, for LIKE). An
 anonymous story has no ``author_id``, only ``author_tag``. Its text is searched through
@@ -440,6 +447,15 @@ link_attempts = Table(
     Index("ix_link_attempts_account", "platform", "account_id", "at"),
 )
 """Refused codes, per account sending them, for the limit on tries (kept an hour)."""
+
+story_numbers = Table(
+    "story_numbers",
+    metadata,
+    Column("community_id", String(64), ForeignKey("communities.id"), primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+"""Each community's last story number: numbers are never given twice, even after the
+newest story is withdrawn."""
 
 UNMIRRORED = ("stories_fts", "ix_stories_fts")
 """Prefixes of what migrations create for full-text search and this module does not

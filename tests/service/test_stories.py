@@ -278,3 +278,12 @@ async def test_a_reply_in_a_prompts_thread_is_a_story_for_it(chat: Chat) -> None
         chat.room, f"thread-of-{key}", chat.account("carol"), "   ", chat.clock.now()
     )
     assert empty is not None and not empty.ok
+
+
+async def test_a_withdrawn_storys_number_is_never_given_again(chat: Chat) -> None:
+    await chat.ok("bob", "!story First")
+    await chat.ok("bob", "!story Second")
+    await chat.ok("bob", "!story withdraw 2")
+    told = await chat.ok("carol", "!story Third")
+    assert told.startswith("Thank you: your story is #3")
+    assert "There is no story #2" in await chat.fails("bob", "!story edit 2 again")
