@@ -208,6 +208,8 @@ class DiscordConfig(BaseModel):
     """Guilds whose slash commands are synced at start."""
     roles: dict[str, str] = {}
     """Discord role name → folkmoot role (``{ Stewards = "moderator" }``)."""
+    classes: dict[str, str] = {}
+    """Discord role name → stakeholder class (``{ Workers = "workers" }``)."""
     message_content: bool = False
     """Ask for the privileged message-content intent: ``!`` text commands in channels."""
     api_base: str | None = Field(default=None, pattern=r"^https?://")
@@ -226,6 +228,16 @@ class DiscordConfig(BaseModel):
         for name, word in value.items():
             if word not in ("observer", "member", "moderator", "admin"):
                 raise ValueError(f"roles: {name} = {word!r} is not a folkmoot role")
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, word in value.items():
+            if not word.strip() or len(word) > 40 or word.strip().lower() == "none":
+                raise ValueError(
+                    f"classes: {name} = {word!r} is not a class name (1 to 40 characters)"
+                )
         return value
 
     @model_validator(mode="after")

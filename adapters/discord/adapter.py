@@ -37,7 +37,13 @@ from adapters.discord.stories import (
     story_text_command,
 )
 from adapters.discord.tally import DEFAULT_INTERVAL, TallyEdits
-from governance.domain.commands import Context, FollowPlatformRole, Join, TellStory
+from governance.domain.commands import (
+    Context,
+    FollowPlatformClass,
+    FollowPlatformRole,
+    Join,
+    TellStory,
+)
 from governance.domain.errors import GovernanceError
 from governance.domain.ids import AccountRef, CommunityId, ProposalNumber, RoomRef
 from governance.domain.members import Role
@@ -53,6 +59,8 @@ PLATFORM = "discord"
 ACK = "✅"
 READY_TIMEOUT = 30.0
 CARD = "card"
+CONFLICTED = "\x00conflict"
+"""A member's Discord roles map to different classes: their class is left alone."""
 CLOSED_DMS = 50007
 """Discord's error code for a user who takes no direct messages from the bot."""
 
@@ -74,7 +82,9 @@ class DiscordSettings:
     guilds: tuple[int, ...] = ()
     """Guilds whose slash commands are synced at start (each at once, unlike global ones)."""
     role_names: Mapping[str, str] = field(default_factory=dict)
-    """Discord role name → core role word, for members seen the first time."""
+    """Discord role name → core role word: members' roles follow their Discord roles."""
+    class_names: Mapping[str, str] = field(default_factory=dict)
+    """Discord role name → stakeholder class: members' classes follow too."""
     message_content: bool = False
     """The privileged intent: only then do ``!`` text commands work in channels."""
     shard_count: int | None = None
@@ -123,7 +133,7 @@ class DiscordAdapter(discord.AutoShardedClient):
             self.tree.add_command(command)
         self.drafts = Drafts()
         self._runner: asyncio.Task[None] | None = None
-        self._known: dict[tuple[CommunityId, str], Role | None] = {}
+        self._known: dict[tuple[CommunityId, str], tuple[Role | None, str | None]] = {}
         """(community, account) pairs known to be members, with the role their Discord
         roles gave when last seen: a click needs no lookup, and a change is noticed."""
 
@@ -350,22 +360,41 @@ class DiscordAdapter(discord.AutoShardedClient):
             return None
         actor = AccountRef(PLATFORM, str(user.id))
         key = (community, actor.account_id)
-        mapped = self._mapped_role(user)
+        mapped = (self._mapped_role(user), self._mapped_class(user))
+        ctx = Context(actor, room, community, datetime.now(UTC))
         if key in self._known:  # a member already: no need to ask the store again
-            if mapped is not None and self._known[key] not in (None, mapped):
-                # Their Discord roles changed since we last saw them: the role follows.
-                ctx = Context(actor, room, community, datetime.now(UTC))
-                await self._governance.handle(FollowPlatformRole(ctx, mapped))
+            seen = self._known[key]
+            if mapped[1] == CONFLICTED:  # which class? neither: it stays as it was
+                mapped = (mapped[0], seen[1])
+            # Their Discord roles changed since we last saw them: role and class follow.
+            if mapped[0] is not None and seen[0] not in (None, mapped[0]):
+                await self._governance.handle(FollowPlatformRole(ctx, mapped[0]))
+            if mapped[1] is not None and seen[1] not in (None, mapped[1]):
+                await self._governance.handle(FollowPlatformClass(ctx, mapped[1] or None))
             self._known[key] = mapped
             return community
         if await self._governance.member(community, actor) is None:
-            ctx = Context(actor, room, community, datetime.now(UTC))
-            granted = None if mapped is Role.MEMBER else mapped
+            granted = None if mapped[0] is Role.MEMBER else mapped[0]
             joined = await self._governance.handle(Join(ctx, _name(user)[:80], role=granted))
             if not joined.ok:
                 return community  # the command itself will say what is wrong
+            if mapped[1] and mapped[1] != CONFLICTED:
+                await self._governance.handle(FollowPlatformClass(ctx, mapped[1]))
         self._known[key] = mapped
         return community
+
+    def _mapped_class(self, user: discord.abc.User) -> str | None:
+        """The class `user`'s Discord roles give by the config ("" for none); None when
+        the config maps no classes; `CONFLICTED` when roles map to different classes
+        (the member's class is then left as it is, and the conflict logged)."""
+        names = self.settings.class_names
+        if not names:
+            return None
+        found = sorted({names[r] for r in _roles(user) if r in names})
+        if len(found) > 1:
+            log.warning("Discord roles mapped to different classes (%s): class unchanged", found)
+            return CONFLICTED
+        return found[0] if found else ""
 
     def _mapped_role(self, user: discord.abc.User) -> Role | None:
         """The role `user`'s Discord roles give by the config (the highest; member when

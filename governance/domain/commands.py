@@ -140,6 +140,14 @@ class FollowPlatformRole(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class FollowPlatformClass(Command):
+    """The platform gives the actor a stakeholder class (a Discord role mapped by the
+    config), or none: their class follows. Rolls already frozen stay."""
+
+    stakeholder_class: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SetClass(Command):
     member: str
     stakeholder_class: str

@@ -19,6 +19,7 @@ from governance.domain.commands import (
     EndPrompt,
     Erase,
     Extend,
+    FollowPlatformClass,
     FollowPlatformRole,
     HideStory,
     Join,
@@ -493,6 +494,28 @@ async def follow_platform_role(cmd: Command, uow: UnitOfWork, deps: Deps) -> Rep
     return Reply.text(f"{member.display_name} is now {article(role.word)} (from the platform).")
 
 
+async def follow_platform_class(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, FollowPlatformClass)
+    member = await lookups.actor(uow, cmd)
+    name = cmd.stakeholder_class
+    if name is not None:
+        name = check_text("class", name, MAX_CLASS_LENGTH).lower()
+    if member.stakeholder_class == name:
+        return Reply.text(f"{member.display_name}'s class is unchanged.")
+    await uow.members.update(replace(member, stakeholder_class=name))
+    await uow.log.append(
+        member.community,
+        at=deps.clock.now(),
+        kind="class set",
+        proposal=None,
+        actor=None,
+        data={"member": member.id, "class": name, "by": "platform"},
+    )
+    await deps.commit(uow, events=False)
+    shown = f"in the class {name}" if name else "in no class"
+    return Reply.text(f"{member.display_name} is now {shown} (from the platform).")
+
+
 async def set_class(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, SetClass)
     admin = await lookups.actor(uow, cmd)
@@ -596,6 +619,7 @@ HANDLERS: dict[type[Command], Handler] = {
     Bind: bind,
     SetRole: set_role,
     FollowPlatformRole: follow_platform_role,
+    FollowPlatformClass: follow_platform_class,
     SetClass: set_class,
     Join: join,
     # Deliberation

@@ -4,7 +4,14 @@ with the role."""
 
 from __future__ import annotations
 
-from tests.discord.conftest import WITHIN, Deployment
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from adapters.discord.adapter import DiscordAdapter
+from governance.store import tables as t
+from governance.store.platform_state import PlatformState
+from tests.discord.conftest import WITHIN, Deployment, _no_identify_wait
 from tests.discord.fake import FakeDiscord, FakeUser
 
 
@@ -30,3 +37,41 @@ async def test_a_discord_role_change_reaches_the_member_without_a_restart(
     await deployed.propose(alice, fake.channel("governance"), "Fix the fence", vote="3d")
     refused = await _ask(fake, sam, "close", proposal=2, text="again")
     assert refused.startswith("Only a moderator or above can close a vote early")
+
+
+async def test_discord_roles_give_stakeholder_classes_and_a_conflict_changes_nothing(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    await deployed.bot.stop_adapter()
+    bot = DiscordAdapter(
+        replace(deployed.bot.settings, class_names={"Workers": "workers", "Users": "users"}),
+        deployed.app.governance,
+        PlatformState(deployed.app.factory, "discord"),
+    )
+    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+    deployed.outlets["discord"] = bot
+    await bot.start_adapter()
+    try:
+        workers, users = fake.add_role("Workers"), fake.add_role("Users")
+        sam = fake.add_member("sam", roles=[workers])
+
+        async def class_of_sam() -> str | None:
+            await _ask(fake, sam, "status")
+            async with deployed.app.engine.connect() as conn:
+                found = await conn.scalar(
+                    select(t.members.c.stakeholder_class)
+                    .join(t.accounts, t.accounts.c.member_id == t.members.c.id)
+                    .where(t.accounts.c.account_id == str(sam.id))
+                )
+            return None if found is None else str(found)
+
+        assert await class_of_sam() == "workers"
+        fake.set_roles(sam, [users])
+        assert await class_of_sam() == "users"
+        fake.set_roles(sam, [users, workers])  # two classes at once: which? neither
+        assert await class_of_sam() == "users"
+        fake.set_roles(sam, [])
+        assert await class_of_sam() is None
+    finally:
+        await bot.stop_adapter()
