@@ -268,6 +268,26 @@ class DiscordConfig(BaseModel):
         return self
 
 
+class HttpConfig(BaseModel):
+    """``/healthz`` and ``/metrics`` (bot.health); ``FOLKMOOT_HTTP_PORT`` / ``_HOST`` win."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: int = Field(ge=0, le=65535)
+    host: str = "127.0.0.1"
+
+
+class LogConfig(BaseModel):
+    """``FOLKMOOT_LOG_LEVEL`` / ``FOLKMOOT_LOG_FORMAT`` win over these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"] = (
+        "INFO"
+    )
+    format: Literal["json", "text"] = "json"
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -275,6 +295,8 @@ class FileConfig(BaseModel):
     record: RecordConfig | None = None
     matrix: MatrixConfig | None = None
     discord: DiscordConfig | None = None
+    http: HttpConfig | None = None
+    log: LogConfig | None = None
 
     @model_validator(mode="after")
     def _federations(self) -> FileConfig:
@@ -296,6 +318,11 @@ class Settings(BaseSettings):
     config: Path | None = None
     sqlite_synchronous: str = "NORMAL"
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    """``folkmoot run``'s log lines: JSON, one object a line (bot.logs), or text."""
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    """Serve ``/healthz`` and ``/metrics`` on this port (bot.health); unset: off."""
+    http_host: str | None = None
     lease_retry_seconds: float = Field(default=5.0, gt=0)
     """How often an instance that does not hold a platform's lease tries for it, and
     how often the holder checks it still does (several instances on one database)."""
@@ -325,6 +352,35 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"FOLKMOOT_{name.upper()}_FILE: cannot read {path} ({error.strerror})"
             ) from None
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows, for the logs to redact."""
+        values = []
+        for name in ("matrix_password", "matrix_token", "discord_token"):
+            try:
+                value = self.secret(name)
+            except ConfigError:
+                continue
+            if value:
+                values.append(value)
+        return values
+
+    def log_settings(self, config: FileConfig) -> tuple[str, Literal["json", "text"]]:
+        """(level, format): the environment's, else the file's ``[log]``, else defaults."""
+        file = config.log or LogConfig()
+        level = self.log_level if "log_level" in self.model_fields_set else file.level
+        fmt = self.log_format if "log_format" in self.model_fields_set else file.format
+        return level.upper(), fmt
+
+    def http_address(self, config: FileConfig) -> tuple[str, int] | None:
+        """Where to serve ``/healthz`` and ``/metrics``, or None when off."""
+        port = self.http_port
+        if port is None and config.http is not None:
+            port = config.http.port
+        if port is None:
+            return None
+        host = self.http_host or (config.http.host if config.http else "127.0.0.1")
+        return host, port
 
     def db_url(self) -> str:
         if self.database_url:

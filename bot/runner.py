@@ -24,8 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.discord.adapter import DiscordAdapter, DiscordSettings
 from adapters.matrix.adapter import MatrixAdapter, MatrixSettings
 from adapters.record.outlet import RecordingOutlet
+from bot import logs
 from bot.bootstrap import App, author_key, bootstrap, ensure_binding
 from bot.config import ConfigError, DiscordConfig, FileConfig, Settings
+from bot.health import HealthServer, lease_probe
+from bot.metrics import Metrics, instrument
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.dispatcher import Dispatcher
@@ -256,7 +259,24 @@ def _record_rooms(config: FileConfig) -> list[tuple[RoomRef, CommunityId]]:
     return rooms
 
 
+def _connected(
+    platform: str, matrix: MatrixAdapter | None, discord_link: DiscordConnection | None
+) -> Callable[[], bool] | None:
+    """Whether the adapter holding `platform` is connected (for /healthz)."""
+    if platform == "matrix" and matrix is not None:
+        return lambda: matrix._sync_task is not None and not matrix._sync_task.done()
+    if platform == "discord" and discord_link is not None:
+        return lambda: discord_link.bot.is_ready() and not discord_link.bot.is_closed()
+    return None
+
+
 async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | None = None) -> int:
+    level, fmt = settings.log_settings(config)
+    with logs.configured(level, fmt, settings.secret_values()):
+        return await _run(settings, config, stop)
+
+
+async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | None) -> int:
     outlets = _outlets(config)
     if not outlets and config.matrix is None and config.discord is None:
         raise NoAdapterConfigured(NO_ADAPTER)
@@ -280,6 +300,10 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     settle_memory()
     wakeup = SchedulerWakeup(app.governance.run_due, clock)
     app.deps.wakeup = wakeup
+    metrics = Metrics()
+    instrument(app.governance, metrics, clock)
+    app.deps.on_due_ran = metrics.due_ran(clock)
+    health = HealthServer(engine, clock, metrics)
     connections: dict[str, Connection] = {}
     matrix = _matrix(settings, config, app)
     if matrix is not None:
@@ -289,9 +313,11 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
     if config.discord is not None and discord_settings is not None:
         discord_link = DiscordConnection(config.discord, discord_settings, app, outlets)
         connections["discord"] = (discord_link.connect, discord_link.disconnect)
+    connections = {p: (metrics.counting_connects(p, c[0]), c[1]) for p, c in connections.items()}
     # Nothing is delivered to a platform before its lease is taken.
     keepers = []
     for platform, name in _lease_names(config, discord_settings).items():
+        health.platforms[platform] = lambda: "starting"
         app.dispatcher.pause(platform)
         keepers.append(
             _keeper(
@@ -315,13 +341,19 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
         asyncio.create_task(_watch_due(app, wakeup, settings.due_poll_seconds)),
     ]
     try:
+        address = settings.http_address(config)
+        if address is not None:  # before connecting anywhere: a port in use stops us here
+            await health.start(*address)
         for room, community in rooms:
             await ensure_binding(app, room, community)
-        for keeper in keepers:
+        for platform, keeper in zip(list(health.platforms), keepers, strict=True):
             await keeper.attempt()
             if keeper.failure is not None:  # bad credentials, an unreachable server…
                 raise AdapterStartError(f"{keeper.name}: {keeper.failure}")
             background.append(asyncio.create_task(keeper.run(), name=f"lease {keeper.name}"))
+            health.platforms[platform] = lease_probe(
+                keeper, _connected(platform, matrix, discord_link)
+            )
         wakeup.start()
         # Whatever fell due while we were down runs now; the scheduler takes it from here.
         ran = await app.governance.run_due()
@@ -332,6 +364,7 @@ async def run_bot(settings: Settings, config: FileConfig, stop: asyncio.Event | 
         )
         await stop.wait()
     finally:
+        await health.stop()
         wakeup.shutdown()
         for task in background:
             task.cancel()

@@ -1,0 +1,203 @@
+"""`folkmoot run`'s /healthz and /metrics, over real HTTP, and a port already in use."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+import bot.runner
+from bot.config import FileConfig, HttpConfig, RecordConfig, Settings
+from bot.health import HealthServer
+from bot.metrics import Metrics, instrument
+from governance.domain.commands import Context, Join
+from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.members import Role
+from governance.service.app import Governance
+from governance.service.clocks import SystemClock
+from governance.store.engine import make_engine
+from tests.cli.test_cli import TIMEOUT, folkmoot
+from tests.conftest import COMMUNITIES
+
+HALL = RoomRef("record", "hall")
+
+
+class Said(logging.Handler):
+    """Log records of some loggers, awaited by their message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._news = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self._news.set()
+
+    async def said(self, text: str) -> logging.LogRecord:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                self._news.clear()
+                for record in self.records:
+                    if text in record.getMessage():
+                        return record
+                await self._news.wait()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[str, Governance]]:
+    """`run_bot` in this process with a record outlet and the endpoint on a free port:
+    its base URL, and the Governance the adapters would call."""
+    governances: list[Governance] = []
+
+    def keep(governance: Governance, metrics: Metrics, clock: object) -> None:
+        governances.append(governance)
+        instrument(governance, metrics, clock)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.runner, "instrument", keep)
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    config = FileConfig(
+        communities=COMMUNITIES,
+        record=RecordConfig(path=tmp_path / "record.jsonl", rooms=["demo=hall"]),
+        http=HttpConfig(port=0),
+    )
+    said = Said()
+    watched = [logging.getLogger(name) for name in ("bot.health", "bot.runner")]
+    for logger in watched:
+        logger.addHandler(said)
+        logger.setLevel(logging.INFO)
+    stop = asyncio.Event()
+    task = asyncio.create_task(bot.runner.run_bot(settings, config, stop))
+    try:
+        listening = await said.said("health and metrics at")
+        await said.said("folkmoot running")
+        port = listening.args[1]  # type: ignore[index]
+        yield f"http://127.0.0.1:{port}", governances[0]
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, timeout=TIMEOUT) == 0
+        for logger in watched:
+            logger.removeHandler(said)
+            logger.setLevel(logging.NOTSET)
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """A sample's value in Prometheus' text format (None if absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    head = f"{name}{{{want}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(head + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def test_healthz_and_metrics_over_http_change_after_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        running(tmp_path, monkeypatch) as (base, governance),
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.get(f"{base}/healthz") as response:
+            assert response.status == 200
+            assert await response.json() == {
+                "status": "ok",
+                "database": "ok",
+                "platforms": {"record": "connected"},
+            }
+        async with http.get(f"{base}/metrics") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/plain")
+            before = await response.text()
+        assert sample(before, "folkmoot_votes_cast_total") == 0
+        assert sample(before, "folkmoot_open_proposals", status="voting") == 0
+        assert sample(before, "folkmoot_database_up") == 1
+
+        clock = SystemClock()
+        for name in ("alice", "bob"):
+            ctx = Context(AccountRef("record", name), HALL, CommunityId("demo"), clock.now())
+            role = Role.ADMIN if name == "alice" else None
+            assert (await governance.handle(Join(ctx, name, role=role))).ok
+
+        async def say(name: str, text: str) -> bool:
+            reply = await governance.handle_text(
+                HALL, AccountRef("record", name), text, clock.now()
+            )
+            assert reply is not None
+            return reply.ok
+
+        assert await say("alice", "!propose Fix the roof vote=1d")
+        assert await say("bob", "!vote 1 yes")
+        assert not await say("bob", "!vote 99 yes")  # no such proposal: refused
+        assert not await say("bob", "!frobnicate")  # not a command at all: refused
+
+        async with http.get(f"{base}/metrics") as response:
+            after = await response.text()
+        assert sample(after, "folkmoot_votes_cast_total") == 1
+        assert sample(after, "folkmoot_commands_total", kind="CastVote", outcome="ok") == 1
+        assert sample(after, "folkmoot_commands_total", kind="CastVote", outcome="refused") == 1
+        assert sample(after, "folkmoot_commands_total", kind="Join", outcome="ok") == 2
+        assert sample(after, "folkmoot_commands_total", kind="unparsed", outcome="refused") == 1
+        assert sample(after, "folkmoot_open_proposals", status="voting") == 1
+        count = sample(after, "folkmoot_interaction_latency_seconds_count", platform="record")
+        assert count == 6
+        for metric in ("outbox_depth", "outbox_oldest_age_seconds", "dead_letters"):
+            assert sample(after, f"folkmoot_{metric}") is not None, metric
+        # Labels come from fixed sets: no member, account or choice in them.
+        labelled = [line for line in after.splitlines() if "{" in line and line[0] != "#"]
+        for word in ("alice", "bob", "yes", "hall", "roof"):
+            assert not any(word in line for line in labelled), word
+
+
+async def test_healthz_names_the_part_that_is_down(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    server = HealthServer(engine, SystemClock(), Metrics())
+    server.platforms = {"matrix": lambda: "down", "discord": lambda: "standby"}
+    await server.start("127.0.0.1", 0)
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{server.port}/healthz") as response,
+        ):
+            assert response.status == 503
+            assert await response.json() == {
+                "status": "down",
+                "database": "ok",
+                "platforms": {"discord": "standby", "matrix": "down"},
+                "down": ["platform matrix"],
+            }
+    finally:
+        await server.stop()
+        await engine.dispose()
+
+
+async def test_a_port_in_use_stops_run_with_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "folkmoot.toml"
+    config.write_text(f'[[communities]]\nname = "demo"\n\n[record]\npath = "{tmp_path}/r.jsonl"\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "FOLKMOOT_CONFIG": str(config),
+            "FOLKMOOT_DATA_DIR": str(tmp_path),
+            "FOLKMOOT_HTTP_PORT": str(port),
+        }
+        code, _, err = await folkmoot("run", env=env, cwd=tmp_path)
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "already in use" in err
+    assert "FOLKMOOT_HTTP_PORT" in err
+    assert "Traceback" not in err
+    # Nothing was connected or delivered before it stopped.
+    assert not (tmp_path / "r.jsonl").exists()
+    assert json.loads(err.splitlines()[0]) if err.startswith("{") else True
