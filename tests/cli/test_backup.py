@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import sqlite3
 import stat
 import tarfile
 from collections.abc import AsyncIterator
@@ -84,6 +85,12 @@ async def test_a_backup_during_a_vote_burst_restores_every_committed_ballot(
 ) -> None:
     data = tmp_path / "data"
     kept = _platform_state(data)
+    # The encryption store is an SQLite file too, open (its last write only in the WAL).
+    crypto = sqlite3.connect(data / "matrix" / "@bot:example.org_DEV.db")
+    crypto.execute("PRAGMA journal_mode=WAL")
+    crypto.execute("CREATE TABLE olm_sessions (id TEXT)")
+    crypto.execute("INSERT INTO olm_sessions VALUES ('session-1')")
+    crypto.commit()
     async with room_at(db_url, SimulatedClock(START)) as chat:
         await chat.join("alice", admin=True)
         voters = [f"v{i:02}" for i in range(VOTERS)]
@@ -128,6 +135,7 @@ async def test_a_backup_during_a_vote_burst_restores_every_committed_ballot(
         assert code == 0, err
         assert "backup written" in out
         assert during > 0, "no vote was taken while the backup ran"
+    crypto.close()
 
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     env = _restore_env(backend, tmp_path, other_db)
@@ -142,6 +150,12 @@ async def test_a_backup_during_a_vote_burst_restores_every_committed_ballot(
         assert (restored / name).read_bytes() == content
     for name in ("author-key", "matrix/session.json"):
         assert stat.S_IMODE((restored / name).stat().st_mode) == 0o600
+    store = sqlite3.connect(restored / "matrix" / "@bot:example.org_DEV.db")
+    try:
+        assert store.execute("SELECT id FROM olm_sessions").fetchall() == [("session-1",)]
+    finally:
+        store.close()
+    assert not list((restored / "matrix").glob("*-wal"))
 
     url = other_db if backend == "postgresql" else f"sqlite:///{restored / 'folkmoot.db'}"
     engine = make_engine(url)
