@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations up to the newest")
     verify = sub.add_parser("verify-log", help="check a community's hash-chained decision log")
     verify.add_argument("community", nargs="?", help="community name (default: every one)")
+    backup = sub.add_parser("backup", help="write the database and data directory to one file")
+    backup.add_argument("file", help="the archive to write (a new file)")
+    restore = sub.add_parser("restore", help="restore a backup into an empty data directory")
+    restore.add_argument("file", help="an archive written by `folkmoot backup`")
     return parser
 
 
@@ -68,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "verify-log":
             return asyncio.run(_verify(settings, args.community))
+        if args.command in ("backup", "restore"):
+            from bot import backup
+
+            return backup.run(args.command, settings, args.file)
     except (ConfigError, NoAdapterConfigured, AdapterStartError) as error:
         print(f"folkmoot: {error}", file=sys.stderr)
         return 2
