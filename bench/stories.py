@@ -430,6 +430,20 @@ async def seed(app: App, n: int, rng: random.Random) -> tuple[Archive, list[Quer
     for i in range(0, len(rows), chunk):
         async with app.engine.begin() as conn:
             await conn.execute(insert(t.stories), rows[i : i + chunk])
+            # Each story's tags in story_tags too, as StoryRepo.add writes them.
+            numbers = [r["number"] for r in rows[i : i + chunk]]
+            found = await conn.execute(
+                select(t.stories.c.id, t.stories.c.number, t.stories.c.tags).where(
+                    t.stories.c.community_id == COMMUNITY, t.stories.c.number.in_(numbers)
+                )
+            )
+            tags = [
+                {"story_id": r.id, "tag": tag, "community_id": COMMUNITY}
+                for r in found
+                for tag in set(r.tags.split())
+            ]
+            if tags:
+                await conn.execute(insert(t.story_tags), tags)
         progress(".")
     del rows
     archive.seed_s = time.perf_counter() - started

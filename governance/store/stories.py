@@ -94,6 +94,14 @@ class StoryRepo(_Repo):
                 .returning(S.c.id)
             )
         ).scalar_one()
+        if story.tags:
+            await self.conn.execute(
+                insert(t.story_tags),
+                [
+                    {"story_id": new_id, "tag": tag, "community_id": story.community}
+                    for tag in story.tags
+                ],
+            )
         return Story(
             new_id,
             story.community,
@@ -135,6 +143,7 @@ class StoryRepo(_Repo):
         await self.conn.execute(update(S).where(S.c.id == story.id).values(hidden_reason=reason))
 
     async def withdraw(self, story: Story) -> None:
+        await self.conn.execute(delete(t.story_tags).where(t.story_tags.c.story_id == story.id))
         await self.conn.execute(delete(S).where(S.c.id == story.id))
         await self._optimise()
 
@@ -176,7 +185,7 @@ class StoryRepo(_Repo):
           what the first do.
         """
         words = query.words.strip()
-        where = self._filters(query)
+        where = self._filters(community, query)
         if words and self.postgres:
             return await self._find_pg_words(community, words, where, limit, offset)
         if words:
@@ -210,7 +219,7 @@ class StoryRepo(_Repo):
             )
         return [_story(r) for r in rows], total
 
-    def _filters(self, query: StoryQuery) -> list[Any]:
+    def _filters(self, community: CommunityId, query: StoryQuery) -> list[Any]:
         where: list[Any] = []
         if set(query.consents) != set(Consent):  # all three: no need to read the column
             where.append(S.c.consent.in_([c.value for c in query.consents]))
@@ -220,8 +229,15 @@ class StoryRepo(_Repo):
             where.append(S.c.prompt == query.prompt)
         if query.proposal is not None:
             where.append(S.c.proposal == query.proposal)
-        for tag in query.tags:
-            where.append(S.c.tags.contains(f" {tag} "))
+        tags = t.story_tags
+        for tag in query.tags:  # through the tags' index, not every story's tags
+            where.append(
+                S.c.id.in_(
+                    select(tags.c.story_id).where(
+                        tags.c.community_id == community, tags.c.tag == tag
+                    )
+                )
+            )
         return where
 
     async def _find_pg_words(

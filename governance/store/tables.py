@@ -457,6 +457,17 @@ story_numbers = Table(
 """Each community's last story number: numbers are never given twice, even after the
 newest story is withdrawn."""
 
+story_tags = Table(
+    "story_tags",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(30), primary_key=True),
+    Column("community_id", String(64), nullable=False),
+    Index("ix_story_tags_tag", "community_id", "tag", "story_id"),
+)
+"""Each story's tags, one row each, for tag filters (``stories.tags`` keeps them for
+showing)."""
+
 UNMIRRORED = ("stories_fts", "ix_stories_fts")
 """Prefixes of what migrations create for full-text search and this module does not
 mirror (FTS5's virtual table and its shadow tables; PostgreSQL's GIN index)."""
