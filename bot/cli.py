@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("file", help="the archive to write (a new file)")
     restore = sub.add_parser("restore", help="restore a backup into an empty data directory")
     restore.add_argument("file", help="an archive written by `folkmoot backup`")
+    sub.add_parser("doctor", help="check the config, database, platforms, clock and disk")
     return parser
 
 
@@ -62,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # the terminal is the chat
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
+        if args.command == "doctor":
+            from bot import doctor
+
+            return doctor.run(settings)
         config = load_file_config(settings.config_path())
         if args.command == "console":
             start = _start_time(args.start)

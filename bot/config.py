@@ -4,10 +4,12 @@ and are never logged."""
 
 from __future__ import annotations
 
+import difflib
 import tomllib
+import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -16,6 +18,7 @@ from pydantic import (
     Field,
     SecretStr,
     StrictInt,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -405,9 +408,66 @@ def load_file_config(path: Path | None) -> FileConfig:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
     try:
         config = FileConfig.model_validate(data)
+    except ValidationError as error:
+        unknown = unknown_keys(error)
+        if unknown:
+            raise ConfigError(f"config file {path}: {'; '.join(unknown)}") from None
+        raise ConfigError(f"config file {path}: {error}") from None
     except ValueError as error:
         raise ConfigError(f"config file {path}: {error}") from None
     names = [c.name for c in config.communities]
     if len(names) != len(set(names)):
         raise ConfigError(f"config file {path}: a community is declared twice")
     return config
+
+
+def unknown_keys(error: ValidationError) -> list[str]:
+    """Each key the file has and no model knows, named with the closest known key:
+    ``unknown key communities[0].timezon (did you mean timezone?)``."""
+    found = []
+    for item in error.errors():
+        if item["type"] != "extra_forbidden":
+            continue
+        loc = item["loc"]
+        where = _dotted(loc)
+        known = _known_keys(FileConfig, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
+        found.append(f"unknown key {where}{hint}")
+    return found
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The fields of the model found by following ``loc`` down from ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: the list's model is already current
+        field = current.model_fields.get(part) if _is_model(current) else None
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    return sorted(current.model_fields) if _is_model(current) else []
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _model_in(annotation: Any) -> Any:
+    """``CommunityConfig`` from ``list[CommunityConfig]`` or ``MatrixConfig | None``."""
+    if _is_model(annotation):
+        return annotation
+    if get_origin(annotation) in (list, Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

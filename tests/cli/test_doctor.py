@@ -1,0 +1,182 @@
+"""`folkmoot doctor`: one line per check, a fix for each failure, exit 1 on any.
+
+The healthy and broken SQLite setups run the real command in a process of its own;
+the Discord checks run in this process against the loopback fake (its fixture points
+discord.py's REST base at it). Matrix is not exercised here: its login check needs a
+homeserver (tests/matrix's Synapse), left for later."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.config import Settings
+from bot.doctor import Check, diagnose
+from governance.store.engine import make_engine
+from governance.store.migrate import head, upgrade
+from tests.cli.test_cli import folkmoot
+from tests.discord.conftest import discord_fake
+from tests.discord.fake import FakeDiscord
+
+__all__ = ["discord_fake"]  # the fixture, used by name below
+
+
+def _env(data_dir: Path, config: Path | None = None) -> dict[str, str]:
+    env = {"FOLKMOOT_DATA_DIR": str(data_dir), "FOLKMOOT_DATABASE_URL": ""}
+    if config is not None:
+        env["FOLKMOOT_CONFIG"] = str(config)
+    return env
+
+
+def _made(data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir
+
+
+async def _migrated(data_dir: Path, revision: str = "head") -> str:
+    _made(data_dir)
+    url = f"sqlite:///{data_dir / 'folkmoot.db'}"
+    engine = make_engine(url)
+    try:
+        await upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+    return url
+
+
+def _lines(out: str, status: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith(status)]
+
+
+async def test_a_healthy_sqlite_setup_is_all_ok(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await _migrated(data)
+    code, out, err = await folkmoot("doctor", env=_env(data), cwd=tmp_path)
+    assert code == 0, out + err
+    assert not _lines(out, "FAIL") and not _lines(out, "warn")
+    for what in ("config:", "database:", "migrations: at head", "clock:", "disk:"):
+        assert any(what in line for line in _lines(out, "ok")), (what, out)
+    assert "skip  matrix: not configured" in out and "skip  discord: not configured" in out
+
+
+async def test_no_database_yet_says_to_migrate(tmp_path: Path) -> None:
+    data = _made(tmp_path / "data")
+    code, out, _ = await folkmoot("doctor", env=_env(data), cwd=tmp_path)
+    assert code == 1
+    assert "FAIL  database: no SQLite database" in out and "fix: run folkmoot migrate" in out
+    assert not (data / "folkmoot.db").exists()  # the doctor made nothing
+
+
+async def test_an_unknown_config_key_is_named_with_the_closest_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await _migrated(data)
+    config = tmp_path / "folkmoot.toml"
+    config.write_text('[[communities]]\nname = "demo"\ntimezon = "UTC"\n[discord]\nguild = [1]\n')
+    code, out, err = await folkmoot("doctor", env=_env(data, config), cwd=tmp_path)
+    assert code == 1 and "Traceback" not in err
+    [line] = _lines(out, "FAIL")
+    assert "unknown key communities[0].timezon (did you mean timezone?)" in line
+    assert "unknown key discord.guild (did you mean guilds?)" in line
+    assert "fix: correct" in line
+    # The database checks still run; the platforms wait for a config that loads.
+    assert "ok    migrations: at head" in out
+    assert "skip  discord: the config file did not load" in out
+
+
+async def test_other_commands_name_the_unknown_key_too(tmp_path: Path) -> None:
+    config = tmp_path / "folkmoot.toml"
+    config.write_text('[log]\nlevle = "debug"\n')
+    code, _, err = await folkmoot("migrate", env=_env(tmp_path, config), cwd=tmp_path)
+    assert code == 2 and "unknown key log.levle (did you mean level?)" in err
+
+
+async def test_a_database_behind_head_says_to_migrate(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await _migrated(data, "0005")
+    code, out, _ = await folkmoot("doctor", env=_env(data), cwd=tmp_path)
+    assert code == 1
+    [line] = _lines(out, "FAIL")
+    assert f"at 0005, behind head {head()}" in line and "fix: run folkmoot migrate" in line
+
+
+async def test_a_database_from_a_newer_folkmoot_is_refused_never_migrated_down(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    url = await _migrated(data)
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        await engine.dispose()
+    code, out, _ = await folkmoot("doctor", env=_env(data), cwd=tmp_path)
+    assert code == 1
+    [line] = _lines(out, "FAIL")
+    assert "at 9999, newer than this folkmoot knows" in line
+    assert "never migrate down" in line and "folkmoot migrate" not in line
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT version_num FROM alembic_version")) == "9999"
+    finally:
+        await engine.dispose()
+
+
+async def _discord_checks(tmp_path: Path, token: str, guilds: list[int]) -> list[Check]:
+    data = tmp_path / "data"
+    await _migrated(data)
+    config = tmp_path / "folkmoot.toml"
+    config.write_text(f"[discord]\nguilds = {guilds}\n")
+    settings = Settings(data_dir=data, config=config, database_url=None, discord_token=token)
+    checks = await diagnose(settings)
+    return [c for c in checks if c.what.startswith("discord")]
+
+
+async def test_discord_with_a_good_token_is_ok(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    checks = await _discord_checks(tmp_path, discord_fake.token, [discord_fake.guild.id])
+    assert [c.status for c in checks] == ["ok", "ok", "ok"], checks
+    assert "accepted" in checks[0].what
+    assert f"guild {discord_fake.guild.id}: the bot is a member" in checks[1].what
+    assert "message content not asked" in checks[2].what
+
+
+async def test_discord_with_a_bad_token_fails_with_a_fix(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    [check] = await _discord_checks(tmp_path, "not-the-token", [discord_fake.guild.id])
+    assert check.status == "FAIL" and "refused" in check.what
+    assert check.fix is not None and "FOLKMOOT_DISCORD_TOKEN" in check.fix
+
+
+async def test_discord_a_guild_the_bot_is_not_in_fails_with_a_fix(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    checks = await _discord_checks(tmp_path, discord_fake.token, [discord_fake.guild.id, 42])
+    assert [c.status for c in checks] == ["ok", "ok", "FAIL", "ok"], checks
+    assert "guild 42: not visible" in checks[2].what
+    assert checks[2].fix is not None and "invite the bot" in checks[2].fix
+
+
+async def test_discord_message_content_asked_but_off_in_the_portal_fails(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data"
+    await _migrated(data)
+    config = tmp_path / "folkmoot.toml"
+    config.write_text("[discord]\nmessage_content = true\n")
+    settings = Settings(
+        data_dir=data, config=config, database_url=None, discord_token=discord_fake.token
+    )
+    checks = await diagnose(settings)
+    [intent] = [c for c in checks if c.what.startswith("discord intents")]
+    assert intent.status == "FAIL" and intent.fix is not None
+    assert "Privileged Gateway Intents" in intent.fix
