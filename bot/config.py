@@ -334,6 +334,12 @@ class Settings(BaseSettings):
     scheduled (and would have woken itself for, had it not stopped)."""
     clock_sync_seconds: float = Field(default=30.0, gt=0)
     """How often the database's clock is read again (PostgreSQL; see DatabaseClock)."""
+    prune_every_seconds: float = Field(default=3600.0, gt=0)
+    """How often delivered announcements and old handled-event ids are pruned
+    (governance.service.retention); the first run is at start."""
+    retention_days: float = Field(default=30.0, gt=0)
+    """How long delivered announcements and handled-event ids are kept. The decision
+    log, dead letters and anything undelivered are kept regardless."""
     matrix_password: SecretStr | None = None
     matrix_password_file: Path | None = None
     matrix_token: SecretStr | None = None

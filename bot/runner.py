@@ -16,6 +16,7 @@ import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import discord
 import yarl
@@ -32,11 +33,13 @@ from bot.metrics import Metrics, instrument
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.dispatcher import Dispatcher
-from governance.service.ports import Outlet
+from governance.service.ports import Clock, Outlet
+from governance.service.retention import RetentionPolicy, prune
 from governance.store.clock import DatabaseClock
 from governance.store.engine import make_engine
 from governance.store.lease import Lease, LeaseKeeper, forget_claims, make_lease
 from governance.store.platform_state import PlatformState
+from governance.store.retention import SqlRetention
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +247,23 @@ async def _keep_time(clock: DatabaseClock, every: float) -> None:
             log.warning("could not read the database's clock (%s)", type(error).__name__)
 
 
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    age = timedelta(days=settings.retention_days)
+    return RetentionPolicy(delivered_after=age, seen_events_after=age)
+
+
+async def _prune_on_schedule(app: App, clock: Clock, settings: Settings) -> None:
+    """Retention (governance.service.retention): at start, then every
+    ``prune_every_seconds``."""
+    retention, policy = SqlRetention(app.factory), retention_policy(settings)
+    while True:
+        try:
+            await prune(retention, clock.now(), policy)
+        except Exception as error:
+            log.warning("retention run failed (%s); trying again later", type(error).__name__)
+        await asyncio.sleep(settings.prune_every_seconds)
+
+
 def _record_rooms(config: FileConfig) -> list[tuple[RoomRef, CommunityId]]:
     if config.record is None:
         return []
@@ -339,6 +359,7 @@ async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | Non
     background = [
         asyncio.create_task(_keep_time(clock, settings.clock_sync_seconds)),
         asyncio.create_task(_watch_due(app, wakeup, settings.due_poll_seconds)),
+        asyncio.create_task(_prune_on_schedule(app, clock, settings), name="retention"),
     ]
     try:
         address = settings.http_address(config)

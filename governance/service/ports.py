@@ -355,6 +355,29 @@ class Outbox(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention batch removed."""
+
+    outbox: int = 0
+    deliveries: int = 0
+    platform_events: int = 0
+
+
+class Retention(Protocol):
+    """Removing what is done with and no longer needed (governance.service.retention).
+    Never the decision log, dead letters, or anything not yet delivered."""
+
+    async def prune_delivered(self, *, before: datetime, limit: int) -> Pruned:
+        """Up to `limit` outbox rows, oldest first, routed before `before` whose every
+        delivery was delivered before `before`, with their deliveries; in one transaction."""
+        ...
+
+    async def prune_seen_events(self, *, before: datetime, limit: int) -> Pruned:
+        """Up to `limit` handled-event ids first seen before `before`; in one transaction."""
+        ...
+
+
 class DueWork(Protocol):
     @property
     def scheduled(self) -> list[datetime]:
