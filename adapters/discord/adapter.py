@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,8 @@ READY_TIMEOUT = 30.0
 CARD = "card"
 CONFLICTED = "\x00conflict"
 """A member's Discord roles map to different classes: their class is left alone."""
+MEMBER_TTL = 60.0
+"""Seconds a member is taken as known without asking the store (clicks come in bursts)."""
 CLOSED_DMS = 50007
 """Discord's error code for a user who takes no direct messages from the bot."""
 
@@ -133,6 +136,8 @@ class DiscordAdapter(discord.AutoShardedClient):
             self.tree.add_command(command)
         self.drafts = Drafts()
         self._runner: asyncio.Task[None] | None = None
+        self._checked: dict[tuple[CommunityId, str], float] = {}
+        """When each member's membership was last read from the store (`MEMBER_TTL`)."""
         self._known: dict[tuple[CommunityId, str], tuple[Role | None, str | None]] = {}
         """(community, account) pairs known to be members, with the role their Discord
         roles gave when last seen: a click needs no lookup, and a change is noticed."""
@@ -362,24 +367,28 @@ class DiscordAdapter(discord.AutoShardedClient):
         key = (community, actor.account_id)
         mapped = (self._mapped_role(user), self._mapped_class(user))
         ctx = Context(actor, room, community, datetime.now(UTC))
-        if key in self._known:  # a member already: no need to ask the store again
-            seen = self._known[key]
-            if mapped[1] == CONFLICTED:  # which class? neither: it stays as it was
-                mapped = (mapped[0], seen[1])
+        seen = self._known.get(key)
+        if seen is not None and mapped[1] == CONFLICTED:  # which class? neither: as it was
+            mapped = (mapped[0], seen[1])
+        now = time.monotonic()
+        if now - self._checked.get(key, -MEMBER_TTL) >= MEMBER_TTL:
+            # Asked again now and then, not at every click: a member may have been
+            # erased (and come back) meanwhile.
+            if await self._governance.member(community, actor) is None:
+                granted = None if mapped[0] is Role.MEMBER else mapped[0]
+                joined = await self._governance.handle(Join(ctx, _name(user)[:80], role=granted))
+                if not joined.ok:
+                    return community  # the command itself will say what is wrong
+                if mapped[1] and mapped[1] != CONFLICTED:
+                    await self._governance.handle(FollowPlatformClass(ctx, mapped[1]))
+                seen = None  # just joined with what the roles give: nothing to follow
+            self._checked[key] = now
+        if seen is not None:
             # Their Discord roles changed since we last saw them: role and class follow.
             if mapped[0] is not None and seen[0] not in (None, mapped[0]):
                 await self._governance.handle(FollowPlatformRole(ctx, mapped[0]))
             if mapped[1] is not None and seen[1] not in (None, mapped[1]):
                 await self._governance.handle(FollowPlatformClass(ctx, mapped[1] or None))
-            self._known[key] = mapped
-            return community
-        if await self._governance.member(community, actor) is None:
-            granted = None if mapped[0] is Role.MEMBER else mapped[0]
-            joined = await self._governance.handle(Join(ctx, _name(user)[:80], role=granted))
-            if not joined.ok:
-                return community  # the command itself will say what is wrong
-            if mapped[1] and mapped[1] != CONFLICTED:
-                await self._governance.handle(FollowPlatformClass(ctx, mapped[1]))
         self._known[key] = mapped
         return community
 

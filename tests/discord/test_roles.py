@@ -5,10 +5,16 @@ with the role."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
+from adapters.discord import adapter as adapter_module
 from adapters.discord.adapter import DiscordAdapter
+from governance.domain.commands import Context, Erase, Join
+from governance.domain.ids import AccountRef, CommunityId, RoomRef
+from governance.domain.members import Role
 from governance.store import tables as t
 from governance.store.platform_state import PlatformState
 from tests.discord.conftest import WITHIN, Deployment, _no_identify_wait
@@ -75,3 +81,20 @@ async def test_discord_roles_give_stakeholder_classes_and_a_conflict_changes_not
         assert await class_of_sam() is None
     finally:
         await bot.stop_adapter()
+
+
+async def test_an_erased_member_who_comes_back_joins_again(
+    deployed: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(adapter_module, "MEMBER_TTL", 0.0)  # ask the store at every click
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    sam = fake.add_member("sam")
+    assert "Nothing is open" in await _ask(fake, sam, "status")
+    room = RoomRef("discord", str(channel.id))
+    admin = Context(AccountRef("test", "root"), room, CommunityId("coop"), datetime.now(UTC))
+    await deployed.app.governance.handle(Join(admin, "root", role=Role.ADMIN))
+    erased = await deployed.app.governance.handle(Erase(admin, "sam"))
+    assert erased.ok, erased.message.plain()
+    answer = await deployed.propose(sam, channel, "Back again")
+    assert answer.json["content"] == "Proposed as #1."  # a member again, not refused
