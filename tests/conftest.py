@@ -4,6 +4,7 @@ simulated clock and a fake outlet that records what members would see."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -76,13 +77,10 @@ async def _pg_admin() -> asyncpg.Connection:
         )
 
 
-@pytest.fixture
-async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database on `backend`, dropped after the test."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'folkmoot.db'}"
-        return
-    name = f"folkmoot_test_{secrets.token_hex(6)}"
+@contextlib.asynccontextmanager
+async def scratch_database(prefix: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database named `prefix`_<random>, dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
     admin = await _pg_admin()
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -96,6 +94,16 @@ async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database on `backend`, dropped after the test."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'folkmoot.db'}"
+        return
+    async with scratch_database("folkmoot_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import gzip
 import io
 import json
 import os
-import secrets
 import shutil
 import sqlite3
 import stat
@@ -18,14 +17,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bot.bootstrap import author_key
 from governance.service.clocks import SimulatedClock
 from governance.store import tables as t
 from governance.store.engine import make_engine
 from tests.cli.test_cli import folkmoot, room_at
-from tests.conftest import PG_ADMIN_URL, START, _pg_admin, postgres_only
+from tests.conftest import START, postgres_only, scratch_database
 
 VOTERS = 30
 HEAD_START = 10
@@ -47,20 +45,8 @@ async def other_db(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield ""
         return
-    name = f"folkmoot_restore_{secrets.token_hex(6)}"
-    admin = await _pg_admin()
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await _pg_admin()
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with scratch_database("folkmoot_restore") as url:
+        yield url
 
 
 def _platform_state(data_dir: Path) -> dict[str, bytes]:
