@@ -531,7 +531,7 @@ class Stories(Protocol):
     async def count_for(self, community: CommunityId, proposal: int) -> int: ...
     async def find(
         self, community: CommunityId, query: StoryQuery, *, limit: int, offset: int = 0
-    ) -> tuple[list[Story], int]: ...
+    ) -> FoundStories: ...
     async def all(self, community: CommunityId, consents: Sequence[Consent]) -> list[Story]: ...
 
 
@@ -545,6 +545,25 @@ class StoryQuery:
     proposal: int | None = None
     consents: tuple[Consent, ...] = tuple(Consent)
     hidden: bool = False
+
+
+SEARCH_COUNT_LIMIT = 1_000
+"""A search (words or tags) counts its matches up to this many. Past it, a page within
+the first ``SEARCH_COUNT_LIMIT`` matches says "more than 1,000" instead of an exact total:
+counting 85,000 matches of "the" costs more than the page, and tells a reader nothing a
+narrower search would not. A listing without words or tags is always counted exactly
+(from an index), and so is a search asked for a page past the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class FoundStories:
+    """One page of `StoryRepo.find`, newest first."""
+
+    stories: list[Story]
+    total: int
+    """How many match in all; with `more`, a lower bound (`SEARCH_COUNT_LIMIT`)."""
+    more: bool = False
+    """More than `total` match: the search was not counted past `SEARCH_COUNT_LIMIT`."""
 
 
 class UnitOfWork(Protocol):

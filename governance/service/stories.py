@@ -245,22 +245,24 @@ async def list_stories(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     await lookups.actor(uow, cmd)
     query = parse_search(cmd.search)
     community = lookups.community_id(cmd)
-    found, total = await uow.stories.find(
-        community, query, limit=PAGE, offset=(cmd.page - 1) * PAGE
-    )
-    if total == 0:
+    found = await uow.stories.find(community, query, limit=PAGE, offset=(cmd.page - 1) * PAGE)
+    if found.total == 0:
         hint = "No stories match." if cmd.search else "No stories yet. Tell one: !story <text>"
         return Reply.text(hint)
-    pages = (total + PAGE - 1) // PAGE
-    if not found:
+    pages = (found.total + PAGE - 1) // PAGE
+    if not found.stories:
         return Reply.text(f"There are {pages} pages of stories; ask for page=1 to {pages}.")
-    authors = await names(uow, found)
-    lines = [story_export.line(s, authors) for s in found]
-    if cmd.page < pages:
+    authors = await names(uow, found.stories)
+    lines = [story_export.line(s, authors) for s in found.stories]
+    if found.more or cmd.page < pages:
         more = f"!stories {cmd.search} page={cmd.page + 1}".replace("  ", " ")
         lines.append(f"More: {more}")
     title = f"Stories of {community}" + (f" matching “{cmd.search}”" if cmd.search else "")
-    return Reply(Message(f"{title} — page {cmd.page} of {pages}, {total} in all:", tuple(lines)))
+    if found.more:
+        counted = f"page {cmd.page}, more than {found.total:,} in all (narrow the search to count)"
+    else:
+        counted = f"page {cmd.page} of {pages}, {found.total} in all"
+    return Reply(Message(f"{title} — {counted}:", tuple(lines)))
 
 
 async def export(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:

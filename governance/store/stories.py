@@ -28,12 +28,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from governance.domain.ids import CommunityId, MemberId
 from governance.domain.stories import Consent, Story
-from governance.service.ports import StoryQuery
+from governance.service.ports import SEARCH_COUNT_LIMIT, FoundStories, StoryQuery
 from governance.store import tables as t
 from governance.store.repositories import _Repo
 
 S = t.stories
 OPTIMISE = "INSERT INTO stories_fts(stories_fts) VALUES ('optimize')"
+WINDOW_MAX = 500
+"""The most stories a common word's page is looked for among before gathering every
+match (`_find_pg_words`): each costs a ``to_tsvector``, about 50 µs."""
+
+
+def _window(limit: int, offset: int) -> int:
+    """Enough of the newest stories to hold the page if one in ten matches."""
+    return min(30 * (offset + limit), WINDOW_MAX)
 
 
 def _story(row: Any) -> Story:
@@ -169,25 +177,26 @@ class StoryRepo(_Repo):
 
     async def find(
         self, community: CommunityId, query: StoryQuery, *, limit: int, offset: int = 0
-    ) -> tuple[list[Story], int]:
+    ) -> FoundStories:
         """Matching stories, newest first, and how many match in all.
 
         Shaped for an archive of 100,000 stories (bench/stories.py, docs/benchmarks.md):
 
+        - A search (words or tags) is counted up to `SEARCH_COUNT_LIMIT` only, when the
+          page asked for lies within that many matches: the count then costs what the
+          page does, not a visit to each of 85,000 matches of a common word.
         - Words are matched through the search index alone. On SQLite the FTS5 match
           drives the query and gives the order: its rowid is the story's id, and within
           a community id order is number order (`add` gives both, in the same order,
-          under a lock). On PostgreSQL the matches are gathered first
-          (a materialised CTE, so the GIN index finds them), then counted and sorted
-          in the same statement; otherwise the planner walks the number index and
-          rebuilds ``to_tsvector`` for every story it passes, seconds for a rare word.
-        - A page past the middle is read from the oldest end, so the last pages cost
-          what the first do.
+          under a lock). On PostgreSQL, see `_find_pg_words`.
+        - A page past the middle of an exact count is read from the oldest end, so the
+          last pages cost what the first do.
         """
         words = query.words.strip()
         where = self._filters(community, query)
+        capped = bool(words or query.tags) and offset + limit <= SEARCH_COUNT_LIMIT
         if words and self.postgres:
-            return await self._find_pg_words(community, words, where, limit, offset)
+            return await self._find_pg_words(community, words, where, limit, offset, capped)
         if words:
             fts = table("stories_fts", column("rowid"))
             match = text("stories_fts MATCH :fts").bindparams(fts=_fts5_query(words))
@@ -203,12 +212,18 @@ class StoryRepo(_Repo):
                 # (random reads) to count: 27 ms instead of 75–120 for 100,000.
                 where.append(S.c.number > 0)
             source, order = S, S.c.number
-        total = int(
-            await self.conn.scalar(select(func.count()).select_from(source).where(*where)) or 0
-        )
-        if offset >= total:
-            return [], total
         page = select(S).select_from(source).where(*where)
+        if capped:
+            first: Any = select(literal_column("1")).select_from(source).where(*where)
+            total = await self._count(first.limit(SEARCH_COUNT_LIMIT + 1).subquery())
+            if total > SEARCH_COUNT_LIMIT:  # the page lies within the first matches
+                newest = page.order_by(order.desc()).limit(limit).offset(offset)
+                stories = [_story(r) for r in await self.conn.execute(newest)]
+                return FoundStories(stories, SEARCH_COUNT_LIMIT, more=True)
+        else:
+            total = await self._count(select(S.c.id).select_from(source).where(*where).subquery())
+        if offset >= total:
+            return FoundStories([], total)
         if offset > total // 2:
             count = min(limit, total - offset)
             page = page.order_by(order.asc()).limit(count).offset(total - offset - count)
@@ -217,7 +232,10 @@ class StoryRepo(_Repo):
             rows = list(
                 await self.conn.execute(page.order_by(order.desc()).limit(limit).offset(offset))
             )
-        return [_story(r) for r in rows], total
+        return FoundStories([_story(r) for r in rows], total)
+
+    async def _count(self, rows: Any) -> int:
+        return int(await self.conn.scalar(select(func.count()).select_from(rows)) or 0)
 
     def _filters(self, community: CommunityId, query: StoryQuery) -> list[Any]:
         where: list[Any] = []
@@ -241,8 +259,29 @@ class StoryRepo(_Repo):
         return where
 
     async def _find_pg_words(
-        self, community: CommunityId, words: str, where: list[Any], limit: int, offset: int
-    ) -> tuple[list[Story], int]:
+        self,
+        community: CommunityId,
+        words: str,
+        where: list[Any],
+        limit: int,
+        offset: int,
+        capped: bool,
+    ) -> FoundStories:
+        """Words on PostgreSQL, in up to three steps, each bounded by what it must find.
+
+        The matches are gathered through the GIN index in a ``MATERIALIZED`` CTE, which
+        holds only (id, number). Left to itself the planner may instead walk the number
+        index and rebuild ``to_tsvector`` (35–85 µs) for each story it passes: seconds
+        for a rare word. A CTE is read lazily, so a ``LIMIT`` outside it stops the heap
+        visits while the plan inside stays the index's.
+
+        1. When counting is capped: the first ``SEARCH_COUNT_LIMIT + 1`` matches, counted
+           and, if that is all of them, sorted for the page in the same statement.
+        2. Past the limit the word is common: the page is looked for among the newest
+           `_window` stories (a walk of the listing index that tests each), which holds
+           it when the word is in one story of ten or more.
+        3. Otherwise, or for a page past the limit: every match, counted exactly.
+        """
         match = func.to_tsvector(literal_column("'simple'"), S.c.text).op("@@")(
             func.plainto_tsquery(literal_column("'simple'"), words)
         )
@@ -252,6 +291,50 @@ class StoryRepo(_Repo):
             .cte("matched")
             .prefix_with("MATERIALIZED")
         )
+        if capped:
+            first = (
+                select(matched.c.id, matched.c.number)
+                .limit(SEARCH_COUNT_LIMIT + 1)
+                .cte("first")
+                .prefix_with("MATERIALIZED")
+            )
+            stories, total = await self._page_of(first, limit, offset)
+            if total <= SEARCH_COUNT_LIMIT:
+                return FoundStories(stories, total)
+            window = _window(limit, offset)
+            newest = (
+                select(S.c.id, S.c.number, S.c.text)
+                .where(S.c.community_id == community, *where)
+                .order_by(S.c.number.desc())
+                .limit(window)
+                .subquery("newest")
+            )
+            found = (
+                select(newest.c.id)
+                .where(
+                    func.to_tsvector(literal_column("'simple'"), newest.c.text).op("@@")(
+                        func.plainto_tsquery(literal_column("'simple'"), words)
+                    )
+                )
+                .order_by(newest.c.number.desc())
+                .limit(limit)
+                .offset(offset)
+                .subquery("found")
+            )
+            rows = list(
+                await self.conn.execute(
+                    select(S).join(found, S.c.id == found.c.id).order_by(S.c.number.desc())
+                )
+            )
+            if len(rows) == limit:
+                return FoundStories([_story(r) for r in rows], SEARCH_COUNT_LIMIT, more=True)
+            stories, _ = await self._page_of(matched, limit, offset)
+            return FoundStories(stories, SEARCH_COUNT_LIMIT, more=True)
+        stories, total = await self._page_of(matched, limit, offset)
+        return FoundStories(stories, total)
+
+    async def _page_of(self, matched: Any, limit: int, offset: int) -> tuple[list[Story], int]:
+        """One statement: the page of `matched` (a CTE of id, number) and its count."""
         page = (
             select(matched.c.id, matched.c.number)
             .order_by(matched.c.number.desc())

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from governance.domain.stories import MAX_STORY
+from governance.domain.stories import MAX_STORY, Consent, Story
 from governance.store import tables as t
 from governance.text.messages import Reply
 from tests.chat import Chat
@@ -287,3 +287,62 @@ async def test_a_withdrawn_storys_number_is_never_given_again(chat: Chat) -> Non
     told = await chat.ok("carol", "!story Third")
     assert told.startswith("Thank you: your story is #3")
     assert "There is no story #2" in await chat.fails("bob", "!story edit 2 again")
+
+
+async def _tell_many(chat: Chat, text: str, count: int, tags: tuple[str, ...] = ()) -> None:
+    """`count` stories at once, straight into the store: a thousand through chat is slow."""
+    async with chat.app.factory() as uow:
+        for _ in range(count):
+            await uow.stories.add(
+                Story(
+                    0,
+                    chat.community,
+                    0,
+                    text,
+                    Consent.COMMUNITY,
+                    None,
+                    "t",
+                    None,
+                    None,
+                    tags,
+                    chat.clock.now(),
+                )
+            )
+        await uow.commit()
+
+
+def _listed(reply: str) -> list[int]:
+    return [int(line.split()[0][1:]) for line in reply.splitlines()[1:] if line.startswith("#")]
+
+
+async def test_a_broad_search_lists_the_newest_and_says_more_than_a_thousand(
+    chat: Chat,
+) -> None:
+    await _tell_many(chat, "We crossed the river at dawn", 1005, tags=("water",))
+    await _tell_many(chat, "The lake was frozen", 3)
+    broad = await chat.ok("carol", "!stories river")
+    head = "Stories of demo matching “river” — page 1, more than 1,000 in all"
+    assert broad.splitlines()[0] == f"{head} (narrow the search to count):"
+    assert _listed(broad) == list(range(1005, 995, -1))
+    assert broad.splitlines()[-1] == "More: !stories river page=2"
+    tagged = await chat.ok("carol", "!stories tag:water")
+    assert "more than 1,000 in all" in tagged.splitlines()[0]
+    assert _listed(tagged) == list(range(1005, 995, -1))
+    # Past the first thousand the count is exact again, and the last page is the oldest.
+    last = await chat.ok("carol", "!stories river page=101")
+    assert last.splitlines()[0].endswith("page 101 of 101, 1005 in all:")
+    assert _listed(last) == [5, 4, 3, 2, 1]
+    assert (await chat.ok("carol", "!stories lake")).splitlines()[0].endswith(", 3 in all:")
+
+
+async def test_a_broad_search_finds_its_newest_match_behind_many_newer_stories(
+    chat: Chat,
+) -> None:
+    await _tell_many(chat, "We crossed the river at dawn", 1005)
+    await _tell_many(chat, "The lake was frozen", 600)  # newer than every river story
+    await chat.ok("alice", "!story hide 1005 reason=off topic")
+    broad = await chat.ok("carol", "!stories river")
+    assert "more than 1,000 in all" in broad.splitlines()[0]
+    assert _listed(broad) == list(range(1004, 994, -1))  # #1005 is hidden
+    second = await chat.ok("carol", "!stories river page=2")
+    assert _listed(second) == list(range(994, 984, -1))
