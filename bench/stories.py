@@ -11,7 +11,7 @@ proposed through the app, then the stories inserted in bulk through SQLAlchemy C
 (the FTS5 triggers and the GIN index keep the search indexes as they do in use). The
 text is drawn from a vocabulary with a Zipf-like distribution, so very common, topical
 and rare words all exist; stories carry tags, some a prompt or a proposal, all three
-consents, and a few are hidden. On PostgreSQL the table is then vacuumed and analysed,
+consents, and a few are hidden. On PostgreSQL the tables are then vacuumed and analysed,
 as autovacuum would soon do after such an insert; SQLite gets nothing (folkmoot never
 runs ANALYZE there).
 
@@ -326,7 +326,7 @@ class PgBackend:
             database=self.database,
         )
         try:
-            await conn.execute("VACUUM ANALYZE stories")
+            await conn.execute("VACUUM ANALYZE stories, story_tags")
         finally:
             await conn.close()
 
