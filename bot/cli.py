@@ -19,7 +19,7 @@ from bot.runner import AdapterStartError, NoAdapterConfigured, run_bot
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId
 from governance.store.engine import make_engine
-from governance.store.migrate import current, head, upgrade
+from governance.store.migrate import current, downgrade, head, revisions, upgrade
 from governance.store.uow import SqlUnitOfWork
 
 log = logging.getLogger("folkmoot")
@@ -40,7 +40,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="the simulated clock's start, ISO 8601 (default: now), e.g. 2026-11-23T09:00+00:00",
     )
-    sub.add_parser("migrate", help="apply database migrations up to the newest")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply database migrations up to the newest (or to --to REV)",
+        description="Bring the database schema to the newest revision, or to --to REV.",
+    )
+    migrate.add_argument(
+        "--to",
+        metavar="REV",
+        help="the revision to end at, e.g. 0014 (default: head, the newest)",
+    )
+    migrate.add_argument(
+        "--down",
+        action="store_true",
+        help="allow --to an earlier revision than the database's: a downgrade drops what "
+        "the later migrations added, data included, so back up first",
+    )
     verify = sub.add_parser("verify-log", help="check a community's hash-chained decision log")
     verify.add_argument("community", nargs="?", help="community name (default: every one)")
     backup = sub.add_parser("backup", help="write the database and data directory to one file")
@@ -74,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return asyncio.run(run_bot(settings, config))
         if args.command == "migrate":
-            return asyncio.run(_migrate(settings))
+            return asyncio.run(_migrate(settings, args.to, down=args.down))
         if args.command == "verify-log":
             return asyncio.run(_verify(settings, args.community))
         if args.command in ("backup", "restore"):
@@ -117,11 +132,32 @@ def _start_time(text: str | None) -> datetime | None:
     return start
 
 
-async def _migrate(settings: Settings) -> int:
+async def _migrate(settings: Settings, to: str | None, *, down: bool) -> int:
+    known = revisions()
+    target = head() if to in (None, "head") else to
+    if target not in known:
+        raise ConfigError(f"--to {to}: no such revision (known: {known[0]} to {known[-1]})")
+    if down and to is None:
+        raise ConfigError("--down goes with --to REV, the revision to go down to")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url())
     try:
-        await upgrade(engine)
+        now = await current(engine)
+        if now is not None and now not in known:
+            raise ConfigError(
+                f"the database is at revision {now}, which this folkmoot does not know: "
+                "it was written by a newer version"
+            )
+        if now is not None and known.index(target) < known.index(now):
+            if not down:
+                raise ConfigError(
+                    f"the database is at revision {now}; going down to {target} drops what "
+                    "the later migrations added, data included. Back up first "
+                    "(folkmoot backup), then add --down to do it"
+                )
+            await downgrade(engine, target)
+        else:
+            await upgrade(engine, target)
         print(f"database at revision {await current(engine)} (head {head()})")
     finally:
         await engine.dispose()

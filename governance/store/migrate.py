@@ -41,6 +41,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.commit()
 
 
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Undo migrations down to `revision` (still applied). What a migration added is
+    dropped with its data; only `folkmoot migrate --to REV --down` asks for this."""
+
+    def _downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with engine.connect() as conn:
+        await conn.run_sync(_downgrade)
+        await conn.commit()
+
+
+def revisions() -> list[str]:
+    """Every revision, oldest first."""
+    walked = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    return [script.revision for script in walked][::-1]
+
+
 async def current(engine: AsyncEngine) -> str | None:
     def _current(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()

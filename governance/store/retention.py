@@ -40,7 +40,10 @@ class SqlRetention:
                 o.c.id < newest,
                 ~pending,
             )
-            .order_by(o.c.id)
+            # Oldest routed first, as ix_outbox_unrouted (routed_at, id) holds them: so
+            # both databases read only the rows past the cut-off. By id, SQLite would
+            # walk the whole table to avoid a sort.
+            .order_by(o.c.routed_at, o.c.id)
             .limit(limit)
         )
         async with self._factory() as uow:

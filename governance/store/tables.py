@@ -220,7 +220,10 @@ outbox = Table(
     Column("routed_at", TS),
     Index("ix_outbox_unrouted", "routed_at", "id"),
 )
-"""Committed events, in order. The dispatcher routes each into its deliveries."""
+"""Committed events, in order. The dispatcher routes each into its deliveries.
+``ix_outbox_unrouted`` serves two scans: the dispatcher's (``routed_at IS NULL``, by
+id) and retention's (``routed_at <`` a cut-off, by ``routed_at, id``); a partial index
+for the first alone would leave retention reading the whole table."""
 
 deliveries = Table(
     "deliveries",
@@ -310,9 +313,11 @@ platform_events = Table(
     Column("platform", String(16), primary_key=True),
     Column("event_id", String(255), primary_key=True),
     Column("seen_at", TS, nullable=False),
+    Index("ix_platform_events_seen_at", "seen_at"),
 )
 """Platform events already handled (a Matrix event id): a replayed one is not handled
-twice, across restarts and instances."""
+twice, across restarts and instances. Retention removes the oldest by ``seen_at``
+(migration 0015 indexed it)."""
 
 direct_rooms = Table(
     "direct_rooms",

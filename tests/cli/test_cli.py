@@ -19,6 +19,7 @@ from governance.domain.ids import CommunityId
 from governance.service.clocks import SimulatedClock
 from governance.store import tables as t
 from governance.store.engine import make_engine
+from governance.store.migrate import current, head, revisions, upgrade
 from tests.chat import Chat, RecordingOutlet
 from tests.conftest import COMMUNITIES, ROOM, START
 
@@ -88,6 +89,36 @@ async def test_migrate_then_verify_log_finds_the_first_tampered_entry(
     code, out, _ = await folkmoot("verify-log", "demo", env=env, cwd=tmp_path)
     assert code == 1
     assert out == "demo: entry 4 is bad: its content does not match its hash\n"
+
+
+async def test_migrate_goes_down_only_when_told_it_may_lose_data(
+    db_url: str, tmp_path: Path
+) -> None:
+    newest, previous = revisions()[-1], revisions()[-2]
+    env = {"FOLKMOOT_DATABASE_URL": db_url, "FOLKMOOT_DATA_DIR": str(tmp_path)}
+    engine = make_engine(db_url)
+    try:
+        await upgrade(engine)
+        code, out, err = await folkmoot("migrate", "--to", previous, env=env, cwd=tmp_path)
+        assert (code, out) == (2, "")
+        assert f"the database is at revision {newest}; going down to {previous} drops" in err
+        assert "data included" in err and "add --down" in err and "Traceback" not in err
+        assert await current(engine) == newest
+
+        code, out, _ = await folkmoot("migrate", "--to", previous, "--down", env=env, cwd=tmp_path)
+        assert (code, out) == (0, f"database at revision {previous} (head {newest})\n")
+        assert await current(engine) == previous
+    finally:
+        await engine.dispose()
+
+
+async def test_migrate_help_warns_that_going_down_loses_data(tmp_path: Path) -> None:
+    code, out, _ = await folkmoot("migrate", "--help", env={}, cwd=tmp_path)
+    assert code == 0 and "--to REV" in out and "--down" in out
+    assert "data included" in " ".join(out.split())
+    code, _, err = await folkmoot("migrate", "--to", "0999", env={}, cwd=tmp_path)
+    assert code == 2 and f"--to 0999: no such revision (known: 0001 to {head()})" in err
+    assert not (tmp_path / "data").exists()
 
 
 @asynccontextmanager

@@ -2,313 +2,63 @@
 in it, migrates to head and keeps that data, its decision log still verifying; and
 head goes down one revision and up again. On SQLite and PostgreSQL.
 
-The rows are written as they were valid at each revision: columns come from the
-database as it stands at that revision (a column added later is simply not written
-yet, one removed later still is), plus what only some ranges had (``rev >= "0005"``:
-deliveries; ``>= "0007"``: stories; ``>= "0008"``: prompts).
+Each revision's database is a committed fixture (``fixtures/sqlite/<rev>.sqlite``,
+``fixtures/postgresql/<rev>.sql``), made once by ``make_fixtures.py`` when that
+migration was released and never again: so an old migration edited later is tested
+against the schema users have, not against the edited history.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import shutil
+from datetime import timedelta
 
+import asyncpg
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, column, func, select, table
-from sqlalchemy.engine import Connection
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from governance.domain.decision_log import GENESIS, chain_hash, verify_chain
+from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId, MemberId, ProposalId
-from governance.domain.lifecycle import ClosedAs
-from governance.domain.result import Result
+from governance.domain.stories import Consent, Story
+from governance.service.ports import StoryQuery
 from governance.store import tables as t
 from governance.store.engine import make_engine
-from governance.store.migrate import alembic_config, current, head, upgrade
+from governance.store.migrate import current, downgrade, head, revisions, upgrade
+from governance.store.platform_state import PlatformState
 from governance.store.uow import uow_factory
+from tests.store import make_fixtures
+from tests.store.make_fixtures import AT, FIXTURES, postgresql_fixture, sqlite_fixture
 
-AT = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
-REVISIONS = [s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()][
-    ::-1
-]
+REVISIONS = revisions()
 """Oldest first: 0001 … head."""
+DEMO = CommunityId("demo")
 
 
-def _log_rows() -> list[dict[str, Any]]:
-    rows, prev = [], GENESIS
-    events = [
-        ("propose", 1, 1, {"title": "Share the tools"}),
-        ("open", 1, None, {"roll": 3}),
-        ("close", 1, None, {"result": "passed", "ballots": 3}),
-    ]
-    for seq, (kind, proposal, actor, data) in enumerate(events, start=1):
-        body = {
-            "community": "demo",
-            "seq": seq,
-            "at": (AT + timedelta(minutes=seq)).isoformat(),
-            "kind": kind,
-            "proposal": proposal,
-            "actor": actor,
-            "data": data,
-        }
-        digest = chain_hash(body, prev)
-        rows.append(
-            {
-                "community_id": "demo",
-                "seq": seq,
-                "at": body["at"],
-                "kind": kind,
-                "proposal": proposal,
-                "actor": actor,
-                "data": data,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
-        prev = digest
-    return rows
-
-
-def _rows(rev: str) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Every row to write at `rev`, by table, in foreign-key order; each with every
-    column it has had at any revision (those the table lacks at `rev` are dropped)."""
-    closed = AT + timedelta(days=7)
-    members = [
-        {
-            "id": n,
-            "community_id": "demo",
-            "display_name": name,
-            "role": 2 if n == 1 else 1,
-            "stakeholder_class": None,
-            "is_bot": False,
-            "joined_at": AT,
-        }
-        for n, name in [(1, "ana"), (2, "ben"), (3, "cy")]
-    ]
-    rows: list[tuple[str, list[dict[str, Any]]]] = [
-        (
-            "communities",
-            [
-                {
-                    "id": "demo",
-                    "timezone": "Europe/Berlin",
-                    "default_vote": "7d",
-                    "quorum": "2",
-                    "admins": ["test:ana"],
-                    "bridge_patterns": [],
-                    "max_vote": "30d",
-                    "reminders": "24h",
-                }
-            ],
-        ),
-        ("members", members),
-        (
-            "accounts",
-            [
-                {
-                    "id": n,
-                    "community_id": "demo",
-                    "platform": "test",
-                    "account_id": m,
-                    "member_id": n,
-                }
-                for n, m in [(1, "ana"), (2, "ben"), (3, "cy")]
-            ],
-        ),
-        (
-            "bindings",
-            [{"platform": "test", "room_id": "room-1", "community_id": "demo", "bound_at": AT}],
-        ),
-        (
-            "proposals",
-            [
-                {
-                    "id": 1,
-                    "community_id": "demo",
-                    "number": 1,
-                    "title": "Share the tools",
-                    "body": "A shed for everyone's tools.",
-                    "author_id": 1,
-                    "method": "choice",
-                    "options": ["Shed", "Garage"],
-                    "policy": {},
-                    "status": "closed",
-                    "closed_as": "decided",
-                    "vote_length": "7d",
-                    "created_at": AT,
-                    "opened_at": AT,
-                    "closes_at": closed,
-                    "closed_at": closed,
-                    "roll_size": 3,
-                    "result": Result(
-                        closed_as=ClosedAs.DECIDED,
-                        summary="Winner: Shed",
-                        counts=(("Shed", 2), ("Garage", 1)),
-                        ballots=3,
-                        roll=3,
-                        quorum_reached=True,
-                        winners=("Shed",),
-                    ).to_json(),
-                }
-            ],
-        ),
-        ("roll", [{"proposal_id": 1, "member_id": n} for n in (1, 2, 3)]),
-        (
-            "ballots",
-            [
-                {
-                    "id": n,
-                    "proposal_id": 1,
-                    "voter_key": f"m{n}",
-                    "member_id": n,
-                    "choice": {"o": [choice]},
-                    "cast_at": AT + timedelta(hours=n),
-                }
-                for n, choice in [(1, "Shed"), (2, "Shed"), (3, "Garage")]
-            ],
-        ),
-        (
-            "ballot_history",
-            [
-                {
-                    "proposal_id": 1,
-                    "member_id": n,
-                    "choice": {"o": [c]},
-                    "at": AT + timedelta(hours=n),
-                }
-                for n, c in [(1, "Shed"), (2, "Shed"), (3, "Garage")]
-            ],
-        ),
-        (
-            "outcomes",
-            [{"proposal_id": 1, "statement": "Built.", "recorded_by": 1, "recorded_at": closed}],
-        ),
-        ("decision_log", _log_rows()),
-        (
-            "outbox",
-            [
-                {
-                    "id": 1,
-                    "community_id": "demo",
-                    "kind": "ProposalClosed",
-                    "payload": {},
-                    "created_at": closed,
-                    "routed_at": closed,  # from 0005
-                    "delivered_at": closed,  # before 0005
-                    "attempts": 1,
-                    "next_attempt_at": closed,
-                }
-            ],
-        ),
-    ]
-    if rev >= "0005":
-        rows.append(
-            (
-                "deliveries",
-                [
-                    {
-                        "outbox_id": 1,
-                        "platform": "test",
-                        "channel": "room:test:room-1",
-                        "attempts": 1,
-                        "next_attempt_at": closed,
-                        "delivered_at": closed,
-                    }
-                ],
-            )
-        )
-    if rev >= "0007":
-        rows.append(
-            (
-                "stories",
-                [
-                    {
-                        "id": 1,
-                        "community_id": "demo",
-                        "number": 1,
-                        "text": "We built the shed in a day.",
-                        "consent": "members",
-                        "author_id": 2,
-                        "proposal": 1,
-                        "tags": "shed",
-                        "told_at": closed,
-                    }
-                ],
-            )
-        )
-    if rev >= "0008":
-        rows.append(
-            (
-                "prompts",
-                [
-                    {
-                        "id": 1,
-                        "community_id": "demo",
-                        "number": 1,
-                        "question": "How is the shed?",
-                        "kind": "once",
-                        "status": "done",
-                        "postings": 1,
-                        "created_by": 1,
-                        "created_at": closed,
-                    }
-                ],
-            )
-        )
-    return rows
-
-
-async def _seed(engine: AsyncEngine, rev: str) -> None:
-    def write(conn: Connection) -> None:
-        present = MetaData()
-        present.reflect(conn)
-        for name, rows in _rows(rev):
-            assert name in present.tables, f"{name} missing at {rev}"
-            have = set(present.tables[name].columns.keys())
-            # Typed as the code types them (timestamps, JSON), or, for a column the code
-            # no longer has, as the code typed timestamps then.
-            code = t.metadata.tables[name].c
-            target = table(
-                name,
-                *(
-                    column(c, code[c].type if c in code else t.TS if c.endswith("_at") else None)
-                    for c in have
-                ),
-            )
-            for row in rows:
-                conn.execute(target.insert().values({k: v for k, v in row.items() if k in have}))
-
-    async with engine.begin() as conn:
-        await conn.run_sync(write)
-    if engine.dialect.name == "postgresql":  # explicit ids: move the sequences past them
-        async with engine.begin() as conn:
-            for name in (
-                "members",
-                "accounts",
-                "proposals",
-                "ballots",
-                "outbox",
-                "stories",
-                "prompts",
-            ):
-                if (rev < "0007" and name == "stories") or (rev < "0008" and name == "prompts"):
-                    continue
-                await conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                    f"(SELECT max(id) FROM {name}))"
-                )
+async def _load(backend: str, db_url: str, rev: str) -> None:
+    """Make the empty database at `db_url` the fixture of `rev`."""
+    if backend == "sqlite":
+        database = make_url(db_url).database
+        assert database is not None
+        shutil.copyfile(sqlite_fixture(rev), database)
+        return
+    connection = await asyncpg.connect(db_url)
+    try:
+        await connection.execute(postgresql_fixture(rev).read_text(encoding="utf-8"))
+    finally:
+        await connection.close()
 
 
 async def _check(engine: AsyncEngine, rev: str) -> None:
-    """Everything written at `rev` is there at head, read through the store's own code."""
+    """Everything the fixture of `rev` holds is there at head, read through the store's
+    own code, and the store goes on from it."""
     factory = uow_factory(engine)
     async with factory(read_only=True) as uow:
-        entries = await uow.log.entries(CommunityId("demo"))
+        entries = await uow.log.entries(DEMO)
         assert [e.kind for e in entries] == ["propose", "open", "close"]
         assert verify_chain(entries) is None
-        community = await uow.communities.get(CommunityId("demo"))
+        community = await uow.communities.get(DEMO)
         assert community is not None and community.timezone == "Europe/Berlin"
         ana = await uow.members.get(MemberId(1))
         assert ana is not None and ana.display_name == "ana"
@@ -323,8 +73,6 @@ async def _check(engine: AsyncEngine, rev: str) -> None:
         assert await conn.scalar(select(func.count()).select_from(t.ballot_history)) == 3
         assert await conn.scalar(select(t.outbox.c.routed_at)) is not None
         assert await conn.scalar(select(func.count()).select_from(t.members)) == 3
-        stories = await conn.scalar(select(func.count()).select_from(t.stories))
-        assert stories == (1 if rev >= "0007" else 0)
         prompts = await conn.scalar(select(func.count()).select_from(t.prompts))
         assert prompts == (1 if rev >= "0008" else 0)
         sent = await conn.scalar(
@@ -334,26 +82,45 @@ async def _check(engine: AsyncEngine, rev: str) -> None:
         if rev < "0004":  # 0004 gave the proposal its first version
             versions = await conn.scalar(select(func.count()).select_from(t.proposal_versions))
             assert versions == 1
-
-
-async def _downgrade(engine: AsyncEngine, revision: str) -> None:
-    def down(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.connect() as conn:
-        await conn.run_sync(down)
-        await conn.commit()
+        if rev >= "0007":  # the story is found by its tag and by its words
+            by_tag, _ = await uow.stories.find(DEMO, StoryQuery(tags=("shed",)), limit=5)
+            by_words, _ = await uow.stories.find(DEMO, StoryQuery(words="built"), limit=5)
+            assert [s.number for s in by_tag] == [s.number for s in by_words] == [1]
+            assert by_tag[0].tags == ("shed", "tools")
+        else:
+            assert await conn.scalar(select(func.count()).select_from(t.stories)) == 0
+    if rev >= "0006":  # an event handled before the upgrade is not handled again
+        seen = PlatformState(factory, "test")
+        assert not await seen.first_sight("$vote-1", at=AT + timedelta(days=30))
+    async with factory() as uow:  # a new story takes the next number, and a new id
+        told = await uow.stories.add(
+            Story(
+                id=0,
+                community=DEMO,
+                number=0,
+                text="The shed has a roof now.",
+                consent=Consent.COMMUNITY,
+                author=MemberId(3),
+                author_tag=None,
+                prompt=None,
+                proposal=1,
+                tags=("shed",),
+                told_at=AT + timedelta(days=30),
+            )
+        )
+        await uow.commit()
+    expected = 2 if rev >= "0007" else 1
+    assert (told.number, told.id) == (expected, expected)
 
 
 @pytest.mark.parametrize("rev", REVISIONS)
-async def test_every_revision_upgrades_to_head_with_its_data(db_url: str, rev: str) -> None:
+async def test_every_released_revision_upgrades_to_head_with_its_data(
+    backend: str, db_url: str, rev: str
+) -> None:
+    await _load(backend, db_url, rev)
     engine = make_engine(db_url)
     try:
-        await upgrade(engine, rev)
         assert await current(engine) == rev
-        await _seed(engine, rev)
         await upgrade(engine)
         assert await current(engine) == head()
         await _check(engine, rev)
@@ -361,20 +128,36 @@ async def test_every_revision_upgrades_to_head_with_its_data(db_url: str, rev: s
         await engine.dispose()
 
 
-async def test_head_goes_down_one_revision_and_up_again(db_url: str) -> None:
-    previous = REVISIONS[-2]
+async def test_head_goes_down_one_revision_and_up_again(backend: str, db_url: str) -> None:
+    newest, previous = REVISIONS[-1], REVISIONS[-2]
+    await _load(backend, db_url, newest)
     engine = make_engine(db_url)
     try:
-        await upgrade(engine)
-        await _seed(engine, head())
-        await _downgrade(engine, previous)
+        await downgrade(engine, previous)
         assert await current(engine) == previous
         await upgrade(engine)
         assert await current(engine) == head()
-        await _check(engine, head())
+        await _check(engine, newest)
     finally:
         await engine.dispose()
 
 
-def test_the_revisions_run_from_0001_to_head() -> None:
+def test_every_revision_has_its_fixtures_and_no_other_revision_has_one() -> None:
+    made = {
+        "sqlite": sorted(p.stem for p in (FIXTURES / "sqlite").glob("*.sqlite")),
+        "postgresql": sorted(p.stem for p in (FIXTURES / "postgresql").glob("*.sql")),
+    }
+    assert made == {"sqlite": REVISIONS, "postgresql": REVISIONS}, (
+        "a new migration needs its fixtures: python -m tests.store.make_fixtures <revision>"
+    )
     assert REVISIONS[0] == "0001" and REVISIONS[-1] == head()
+
+
+def test_the_fixture_maker_never_writes_over_a_released_fixture(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = sqlite_fixture("0001").read_bytes(), postgresql_fixture("0001").read_bytes()
+    assert make_fixtures.main(["0001"]) == 1
+    after = sqlite_fixture("0001").read_bytes(), postgresql_fixture("0001").read_bytes()
+    assert after == before
+    assert "0001.sqlite exists: a released fixture is frozen" in capsys.readouterr().err
