@@ -2,23 +2,27 @@
 
 The healthy and broken SQLite setups run the real command in a process of its own;
 the Discord checks run in this process against the loopback fake (its fixture points
-discord.py's REST base at it). Matrix is not exercised here: its login check needs a
-homeserver (tests/matrix's Synapse), left for later."""
+discord.py's REST base at it). The Matrix checks need a homeserver: they are in
+tests/matrix/test_doctor.py, against Synapse."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import discord
 import pytest
 from sqlalchemy import text
 
-from bot.config import Settings
+from bot.bootstrap import bootstrap, ensure_binding
+from bot.config import CommunityConfig, Settings
 from bot.doctor import Check, diagnose
+from governance.domain.ids import CommunityId, RoomRef
+from governance.service.clocks import SystemClock
 from governance.store.engine import make_engine
 from governance.store.migrate import head, upgrade
 from tests.cli.test_cli import folkmoot
 from tests.discord.conftest import discord_fake
-from tests.discord.fake import FakeDiscord
+from tests.discord.fake import FakeChannel, FakeDiscord
 
 __all__ = ["discord_fake"]  # the fixture, used by name below
 
@@ -125,9 +129,25 @@ async def test_a_database_from_a_newer_folkmoot_is_refused_never_migrated_down(
         await engine.dispose()
 
 
-async def _discord_checks(tmp_path: Path, token: str, guilds: list[int]) -> list[Check]:
+async def bind(data: Path, *rooms: RoomRef) -> None:
+    """The rooms bound to community coop in the data directory's database (migrated)."""
+    engine = make_engine(f"sqlite:///{data / 'folkmoot.db'}")
+    app = await bootstrap(
+        engine=engine, clock=SystemClock(), outlets={}, communities=[CommunityConfig(name="coop")]
+    )
+    try:
+        for room in rooms:
+            await ensure_binding(app, room, CommunityId("coop"))
+    finally:
+        await app.close()
+
+
+async def _discord_checks(
+    tmp_path: Path, token: str, guilds: list[int], bound: tuple[FakeChannel, ...] = ()
+) -> list[Check]:
     data = tmp_path / "data"
     await _migrated(data)
+    await bind(data, *(RoomRef("discord", str(channel.id)) for channel in bound))
     config = tmp_path / "folkmoot.toml"
     config.write_text(f"[discord]\nguilds = {guilds}\n")
     settings = Settings(data_dir=data, config=config, database_url=None, discord_token=token)
@@ -140,10 +160,11 @@ async def test_discord_with_a_good_token_is_ok(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     checks = await _discord_checks(tmp_path, discord_fake.token, [discord_fake.guild.id])
-    assert [c.status for c in checks] == ["ok", "ok", "ok"], checks
+    assert [c.status for c in checks] == ["ok", "ok", "ok", "skip"], checks
     assert "accepted" in checks[0].what
     assert f"guild {discord_fake.guild.id}: the bot is a member" in checks[1].what
     assert "message content not asked" in checks[2].what
+    assert checks[3].what == "discord channels: not checked, no channel is bound yet"
 
 
 async def test_discord_with_a_bad_token_fails_with_a_fix(
@@ -160,7 +181,7 @@ async def test_discord_a_guild_the_bot_is_not_in_fails_with_a_fix(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     checks = await _discord_checks(tmp_path, discord_fake.token, [discord_fake.guild.id, 42])
-    assert [c.status for c in checks] == ["ok", "ok", "FAIL", "ok"], checks
+    assert [c.status for c in checks] == ["ok", "ok", "FAIL", "ok", "skip"], checks
     assert "guild 42: not visible" in checks[2].what
     assert checks[2].fix is not None and "invite the bot" in checks[2].fix
 
@@ -180,3 +201,140 @@ async def test_discord_message_content_asked_but_off_in_the_portal_fails(
     [intent] = [c for c in checks if c.what.startswith("discord intents")]
     assert intent.status == "FAIL" and intent.fix is not None
     assert "Privileged Gateway Intents" in intent.fix
+
+
+# What a bot invited with folkmoot's permissions holds: its own (managed) role with them.
+INVITED = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    read_message_history=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
+    add_reactions=True,
+)
+
+
+def _channel_lines(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.what.startswith(("discord channel ", "discord channels"))]
+
+
+async def test_discord_a_bound_channel_granting_what_the_bot_needs_is_ok(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
+    discord_fake.set_roles(discord_fake.bot, [role])
+    general, governance = discord_fake.channel("general"), discord_fake.channel("governance")
+    # A role's allowance in the channel outweighs @everyone's denial there.
+    discord_fake.overwrite(governance, discord_fake.guild.everyone, deny=INVITED.value)
+    discord_fake.overwrite(governance, role, allow=INVITED.value)
+    checks = await _discord_checks(
+        tmp_path, discord_fake.token, [discord_fake.guild.id], (general, governance)
+    )
+    assert _channel_lines(checks) == [
+        Check("ok", "discord channels: the bot has what it needs in all 2 bound channels")
+    ]
+
+
+async def test_discord_an_overwrite_denying_send_messages_to_the_bots_role_fails_naming_it(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
+    discord_fake.set_roles(discord_fake.bot, [role])
+    general, governance = discord_fake.channel("general"), discord_fake.channel("governance")
+    deny = discord.Permissions(send_messages=True, embed_links=True)
+    discord_fake.overwrite(governance, role, deny=deny.value)
+    checks = await _discord_checks(
+        tmp_path, discord_fake.token, [discord_fake.guild.id], (general, governance)
+    )
+    summary, failed = _channel_lines(checks)
+    assert summary == Check("ok", "discord channels: the bot has what it needs in 1 other one")
+    assert failed.status == "FAIL"
+    assert failed.what == (
+        f"discord channel #governance ({governance.id}, bound to coop): "
+        "the bot lacks Send Messages, Embed Links"
+    )
+    assert failed.fix is not None and "#governance's permissions" in failed.fix
+
+
+async def test_discord_a_member_overwrite_for_the_bot_outweighs_its_roles(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
+    discord_fake.set_roles(discord_fake.bot, [role])
+    governance = discord_fake.channel("governance")
+    history = discord.Permissions(read_message_history=True).value
+    discord_fake.overwrite(governance, role, deny=INVITED.value)
+    discord_fake.overwrite(governance, discord_fake.bot, allow=INVITED.value & ~history)
+    checks = await _discord_checks(
+        tmp_path, discord_fake.token, [discord_fake.guild.id], (governance,)
+    )
+    [failed] = _channel_lines(checks)
+    assert failed.status == "FAIL" and failed.what.endswith("the bot lacks Read Message History")
+
+
+async def test_discord_an_administrator_role_is_ok_despite_a_denial(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    role = discord_fake.add_role("admin", permissions=discord.Permissions(administrator=True).value)
+    discord_fake.set_roles(discord_fake.bot, [role])
+    governance = discord_fake.channel("governance")
+    everything = discord.Permissions.all().value
+    discord_fake.overwrite(governance, discord_fake.guild.everyone, deny=everything)
+    discord_fake.overwrite(governance, role, deny=everything)
+    discord_fake.overwrite(governance, discord_fake.bot, deny=everything)
+    checks = await _discord_checks(
+        tmp_path, discord_fake.token, [discord_fake.guild.id], (governance,)
+    )
+    assert _channel_lines(checks) == [
+        Check("ok", "discord channels: the bot has what it needs in the bound channel")
+    ]
+
+
+async def test_discord_a_deleted_bound_channel_fails_saying_it_is_gone(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
+    discord_fake.set_roles(discord_fake.bot, [role])
+    governance = discord_fake.channel("governance")
+    await discord_fake.delete_channel(governance)
+    checks = await _discord_checks(
+        tmp_path, discord_fake.token, [discord_fake.guild.id], (governance,)
+    )
+    [failed] = _channel_lines(checks)
+    assert failed.status == "FAIL"
+    assert (
+        failed.what
+        == f"discord channel {governance.id} (bound to coop): gone (404 Unknown Channel)"
+    )
+    assert failed.fix is not None and "/bind coop" in failed.fix
+    assert f"room_id = '{governance.id}'" in failed.fix
+
+
+async def test_discord_reactions_are_needed_only_for_typed_commands(
+    discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
+    discord_fake.set_roles(discord_fake.bot, [role])
+    governance = discord_fake.channel("governance")
+    discord_fake.overwrite(governance, role, deny=discord.Permissions(add_reactions=True).value)
+    checks = await _discord_checks(
+        tmp_path, discord_fake.token, [discord_fake.guild.id], (governance,)
+    )
+    assert [c.status for c in _channel_lines(checks)] == ["ok"]
+    config = tmp_path / "folkmoot.toml"
+    config.write_text("[discord]\nmessage_content = true\n")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        config=config,
+        database_url=None,
+        discord_token=discord_fake.token,
+    )
+    [failed] = _channel_lines(await diagnose(settings))
+    assert failed.status == "FAIL" and failed.what.endswith("the bot lacks Add Reactions")

@@ -6,9 +6,10 @@ discord.py's own ``discord.types`` TypedDicts so that they drift less from the r
 
 What a test gets:
 
-- a guild model (roles, text channels, members, threads, DM channels, messages with
-  snowflake ids whose timestamps are now) that REST calls read and change, so a PATCH,
-  a GET and the gateway events that follow agree with each other;
+- a guild model (roles, text channels with their permission overwrites, members,
+  threads, DM channels, messages with snowflake ids whose timestamps are now) that REST
+  calls read and change, so a PATCH, a GET and the gateway events that follow agree
+  with each other;
 - every REST call recorded (:class:`Call`: method, path, query, JSON body, headers,
   status, response) and awaitable: ``await fake.next_call("PATCH", pattern)``;
 - members acting: ``member_message``, ``slash``, ``autocomplete``, ``click``,
@@ -48,7 +49,12 @@ from aiohttp import WSMsgType, web
 if TYPE_CHECKING:
     # Types only: several discord.types modules import each other in a circle at run time.
     from discord.types.appinfo import AppInfo, GatewayAppInfo
-    from discord.types.channel import DMChannel, TextChannel, ThreadChannel
+    from discord.types.channel import (
+        DMChannel,
+        PermissionOverwrite,
+        TextChannel,
+        ThreadChannel,
+    )
     from discord.types.gateway import (
         GuildMembersChunkEvent,
         MessageDeleteEvent,
@@ -194,6 +200,8 @@ class FakeChannel:
     position: int = 0
     last_message_id: int | None = None
     message_count: int = 0
+    overwrites: list[PermissionOverwrite] = field(default_factory=list)
+    """The channel's permission overwrites (``overwrite`` sets one)."""
 
     @property
     def is_thread(self) -> bool:
@@ -211,7 +219,7 @@ class FakeChannel:
             "name": self.name,
             "guild_id": str(self.guild_id),
             "position": self.position,
-            "permission_overwrites": [],
+            "permission_overwrites": copy.deepcopy(self.overwrites),
             "nsfw": False,
             "parent_id": None,
             "topic": "",
@@ -398,6 +406,21 @@ class _RateLimit:
     remaining: int
 
 
+_GATEWAY_ONLY_GUILD_FIELDS = (
+    "joined_at",
+    "large",
+    "member_count",
+    "members",
+    "channels",
+    "threads",
+    "voice_states",
+    "presences",
+    "unavailable",
+    "stage_instances",
+    "guild_scheduled_events",
+)
+
+
 def _opt_str(value: int | None) -> str | None:
     return None if value is None else str(value)
 
@@ -545,6 +568,22 @@ class FakeDiscord:
         assert channel.guild_id is not None
         await self.dispatch("CHANNEL_DELETE", channel.text_payload(), channel.guild_id)
 
+    def overwrite(
+        self,
+        channel: FakeChannel,
+        target: FakeRole | FakeUser,
+        *,
+        allow: int = 0,
+        deny: int = 0,
+    ) -> None:
+        """Set the channel's permission overwrite for a role (the guild's id for
+        @everyone) or a member, as Edit Channel, Permissions does (no event is sent)."""
+        kind: Literal[0, 1] = 0 if isinstance(target, FakeRole) else 1
+        channel.overwrites = [o for o in channel.overwrites if o["id"] != str(target.id)]
+        channel.overwrites.append(
+            {"id": str(target.id), "type": kind, "allow": str(allow), "deny": str(deny)}
+        )
+
     def close_dms(self, user: FakeUser) -> None:
         """The member allows no DMs from server members: sends answer 403/50007."""
         user.dms_open = False
@@ -682,6 +721,7 @@ class FakeDiscord:
                 self._unreact,
             ),
             ("POST", "/users/@me/channels", self._open_dm),
+            ("GET", "/guilds/{guild}", self._get_guild),
             ("GET", "/guilds/{guild}/members/{user}", self._get_member),
             ("POST", "/interactions/{interaction}/{token}/callback", self._callback),
             ("POST", "/webhooks/{app}/{token}", self._followup),
@@ -1763,6 +1803,19 @@ class FakeDiscord:
     def dm_channel(self, user: FakeUser) -> FakeChannel:
         """The DM channel the bot opened with the member (KeyError if none)."""
         return self.dm_channels[user.id]
+
+    async def _get_guild(self, request: web.Request, body: Any) -> dict[str, Any]:
+        """``GET /guilds/{id}``: the guild as REST gives it (no members, channels or
+        other GUILD_CREATE-only fields); 403/50001 for a guild without the bot."""
+        guild = self.guilds.get(int(request.match_info["guild"]))
+        if guild is None:
+            raise ApiError(404, 10004, "Unknown Guild")
+        if self.bot.id not in guild.members:
+            raise ApiError(403, 50001, "Missing Access")
+        payload: dict[str, Any] = dict(self.guild_payload(guild))
+        for key in _GATEWAY_ONLY_GUILD_FIELDS:
+            payload.pop(key, None)
+        return payload
 
     async def _get_member(self, request: web.Request, body: Any) -> MemberWithUser:
         guild = self.guilds.get(int(request.match_info["guild"]))
