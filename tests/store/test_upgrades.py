@@ -83,8 +83,8 @@ async def _check(engine: AsyncEngine, rev: str) -> None:
             versions = await conn.scalar(select(func.count()).select_from(t.proposal_versions))
             assert versions == 1
         if rev >= "0007":  # the story is found by its tag and by its words
-            by_tag, _ = await uow.stories.find(DEMO, StoryQuery(tags=("shed",)), limit=5)
-            by_words, _ = await uow.stories.find(DEMO, StoryQuery(words="built"), limit=5)
+            by_tag = (await uow.stories.find(DEMO, StoryQuery(tags=("shed",)), limit=5)).stories
+            by_words = (await uow.stories.find(DEMO, StoryQuery(words="built"), limit=5)).stories
             assert [s.number for s in by_tag] == [s.number for s in by_words] == [1]
             assert by_tag[0].tags == ("shed", "tools")
         else:
