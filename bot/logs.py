@@ -1,12 +1,12 @@
 """Structured logs for ``folkmoot run``: one event per line, JSON (default) or plain text.
 
 Each line holds the time, level, logger, message and, while a command is handled, its
-event id (a contextvar set per command by bot.metrics.instrument), so the lines one
-command caused can be found together. Known secret values (the platform tokens and
-passwords in Settings) are replaced by ``[redacted]`` in every line, tracebacks
-included. The core never logs ballots' choices or stories' text (tests/cli/test_logs.py
-holds it to that); third-party libraries are kept at INFO or above, as their DEBUG
-lines can carry message payloads.
+event id (a contextvar set per command through the core's observer, made by
+bot.metrics.Metrics.observer), so the lines one command caused can be found together.
+Known secret values (the platform tokens and passwords in Settings) are replaced by
+``[redacted]`` in every line, tracebacks included. The core never logs ballots'
+choices or stories' text (tests/cli/test_logs.py holds it to that); third-party
+libraries are kept at INFO or above, as their DEBUG lines can carry message payloads.
 """
 
 from __future__ import annotations

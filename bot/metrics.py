@@ -4,13 +4,17 @@ Every label comes from a fixed set — a command's class name, an outcome, a pla
 name, a proposal status — never a member's name, an account id, a room or a choice.
 What the database knows (open proposals, the outbox, dead letters) is read when
 scraped, with a few indexed counts.
+
+The core reports its commands through its `Observer` port (`Metrics.observer`); the
+adapters report reconnects and first answers through callbacks (`Metrics.reconnected`,
+`Metrics.answered`). Nothing is wrapped or patched.
 """
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -18,24 +22,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import logs
-from governance.domain.commands import CastVote, Command
-from governance.domain.errors import GovernanceError
-from governance.domain.ids import AccountRef, CommunityId, RoomRef
-from governance.service.app import Governance
-from governance.service.ports import Clock, DueItem
+from governance.domain.commands import CastVote
+from governance.service.ports import Clock, DueItem, Observer, Outcome
 from governance.store import tables as t
-from governance.text.messages import Reply
 
 log = logging.getLogger(__name__)
 
 PLATFORMS = frozenset({"matrix", "discord", "record", "console"})
 OPEN_STATUSES = ("draft", "deliberation", "voting")
-UNPARSED = "unparsed"
-"""The kind of a command that did not parse (an unknown word, a bad argument)."""
-
-_dispatched: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "folkmoot_dispatched", default=False
-)
+VOTE = CastVote.__name__
 
 
 def platform_label(platform: str) -> str:
@@ -67,9 +62,19 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0, 300.0),
             registry=r,
         )
+        self.first_response = Histogram(
+            "folkmoot_first_response_seconds",
+            "From a Discord interaction's creation (its id's timestamp) to the bot's "
+            "first answer to it: a defer, a modal or a message. Discord allows 3 s.",
+            ["platform"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0),
+            registry=r,
+        )
         self.reconnects = Counter(
             "folkmoot_platform_reconnects",
-            "Platform connections made again after the first (a lease taken back).",
+            "Platform connections made again: a lease taken back, a Discord shard's "
+            "gateway session resumed or identified again, a Matrix sync that succeeded "
+            "after failing.",
             ["platform"],
             registry=r,
         )
@@ -96,12 +101,28 @@ class Metrics:
             "folkmoot_database_up", "1 if the last scrape could read the database.", registry=r
         )
 
-    def command(self, cmd: Command | None, outcome: str) -> None:
-        kind = UNPARSED if cmd is None else type(cmd).__name__
+    def command(self, kind: str, outcome: Outcome) -> None:
+        """`kind` is a command's class name or ``unparsed``: a fixed set."""
         self.commands.labels(kind, outcome).inc()
         log.debug("command %s: %s", kind, outcome)  # never who, where or what was chosen
-        if isinstance(cmd, CastVote) and outcome == "ok":
+        if kind == VOTE and outcome == "ok":
             self.votes.inc()
+
+    def observer(self, clock: Clock) -> Observer:
+        """For `Deps.observer`: counts and times every command the core handles, and
+        gives each an event id for the logs."""
+        return _CommandObserver(self, clock)
+
+    def reconnected(self, platform: str) -> Callable[[], None]:
+        """For an adapter's `on_reconnect`: counts its connection made again."""
+        counter = self.reconnects.labels(platform_label(platform))  # shown from the start
+        return lambda: counter.inc()
+
+    def answered(self, platform: str) -> Callable[[float], None]:
+        """For an adapter's `on_first_response`: the seconds from an interaction's
+        creation to the bot's first answer."""
+        histogram = self.first_response.labels(platform_label(platform))
+        return lambda seconds: histogram.observe(max(0.0, seconds))
 
     def due_ran(self, clock: Clock) -> Callable[[Sequence[DueItem]], None]:
         """For `Deps.on_due_ran`: each item's lateness, right after its commit."""
@@ -118,12 +139,13 @@ class Metrics:
     ) -> Callable[[], Awaitable[None]]:
         """`connect`, counting each call after the first one that succeeded."""
         connected = False
+        reconnected = self.reconnected(platform)
 
         async def counted() -> None:
             nonlocal connected
             await connect()
             if connected:
-                self.reconnects.labels(platform_label(platform)).inc()
+                reconnected()
             connected = True
 
         return counted
@@ -183,61 +205,24 @@ def _aware(moment: datetime | str) -> datetime:
     return moment
 
 
-def instrument(governance: Governance, metrics: Metrics, clock: Clock) -> None:
-    """Count and time every command the adapters hand the core, and give each an event
-    id for the logs. The adapters call `handle_text` and `handle` as before; the
-    wrappers sit on this instance only."""
-    dispatch = governance._dispatch
-    handle_text = governance.handle_text
-    handle = governance.handle
+class _CommandObserver:
+    """`Metrics` as the core's `Observer`."""
 
-    async def counted(cmd: Command) -> Reply:
-        _dispatched.set(True)
-        try:
-            reply = await dispatch(cmd)
-        except GovernanceError:
-            metrics.command(cmd, "refused")
-            raise
-        except Exception:
-            metrics.command(cmd, "error")
-            raise
-        metrics.command(cmd, "ok" if reply.ok else "refused")
-        return reply
+    def __init__(self, metrics: Metrics, clock: Clock) -> None:
+        self._metrics = metrics
+        self._clock = clock
 
-    def timed(platform: str, sent_at: datetime) -> None:
-        seconds = (clock.now() - sent_at).total_seconds()
-        metrics.latency.labels(platform_label(platform)).observe(max(0.0, seconds))
-
-    async def text_command(
-        room: RoomRef,
-        actor: AccountRef,
-        text: str,
-        sent_at: datetime,
-        *,
-        community: CommunityId | None = None,
-    ) -> Reply | None:
-        event = logs.new_event_id()
-        flag = _dispatched.set(False)
-        try:
-            reply = await handle_text(room, actor, text, sent_at, community=community)
-            if reply is not None:
-                if not _dispatched.get():  # refused before it was a command
-                    metrics.command(None, "refused")
-                timed(actor.platform, sent_at)
-            return reply
-        finally:
-            _dispatched.reset(flag)
-            logs.event_id.reset(event)
-
-    async def command(cmd: Command) -> Reply:
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
         event = logs.new_event_id()
         try:
-            reply = await handle(cmd)
-            timed(cmd.ctx.actor.platform, cmd.ctx.sent_at)
-            return reply
+            yield
         finally:
             logs.event_id.reset(event)
 
-    governance._dispatch = counted  # type: ignore[method-assign]
-    governance.handle_text = text_command  # type: ignore[method-assign]
-    governance.handle = command  # type: ignore[method-assign]
+    def on_command(self, kind: str, outcome: Outcome) -> None:
+        self._metrics.command(kind, outcome)
+
+    def on_reply(self, platform: str, sent_at: datetime) -> None:
+        seconds = (self._clock.now() - sent_at).total_seconds()
+        self._metrics.latency.labels(platform_label(platform)).observe(max(0.0, seconds))

@@ -29,7 +29,7 @@ from bot import logs
 from bot.bootstrap import App, author_key, bootstrap, ensure_binding
 from bot.config import ConfigError, DiscordConfig, FileConfig, Settings
 from bot.health import HealthServer, lease_probe
-from bot.metrics import Metrics, instrument
+from bot.metrics import Metrics
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.dispatcher import Dispatcher
@@ -80,7 +80,9 @@ def _outlets(config: FileConfig) -> dict[str, Outlet]:
     return outlets
 
 
-def _matrix(settings: Settings, config: FileConfig, app: App) -> MatrixAdapter | None:
+def _matrix(
+    settings: Settings, config: FileConfig, app: App, metrics: Metrics
+) -> MatrixAdapter | None:
     if config.matrix is None:
         return None
     m = config.matrix
@@ -97,6 +99,7 @@ def _matrix(settings: Settings, config: FileConfig, app: App) -> MatrixAdapter |
         ),
         app.governance,
         PlatformState(app.factory, "matrix"),
+        on_reconnect=metrics.reconnected("matrix"),
     )
 
 
@@ -123,7 +126,8 @@ class DiscordConnection:
 
     A discord.py client does not connect again once closed, so each time the lease is
     taken a new one connects (and becomes the outlet the dispatcher sends through);
-    losing the lease closes the one connected then."""
+    losing the lease closes the one connected then. Each one's gateway reconnects and
+    first answers to interactions are counted in `metrics`."""
 
     def __init__(
         self,
@@ -131,6 +135,7 @@ class DiscordConnection:
         discord_settings: DiscordSettings,
         app: App,
         outlets: dict[str, Outlet],
+        metrics: Metrics | None = None,
     ) -> None:
         if d.api_base is not None:
             discord.http.Route.BASE = d.api_base.rstrip("/")
@@ -139,12 +144,19 @@ class DiscordConnection:
         self._settings = discord_settings
         self._app = app
         self._outlets = outlets
+        self._metrics = metrics or Metrics()
         self._used = False
         self.bot = self._new()
 
     def _new(self) -> DiscordAdapter:
         app = self._app
-        bot = DiscordAdapter(self._settings, app.governance, PlatformState(app.factory, "discord"))
+        bot = DiscordAdapter(
+            self._settings,
+            app.governance,
+            PlatformState(app.factory, "discord"),
+            on_reconnect=self._metrics.reconnected("discord"),
+            on_first_response=self._metrics.answered("discord"),
+        )
         self._outlets["discord"] = bot  # the dispatcher reads this mapping
         return bot
 
@@ -321,17 +333,17 @@ async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | Non
     wakeup = SchedulerWakeup(app.governance.run_due, clock)
     app.deps.wakeup = wakeup
     metrics = Metrics()
-    instrument(app.governance, metrics, clock)
+    app.deps.observer = metrics.observer(clock)
     app.deps.on_due_ran = metrics.due_ran(clock)
     health = HealthServer(engine, clock, metrics)
     connections: dict[str, Connection] = {}
-    matrix = _matrix(settings, config, app)
+    matrix = _matrix(settings, config, app, metrics)
     if matrix is not None:
         outlets["matrix"] = matrix  # the dispatcher reads this mapping
         connections["matrix"] = (matrix.start, matrix.stop)
     discord_link = None
     if config.discord is not None and discord_settings is not None:
-        discord_link = DiscordConnection(config.discord, discord_settings, app, outlets)
+        discord_link = DiscordConnection(config.discord, discord_settings, app, outlets, metrics)
         connections["discord"] = (discord_link.connect, discord_link.disconnect)
     connections = {p: (metrics.counting_connects(p, c[0]), c[1]) for p, c in connections.items()}
     # Nothing is delivered to a platform before its lease is taken.

@@ -3,7 +3,9 @@
 Members use slash commands (`slash`), the vote controls on each proposal card
 (`components`) and, with the optional message-content intent, the same ``!`` text
 commands as elsewhere. Every interaction is deferred before anything slow (Discord's
-three seconds), answered ephemerally, and nothing the bot sends pings anyone.
+three seconds), answered ephemerally, and nothing the bot sends pings anyone. How long
+each first answer took, and each gateway session resumed or made again, go to the
+callbacks it is given (`on_first_response`, `on_reconnect`).
 
 It is also the core's `Outlet` on Discord: cards as embeds with deadlines in each
 reader's own time and persistent vote controls, a live tally edited at most once per
@@ -18,7 +20,7 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -108,8 +110,23 @@ class DiscordSettings:
         return f"{','.join(map(str, self.shard_ids))}/{self.shard_count}"
 
 
+def _unheard(*args: object) -> None:
+    return None
+
+
 class DiscordAdapter(discord.AutoShardedClient):
-    def __init__(self, settings: DiscordSettings, governance: Governance, cards: CardStore) -> None:
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        governance: Governance,
+        cards: CardStore,
+        *,
+        on_reconnect: Callable[[], None] = _unheard,
+        on_first_response: Callable[[float], None] = _unheard,
+    ) -> None:
+        """`on_reconnect` is called each time a shard's gateway session is resumed or
+        identified again (its first READY is no reconnect); `on_first_response` with
+        the seconds from an interaction's creation to our first answer to it."""
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
@@ -127,6 +144,10 @@ class DiscordAdapter(discord.AutoShardedClient):
         self.settings = settings
         self._governance = governance
         self._cards = cards
+        self._on_reconnect = on_reconnect
+        self._on_first_response = on_first_response
+        self._shards_seen: set[int] = set()
+        """Shards that said READY once: another READY is a new session after a lost one."""
         self.menus = Menus(governance, PLATFORM)
         self.tallies = TallyEdits(
             governance.card_tally, self._show_tally, interval=settings.tally_every
@@ -174,6 +195,26 @@ class DiscordAdapter(discord.AutoShardedClient):
             await self.stop_adapter()
             raise DiscordStartError("the Discord gateway did not become ready")
 
+    async def on_shard_connect(self, shard_id: int) -> None:
+        """A shard's READY (after IDENTIFY): the first one, or a new session after
+        Discord dropped the last one (an invalid session)."""
+        if shard_id in self._shards_seen:
+            self._on_reconnect()
+            log.info("Discord shard %d connected again with a new session", shard_id)
+        self._shards_seen.add(shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        """A shard's session resumed after its socket was closed (a reconnect that
+        Discord asked for, or a dropped connection)."""
+        self._on_reconnect()
+        log.info("Discord shard %d resumed its session", shard_id)
+
+    def answered(self, interaction: discord.Interaction) -> None:
+        """Our first answer to `interaction` (a defer, a modal, a message) is given:
+        how long after Discord made it (Discord allows three seconds)."""
+        waited = datetime.now(UTC) - interaction.created_at
+        self._on_first_response(waited.total_seconds())
+
     async def stop_adapter(self) -> None:
         await self.tallies.close()
         await self.close()
@@ -190,6 +231,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         """Defer at once (Discord's three seconds), then do the work and answer. A vote
         (`proposal`) also refreshes the cards' live tally."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        self.answered(interaction)
         reply = await self._handle(
             int(interaction_room(interaction)), interaction.user, text, interaction.created_at
         )
@@ -211,6 +253,7 @@ class DiscordAdapter(discord.AutoShardedClient):
     ) -> None:
         """``/propose``'s modal, submitted: its fields as written, never parsed."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        self.answered(interaction)
         channel = interaction_room(interaction)
         room = RoomRef(PLATFORM, str(channel))
         actor = AccountRef(PLATFORM, str(interaction.user.id))
@@ -250,6 +293,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         """A story from `/story`'s modal, with the consent its author chose. Told to
         the bot alone (a private room), so the bot posts it for the community."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        self.answered(interaction)
         room = RoomRef(PLATFORM, str(draft.channel))
         community = await self._joined(room, interaction.user)
         actor = AccountRef(PLATFORM, str(interaction.user.id))

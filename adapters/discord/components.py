@@ -45,11 +45,21 @@ class Voting(Protocol):
         self, interaction: discord.Interaction, text: str, *, proposal: int | None = None
     ) -> None: ...
 
+    def answered(self, interaction: discord.Interaction) -> None:
+        """Our first answer to `interaction` is given (for the first-response times)."""
+        ...
+
 
 def voting(interaction: discord.Interaction) -> Voting:
     client = interaction.client
     assert isinstance(client, Voting)
     return client
+
+
+def answered(interaction: discord.Interaction) -> None:
+    """Call right after the first answer to `interaction` (a modal, a message, an
+    edit) made here rather than by `run_command`, which defers and tells it itself."""
+    voting(interaction).answered(interaction)
 
 
 def _label(answer: str, label: str) -> str:
@@ -141,6 +151,7 @@ class ReasonButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(ReasonModal(self.number, self.word))
+        answered(interaction)
 
 
 class PickSelect(ui.DynamicItem[ui.Select[Any]], template=r"folkmoot:pick:(?P<number>[0-9]{1,9})"):
@@ -214,6 +225,7 @@ async def _show_ranking(interaction: discord.Interaction, number: int, so_far: s
         await interaction.response.edit_message(content=text, view=view)
     else:
         await interaction.response.send_message(text, view=view, ephemeral=True)
+    answered(interaction)
 
 
 class RankButton(ui.DynamicItem[ui.Button[Any]], template=r"folkmoot:rank:(?P<number>[0-9]{1,9})"):
@@ -385,6 +397,7 @@ class MarksButton(
             await bot.run_command(interaction, f"!vote {self.number}", proposal=self.number)
             return
         await interaction.response.send_modal(MarksModal(form))
+        answered(interaction)
 
 
 DYNAMIC_ITEMS = (VoteButton, ReasonButton, PickSelect, RankButton, RankPick, RankCast, MarksButton)

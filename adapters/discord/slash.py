@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import discord
 from discord import app_commands, ui
 
-from adapters.discord.components import Voting, voting
+from adapters.discord.components import Voting, answered, voting
 from adapters.discord.rooms import interaction_room
 from governance.domain.methods import METHODS
 from governance.domain.proposal import MAX_BODY, MAX_TITLE
@@ -194,6 +194,7 @@ def _propose() -> app_commands.Command[Any, ..., None]:
             words.append(settings)
         # A modal is the first answer itself: nothing may be awaited before it.
         await interaction.response.send_modal(ProposeModal(" ".join(words)))
+        answered(interaction)
 
     return app_commands.Command(
         name="propose", description=USAGE["propose"][1][:100], callback=propose

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import discord
 from discord import app_commands, ui
 
-from adapters.discord.components import voting
+from adapters.discord.components import answered, voting
 from adapters.discord.rooms import interaction_room
 from adapters.discord.slash import proposal_choices
 from governance.domain.stories import MAX_STORY, Consent
@@ -140,6 +140,7 @@ class StoryModal(ui.Modal, title="Your story"):
             view=view,
             ephemeral=True,
         )
+        answered(interaction)
 
 
 class ConsentButton(
@@ -178,6 +179,7 @@ class ConsentButton(
                 "hour passed): tell it again with /story.",
                 view=None,
             )
+            answered(interaction)
             return
         await bot.tell_story(interaction, draft, self.consent)
 
@@ -193,6 +195,7 @@ def story_command() -> app_commands.Command[Any, ..., None]:
         voting(interaction)  # the bot, as every command expects
         # A modal is the first answer itself: nothing may be awaited before it.
         await interaction.response.send_modal(StoryModal(prompt, proposal))
+        answered(interaction)
 
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
         name="story",

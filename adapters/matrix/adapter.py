@@ -111,9 +111,23 @@ class MatrixSettings:
     """Room power levels that make a new member a moderator or admin (``moderator = 50``)."""
 
 
+def _unheard() -> None:
+    return None
+
+
 class MatrixAdapter:
-    def __init__(self, settings: MatrixSettings, governance: Governance, state: SeenEvents) -> None:
+    def __init__(
+        self,
+        settings: MatrixSettings,
+        governance: Governance,
+        state: SeenEvents,
+        *,
+        on_reconnect: Callable[[], None] = _unheard,
+    ) -> None:
+        """`on_reconnect` is called each time a sync succeeds after syncs failed (the
+        homeserver was unreachable or refused them a while)."""
         self.settings = settings
+        self._on_reconnect = on_reconnect
         self._governance = governance
         self._state = state
         self._client: AsyncClient | None = None
@@ -297,16 +311,22 @@ class MatrixAdapter:
 
     async def _sync_forever(self) -> None:
         delay = 1.0
+        failed = 0
         while not self._stopping.is_set():
             try:
                 await self._sync_once(poll_ms=SYNC_TIMEOUT_MS)
-                delay = 1.0
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                failed += 1
                 log.warning("Matrix sync failed (%s); retrying in %.0f s", error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
+                continue
+            if failed:
+                self._on_reconnect()
+                log.info("Matrix sync works again after %d failed attempt(s)", failed)
+            delay, failed = 1.0, 0
 
     # ------------------------------------------------------------------ incoming
 

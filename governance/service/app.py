@@ -2,7 +2,8 @@
 
 Member mistakes (`GovernanceError`) come back as plain replies with the usage line;
 anything else is logged with a short reference and the member sees only that
-reference — never a traceback in chat.
+reference — never a traceback in chat. The observer (`Deps.observer`) is told each
+command's kind and outcome, and when its reply is ready.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from governance.service import deliberation, prompts, queries, records, stories
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
-from governance.service.ports import ConflictError, UnitOfWorkFactory
+from governance.service.ports import UNPARSED, ConflictError, UnitOfWorkFactory
 from governance.service.votes import VoteWriter
 from governance.text.grammar import is_command, parse
 from governance.text.messages import Audience, Block, Reply
@@ -110,14 +111,43 @@ class Governance:
         a private room, which is bound to none: the adapter says whose it is."""
         if not is_command(text):
             return None
-        ctx = Context(actor, room, community or await self.community_of(room), sent_at)
-        return await self._guard(lambda: self._parse_and_handle(text, ctx))
+        observer = self.deps.observer
+        with observer.handling():
+            ctx = Context(actor, room, community or await self.community_of(room), sent_at)
+            reply = await self._guard(lambda: self._parse_and_handle(text, ctx))
+            observer.on_reply(actor.platform, sent_at)
+        return reply
 
     async def handle(self, cmd: Command) -> Reply:
-        return await self._guard(lambda: self._dispatch(cmd))
+        observer = self.deps.observer
+        with observer.handling():
+            reply = await self._guard(lambda: self._observed(cmd))
+            observer.on_reply(cmd.ctx.actor.platform, cmd.ctx.sent_at)
+        return reply
 
     async def _parse_and_handle(self, text: str, ctx: Context) -> Reply:
-        return await self._dispatch(parse(text, ctx))
+        try:
+            cmd = parse(text, ctx)
+        except Exception as error:
+            self._failed(UNPARSED, error)
+            raise
+        return await self._observed(cmd)
+
+    async def _observed(self, cmd: Command) -> Reply:
+        """`_dispatch`, with its outcome told to the observer (a refusal may be a reply
+        that is not ok, or a `GovernanceError`)."""
+        kind = type(cmd).__name__
+        try:
+            reply = await self._dispatch(cmd)
+        except Exception as error:
+            self._failed(kind, error)
+            raise
+        self.deps.observer.on_command(kind, "ok" if reply.ok else "refused")
+        return reply
+
+    def _failed(self, kind: str, error: Exception) -> None:
+        refused = isinstance(error, GovernanceError)
+        self.deps.observer.on_command(kind, "refused" if refused else "error")
 
     async def _dispatch(self, cmd: Command) -> Reply:
         if isinstance(cmd, CastVote | Unvote):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from governance.domain.federation import Federation
 from governance.domain.ids import CommunityId
-from governance.service.ports import Clock, DueItem, UnitOfWork, Wakeup
+from governance.service.ports import Clock, DueItem, Observer, Outcome, UnitOfWork, Wakeup
 
 
 async def _nothing() -> None:
@@ -19,6 +20,17 @@ async def _nothing() -> None:
 
 class _NoWakeup:
     def due_at(self, moment: datetime) -> None:
+        return None
+
+
+class _NoObserver:
+    def handling(self) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def on_command(self, kind: str, outcome: Outcome) -> None:
+        return None
+
+    def on_reply(self, platform: str, sent_at: datetime) -> None:
         return None
 
 
@@ -37,6 +49,9 @@ class Deps:
     on_due_ran: Callable[[Sequence[DueItem]], None] = lambda items: None
     """Called right after the commit of due items that ran (for lateness figures:
     the call's time minus each item's ``due_at``)."""
+    observer: Observer = field(default_factory=_NoObserver)
+    """Told of each command `Governance` handles: its kind and outcome, and when its
+    reply is ready (for the command counts, the latency figures and the logs)."""
 
     federations: dict[CommunityId, Federation] = field(default_factory=dict)
     """The configured federations, by name: communities whose voters are communities."""

@@ -4,6 +4,7 @@ implement them; tests compose fakes of the same shape."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -650,4 +651,33 @@ class Outlet(Protocol):
 class Wakeup(Protocol):
     def due_at(self, moment: datetime) -> None:
         """Due work now exists at `moment`: wake up by then."""
+        ...
+
+
+Outcome = Literal["ok", "refused", "error"]
+"""How a command ended: done, refused (the member's to fix), or failed (a bug, an
+outage: logged with a reference)."""
+UNPARSED = "unparsed"
+"""The kind of a message that did not parse into a command (an unknown word, a bad
+argument)."""
+
+
+class Observer(Protocol):
+    """Told about each message or command the core handles, for figures and logs
+    (``folkmoot run`` counts and times them). It learns a command's kind (its class
+    name, or `UNPARSED`), its outcome, and the platform and timestamp of what brought
+    it: never who sent it, where, or what it said."""
+
+    def handling(self) -> AbstractContextManager[object]:
+        """Entered around one command, from its arrival to its reply: what is logged
+        meanwhile belongs to it."""
+        ...
+
+    def on_command(self, kind: str, outcome: Outcome) -> None:
+        """A command (or a message that did not parse) was handled, with `outcome`."""
+        ...
+
+    def on_reply(self, platform: str, sent_at: datetime) -> None:
+        """The reply to what was sent on `platform` at `sent_at` (the platform's
+        timestamp) is ready."""
         ...

@@ -9,14 +9,16 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 import bot.runner
+from bot.bootstrap import App
 from bot.config import FileConfig, HttpConfig, RecordConfig, Settings
 from bot.health import HealthServer
-from bot.metrics import Metrics, instrument
+from bot.metrics import Metrics
 from governance.domain.commands import Context, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
@@ -25,30 +27,9 @@ from governance.service.clocks import SystemClock
 from governance.store.engine import make_engine
 from tests.cli.test_cli import TIMEOUT, folkmoot
 from tests.conftest import COMMUNITIES
+from tests.scrape import Said, assert_no_label_holds, sample
 
 HALL = RoomRef("record", "hall")
-
-
-class Said(logging.Handler):
-    """Log records of some loggers, awaited by their message."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self._news = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self._news.set()
-
-    async def said(self, text: str) -> logging.LogRecord:
-        async with asyncio.timeout(TIMEOUT):
-            while True:
-                self._news.clear()
-                for record in self.records:
-                    if text in record.getMessage():
-                        return record
-                await self._news.wait()
 
 
 @contextlib.asynccontextmanager
@@ -57,20 +38,21 @@ async def running(
 ) -> AsyncIterator[tuple[str, Governance]]:
     """`run_bot` in this process with a record outlet and the endpoint on a free port:
     its base URL, and the Governance the adapters would call."""
-    governances: list[Governance] = []
+    apps: list[App] = []
+    bootstrap = bot.runner.bootstrap
 
-    def keep(governance: Governance, metrics: Metrics, clock: object) -> None:
-        governances.append(governance)
-        instrument(governance, metrics, clock)  # type: ignore[arg-type]
+    async def keep(**parts: Any) -> App:
+        apps.append(await bootstrap(**parts))
+        return apps[-1]
 
-    monkeypatch.setattr(bot.runner, "instrument", keep)
+    monkeypatch.setattr(bot.runner, "bootstrap", keep)
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
     config = FileConfig(
         communities=COMMUNITIES,
         record=RecordConfig(path=tmp_path / "record.jsonl", rooms=["demo=hall"]),
         http=HttpConfig(port=0),
     )
-    said = Said()
+    said = Said(TIMEOUT)
     watched = [logging.getLogger(name) for name in ("bot.health", "bot.runner")]
     for logger in watched:
         logger.addHandler(said)
@@ -81,23 +63,13 @@ async def running(
         listening = await said.said("health and metrics at")
         await said.said("folkmoot running")
         port = listening.args[1]  # type: ignore[index]
-        yield f"http://127.0.0.1:{port}", governances[0]
+        yield f"http://127.0.0.1:{port}", apps[0].governance
     finally:
         stop.set()
         assert await asyncio.wait_for(task, timeout=TIMEOUT) == 0
         for logger in watched:
             logger.removeHandler(said)
             logger.setLevel(logging.NOTSET)
-
-
-def sample(text: str, name: str, **labels: str) -> float | None:
-    """A sample's value in Prometheus' text format (None if absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    head = f"{name}{{{want}}}" if labels else name
-    for line in text.splitlines():
-        if line.startswith(head + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 async def test_healthz_and_metrics_over_http_change_after_commands(
@@ -152,10 +124,8 @@ async def test_healthz_and_metrics_over_http_change_after_commands(
         assert count == 6
         for metric in ("outbox_depth", "outbox_oldest_age_seconds", "dead_letters"):
             assert sample(after, f"folkmoot_{metric}") is not None, metric
-        # Labels come from fixed sets: no member, account or choice in them.
-        labelled = [line for line in after.splitlines() if "{" in line and line[0] != "#"]
-        for word in ("alice", "bob", "yes", "hall", "roof"):
-            assert not any(word in line for line in labelled), word
+        # Labels come from fixed sets: no member, account, room or choice in them.
+        assert_no_label_holds(after, "alice", "bob", "yes", "hall", "roof", "99")
 
 
 async def test_healthz_names_the_part_that_is_down(tmp_path: Path) -> None:

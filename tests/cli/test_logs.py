@@ -11,7 +11,7 @@ import pytest
 
 from bot import logs
 from bot.config import FileConfig, LogConfig, Settings
-from bot.metrics import Metrics, instrument
+from bot.metrics import Metrics
 from tests.chat import Chat
 
 TOKEN = "MTA5OTk.discord-bot-token.Xy9z"
@@ -27,7 +27,7 @@ def lines(out: io.StringIO) -> list[dict[str, str]]:
 
 async def test_a_secret_vote_and_a_story_leave_no_choice_or_text_in_the_log(chat: Chat) -> None:
     out = io.StringIO()
-    instrument(chat.app.governance, Metrics(), chat.clock)
+    chat.app.deps.observer = Metrics().observer(chat.clock)
     with logs.configured("DEBUG", "json", [TOKEN], stream=out):
         logging.getLogger("governance").setLevel(logging.DEBUG)
         try:

@@ -18,7 +18,7 @@ from typing import Protocol
 import nio
 from sqlalchemy import func, select, update
 
-from bot.config import CommunityConfig, FileConfig, MatrixConfig, Settings
+from bot.config import CommunityConfig, FileConfig, HttpConfig, MatrixConfig, Settings
 from bot.runner import run_bot
 from governance.store import tables as t
 from governance.store.engine import make_engine
@@ -39,6 +39,10 @@ class Bot:
     password: str = ""
     invite_from: list[str] | None = None
     """Who may invite the bot; by default anyone on the test homeserver."""
+    homeserver: str = ""
+    """The URL the bot reaches the homeserver at; by default the Synapse's own."""
+    http_port: int | None = None
+    """Serve /healthz and /metrics on this port (0: any free one); None: off."""
     task: asyncio.Task[int] | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -60,11 +64,12 @@ class Bot:
         config = FileConfig(
             communities=[CommunityConfig(name="coop", admins=[f"matrix:{self.admin}"])],
             matrix=MatrixConfig(
-                homeserver=self.synapse.url,
+                homeserver=self.homeserver or self.synapse.url,
                 user_id=self.user_id,
                 invite_from=self.invite_from or [f":{self.synapse.server_name}"],
                 power_levels={"moderator": 50},
             ),
+            http=None if self.http_port is None else HttpConfig(port=self.http_port),
         )
         self.stop_event = asyncio.Event()
         self.task = asyncio.create_task(run_bot(settings, config, self.stop_event))
