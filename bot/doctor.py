@@ -138,7 +138,8 @@ def _config(settings: Settings, checks: list[Check]) -> FileConfig | None:
         checks.append(fail(f"config: {error}", f"correct {path} (FOLKMOOT_CONFIG)"))
         return None
     where = str(path) if path is not None else "no file (FOLKMOOT_CONFIG unset), defaults"
-    checks.append(ok(f"config: {where}, {len(config.communities)} communities"))
+    n = len(config.communities)
+    checks.append(ok(f"config: {where}, {n} {'community' if n == 1 else 'communities'}"))
     return config
 
 

@@ -358,7 +358,9 @@ class DiscordAdapter(discord.AutoShardedClient):
             return
         channel = int(room_of(message.channel, message.channel.id))
         if not is_command(message.content):
-            if isinstance(message.channel, discord.Thread):
+            # Without the intent Discord sends the message with its text blanked: it is
+            # not an empty story, and no reply should say so.
+            if isinstance(message.channel, discord.Thread) and self.settings.message_content:
                 await self._story_in_thread(message, channel)
             return
         reply = await self._handle(channel, message.author, message.content, message.created_at)

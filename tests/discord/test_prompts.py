@@ -40,3 +40,26 @@ async def test_a_posting_opens_a_thread_that_maps_back_to_its_prompt(
     ix = await fake.slash(bob, "prompts", {}, channel=channel)
     listed = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
     assert question in listed.json["content"]
+
+
+async def test_without_the_content_intent_a_reply_in_a_thread_is_not_an_empty_story(
+    deployed: Deployment,
+) -> None:
+    """Discord blanks the text of members' messages for a bot without the intent: the
+    bot must not answer each reply in a prompt's thread that its story is empty."""
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
+    ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
+    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    card = await deployed.card(channel)
+    thread = await fake.next_call(
+        "POST", rf"/channels/{channel.id}/messages/{card.response['id']}/threads", within=WITHIN
+    )
+    in_thread = fake.channels[int(thread.response["id"])]
+    ana = fake.add_member("ana")
+    await fake.member_message(in_thread, ana, "I work four days now")
+    ix = await fake.slash(ana, "stories", {"text": ""}, channel=channel)
+    listed = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    assert listed.json["content"].startswith("No stories yet")
+    assert fake.calls_to("POST", rf"/channels/{in_thread.id}/messages") == []
