@@ -19,7 +19,14 @@ from bot.runner import AdapterStartError, NoAdapterConfigured, run_bot
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId
 from governance.store.engine import make_engine
-from governance.store.migrate import current, downgrade, head, revisions, upgrade
+from governance.store.migrate import (
+    NewerSchema,
+    current,
+    downgrade,
+    head,
+    revisions,
+    upgrade,
+)
 from governance.store.uow import SqlUnitOfWork
 
 log = logging.getLogger("folkmoot")
@@ -96,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot import backup
 
             return backup.run(args.command, settings, args.file)
-    except (ConfigError, NoAdapterConfigured, AdapterStartError) as error:
+    except (ConfigError, NoAdapterConfigured, AdapterStartError, NewerSchema) as error:
         print(f"folkmoot: {error}", file=sys.stderr)
         return 2
     except (ArgumentError, DBAPIError, OSError) as error:
@@ -144,10 +151,7 @@ async def _migrate(settings: Settings, to: str | None, *, down: bool) -> int:
     try:
         now = await current(engine)
         if now is not None and now not in known:
-            raise ConfigError(
-                f"the database is at revision {now}, which this folkmoot does not know: "
-                "it was written by a newer version"
-            )
+            raise NewerSchema(now)
         if now is not None and known.index(target) < known.index(now):
             if not down:
                 raise ConfigError(

@@ -30,8 +30,25 @@ def head() -> str:
     return heads[0]
 
 
+class NewerSchema(Exception):
+    """The database was migrated by a newer folkmoot: never touched, never migrated down."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(
+            f"the database is at revision {revision}, which this folkmoot does not know: "
+            "it was written by a newer version; run that version (or restore a backup "
+            "made by this one)"
+        )
+        self.revision = revision
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate up to `revision`; `NewerSchema` if a newer folkmoot migrated it already."""
+
     def _upgrade(connection: Connection) -> None:
+        now = MigrationContext.configure(connection).get_current_revision()
+        if now is not None and now not in revisions():
+            raise NewerSchema(now)
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from bot.bootstrap import bootstrap, ensure_binding
 from governance.domain.ids import CommunityId
@@ -221,3 +221,25 @@ async def test_verify_log_names_an_unknown_community(
         "coop: 0 entries, chain intact\ndemo: 3 entries, chain intact\n"
         "guild: 0 entries, chain intact\n",
     )
+
+
+async def test_a_database_from_a_newer_folkmoot_is_refused_in_one_line_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    url = f"sqlite:///{data / 'folkmoot.db'}"
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        env = {"FOLKMOOT_DATABASE_URL": url, "FOLKMOOT_DATA_DIR": str(data)}
+        for command in (("migrate",), ("console",)):
+            code, _, err = await folkmoot(*command, env=env, cwd=tmp_path)
+            assert code == 2 and "Traceback" not in err, (command, err)
+            assert "at revision 9999, which this folkmoot does not know" in err
+            assert "written by a newer version" in err
+        assert await current(engine) == "9999"
+    finally:
+        await engine.dispose()
