@@ -527,7 +527,8 @@ def _matrix_rooms(m: MatrixConfig, bound: Bound, joined: set[str] | None) -> lis
             fail(
                 f"matrix room {room} (bound to {community}): the bot is not in it",
                 f"invite {m.user_id} to it from an account [matrix] invite_from "
-                f"allows{allowed}; if the room is given up, {_unbind('matrix', room)}",
+                f"allows{allowed}; if the room is given up, unbind it from another room "
+                f"of {community}: !unbind matrix:{room} (on Discord, /unbind)",
             )
         )
     return checks
@@ -766,8 +767,8 @@ async def _channel(
         if response.status == 404:
             return fail(
                 f"{what}: gone (404 Unknown Channel)",
-                f"bind {community} in a channel that exists (/bind {community}), and "
-                + _unbind("discord", channel_id),
+                f"bind {community} in a channel that exists (/bind {community}), then "
+                f"unbind this one from there: /unbind discord:{channel_id}",
             )
         if response.status == 403:
             return fail(
@@ -851,15 +852,6 @@ async def _bot_roles(
 
 async def _within(awaitable: Awaitable[T]) -> T:
     return await asyncio.wait_for(awaitable, TIMEOUT)
-
-
-def _unbind(platform: str, room: str) -> str:
-    """How to remove a binding (what is announced to a bound room the bot cannot reach is
-    given up into !undelivered, and this check fails, until then)."""
-    return (
-        "remove the binding (folkmoot has no unbind command yet): DELETE FROM bindings "
-        f"WHERE platform = '{platform}' AND room_id = '{room}'"
-    )
 
 
 def _each(n: int, thing: str) -> str:

@@ -315,11 +315,13 @@ class DiscordAdapter(discord.AutoShardedClient):
         await self._answer(interaction, reply.message)
 
     async def _refresh_menus(self, interaction: discord.Interaction) -> None:
-        """After a command that may change what is pending (a proposal, an edit, a bind
-        …), before answering: what the member does next autocompletes it."""
+        """After a command that may change what is pending (a proposal, an edit, a bind,
+        an unbind …), before answering: what the member does next autocompletes it."""
         room = RoomRef(PLATFORM, interaction_room(interaction))
         community = await self._governance.community_of(room)
-        if community is not None:
+        if community is None:
+            self.menus.forget(room.room_id)
+        else:
             await self.menus.refresh(room.room_id, community)
 
     async def _after_vote(
@@ -408,6 +410,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         """The room's community, with `user` a member of it (joined now if new)."""
         community = await self._governance.community_of(room)
         if community is None:
+            self.menus.forget(room.room_id)  # unbound since it was loaded, perhaps
             return None
         actor = AccountRef(PLATFORM, str(user.id))
         key = (community, actor.account_id)

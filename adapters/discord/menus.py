@@ -4,7 +4,9 @@ Discord gives an autocomplete or a modal three seconds and no defer, so they ans
 from here, never from the database: which community each channel belongs to, and
 each community's drafts, deliberations and open votes with their ballot forms. It is
 loaded at start, learns every card the bot posts and every proposal it ends, and is
-read again after each command (other than a vote) handled in a community.
+read again after each command (other than a vote) handled in a community, with the
+community's channels: one unbound meanwhile, from anywhere, is dropped then. A channel
+found unbound when someone uses it is forgotten at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from governance.text.messages import BallotForm, Message
 
 class Source(Protocol):
     async def bindings_on(self, platform: str) -> list[tuple[RoomRef, CommunityId]]: ...
+    async def rooms_of(self, community: CommunityId) -> list[RoomRef]: ...
     async def pending(self, community: CommunityId) -> list[Pending]: ...
 
 
@@ -59,9 +62,23 @@ class Menus:
 
     async def refresh(self, channel_id: str, community: CommunityId) -> None:
         """`channel_id` is bound to `community` (perhaps since just now): read its
-        pending proposals again."""
+        channels (dropping those unbound meanwhile) and pending proposals again."""
         self._communities[channel_id] = community
+        bound = {
+            room.room_id
+            for room in await self._source.rooms_of(community)
+            if room.platform == self._platform
+        }
+        for channel, owner in list(self._communities.items()):
+            if owner == community and channel not in bound:
+                del self._communities[channel]
         await self._refresh(community)
+
+    def forget(self, channel_id: str) -> None:
+        """`channel_id` is bound to no community (any more): nothing is offered there."""
+        community = self._communities.pop(channel_id, None)
+        if community is not None and community not in self._communities.values():
+            self._pending.pop(community, None)
 
     def posted(self, channel_id: str, message: Message) -> None:
         """The bot posted `message` in `channel_id`: a card opens a vote, a result (or

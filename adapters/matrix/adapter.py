@@ -501,6 +501,7 @@ class MatrixAdapter:
         if community is None and reply.ok and text.lstrip().lower().startswith("!bind"):
             bound = await self._governance.community_of(ref)
             if bound is not None:
+                self._hinted.discard(room.room_id)  # if it is unbound again, hint again
                 await self._join_everyone(room, bound)
         if community is None and private is None and not reply.ok:
             if room.room_id in self._hinted and not text.lstrip().startswith("!bind"):

@@ -126,6 +126,15 @@ class Bind(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Unbind(Command):
+    """Unbind `room` (None: the room it is said in) from its community; the community's
+    last room only with `confirm`."""
+
+    room: RoomRef | None = None
+    confirm: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SetRole(Command):
     member: str
     role: str

@@ -33,6 +33,7 @@ from governance.domain.commands import (
     ShowStatus,
     ShowUndelivered,
     TellStory,
+    Unbind,
     Unvote,
     WithdrawStory,
 )
@@ -176,6 +177,8 @@ class Governance:
                 log.info("%s lost a race; trying again", type(cmd).__name__)
         if isinstance(cmd, Bind):
             self._bindings.pop(cmd.ctx.room, None)
+        if isinstance(cmd, Unbind):
+            self._bindings.pop(cmd.room or cmd.ctx.room, None)
         if isinstance(cmd, WithdrawStory | EditStory | Erase) and reply.ok:
             await self._scrub()
         return reply
@@ -305,10 +308,11 @@ class Governance:
     ) -> Reply | None:
         """A message in a prompt's thread is a story for that prompt, kept for the
         community under its author's name (the thread shows it already); the reply says
-        how to share it otherwise. None if the thread is no prompt's."""
+        how to share it otherwise. None if the thread is no prompt's, or its room is no
+        longer bound to the prompt's community."""
         prompt = await self.prompt_of_thread(room, thread_id)
-        if prompt is None:
-            return None
+        if prompt is None or await self.community_of(room) != prompt.community:
+            return None  # no prompt's, or in a room unbound since: talk, not a story
         ctx = Context(actor, room, prompt.community, sent_at)
         return await self.handle(TellStory(ctx, text, prompt=prompt.number, in_thread=True))
 

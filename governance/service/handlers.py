@@ -36,6 +36,7 @@ from governance.domain.commands import (
     ShareStory,
     Summarise,
     TellStory,
+    Unbind,
     Unlink,
     Withdraw,
     WithdrawStory,
@@ -57,10 +58,18 @@ from governance.domain.events import (
     ProposalWithdrawn,
     VotingExtended,
 )
-from governance.domain.ids import CommunityId, MemberId, ProposalId, ProposalNumber
+from governance.domain.ids import (
+    AccountRef,
+    CommunityId,
+    MemberId,
+    ProposalId,
+    ProposalNumber,
+    RoomRef,
+)
 from governance.domain.lifecycle import Status
-from governance.domain.members import MAX_CLASS_LENGTH, Community, Role, article
+from governance.domain.members import MAX_CLASS_LENGTH, Community, Member, Role, article
 from governance.domain.methods import Method, method_named, plural
+from governance.domain.methods.base import list_names
 from governance.domain.policy import ClassRule, Policy, Strength, TieRule, Visibility
 from governance.domain.proposal import (
     MAX_BODY,
@@ -90,7 +99,7 @@ from governance.service.lifecycle_ops import (
     longest,
     vote_end,
 )
-from governance.service.ports import UnitOfWork
+from governance.service.ports import Channel, UnitOfWork
 from governance.text.grammar import parse_classes, parse_quorum
 from governance.text.messages import Audience, Reply
 from governance.text.usage import usage
@@ -410,6 +419,13 @@ async def record_outcome(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     return Reply.text(f"Outcome of #{cmd.number} recorded.", Audience.QUIET)
 
 
+def _is_admin(community: Community | None, member: Member | None, account: AccountRef) -> bool:
+    """An admin member of the community, or an account the config names its admin."""
+    return (member is not None and member.role >= Role.ADMIN) or (
+        community is not None and community.is_configured_admin(account)
+    )
+
+
 async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, Bind)
     target = CommunityId(cmd.community_name.strip().lower())
@@ -417,10 +433,7 @@ async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     if community is None:
         raise NotFound(f"There is no community called “{cmd.community_name[:60]}” in the config.")
     member = await uow.members.by_account(target, cmd.ctx.actor)
-    is_admin = (member is not None and member.role >= Role.ADMIN) or (
-        community.is_configured_admin(cmd.ctx.actor)
-    )
-    if not is_admin:
+    if not _is_admin(community, member, cmd.ctx.actor):
         raise NotAllowed(f"Only an admin of {target} can bind a room to it.")
     bound = await uow.bindings.community_of(cmd.ctx.room)
     if bound == target:
@@ -441,6 +454,103 @@ async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     )
     await deps.commit(uow, events=False)
     return Reply.text(f"This room is now bound to {target}.")
+
+
+UNBOUND = "room unbound"
+"""Why the deliveries still waiting for a room were given up when it was unbound."""
+ROOMS_LISTED = 20
+
+
+async def unbind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    """Unbind a room from its community: this one, or another of the community's, e.g.
+    one that is gone or that the bot was removed from, where nothing can be typed.
+
+    Open proposals stay open; from now on they are announced in the community's other
+    rooms. What still waits to be delivered to the room is given up, so `!undelivered`
+    shows what it missed rather than retrying it for a day. Threads there stay on record
+    but take no more stories. The community's last room goes only with `confirm`."""
+    assert isinstance(cmd, Unbind)
+    here = cmd.room is None or cmd.room == cmd.ctx.room
+    room = cmd.room or cmd.ctx.room
+    shown = "This room" if here else str(room)[:120]
+    target = cmd.ctx.community
+    if here:
+        target = await uow.bindings.community_of(room)
+        if target is None:
+            raise GovernanceError(
+                "This room is not bound to a community; there is nothing to unbind."
+            )
+    elif target is None:
+        raise GovernanceError(
+            f"This room is not bound to a community: say !unbind {shown} in a room of the "
+            "community it belongs to."
+        )
+    member = await uow.members.by_account(target, cmd.ctx.actor)
+    if not _is_admin(await uow.communities.get(target), member, cmd.ctx.actor):
+        raise NotAllowed(f"Only an admin of {target} can unbind a room from it.")
+    if not here:
+        bound = await uow.bindings.community_of(room)
+        if bound is None:
+            rooms = [str(r) for r in await uow.bindings.rooms(target)]
+            listed = ", ".join(rooms[:ROOMS_LISTED]) + (" …" if len(rooms) > ROOMS_LISTED else "")
+            raise NotFound(
+                f"{shown} is not bound to any community. "
+                + (f"{target}'s rooms: {listed}." if rooms else f"{target} has no room bound.")
+            )
+        if bound != target:
+            raise NotAllowed(
+                f"{shown} is bound to {bound}, not {target}; an admin of {bound} can unbind "
+                f"it from a room of {bound}'s."
+            )
+    now = deps.clock.now()
+    await uow.bindings.unbind(room)
+    await uow.log.append(
+        target,
+        at=now,
+        kind="room unbound",
+        proposal=None,
+        actor=None if member is None else member.id,
+        data={"room": str(room)},
+    )
+    # The append holds the community's lock until commit, so the rooms left are counted
+    # once any other unbinding in it has committed: two admins each unbinding one of the
+    # last two rooms at once cannot leave it with none unasked.
+    left = await uow.bindings.rooms(target)
+    if not left and not cmd.confirm:
+        raise GovernanceError(_last_room(deps, shown, target, None if here else room))
+    given_up = await uow.outbox.give_up_channel(Channel.of_room(room), at=now, error=UNBOUND)
+    await deps.commit(uow, events=False)
+    text = f"{shown} is no longer bound to {target}."
+    if given_up:
+        one = given_up == 1
+        text += (
+            f" {plural(given_up, 'message')} still waiting to be sent there "
+            f"{'was' if one else 'were'} given up; !undelivered lists {'it' if one else 'them'}."
+        )
+    if not left:
+        text += (
+            f" {target} has no room bound now: what it announces reaches no one until an "
+            f"admin binds one (!bind {target})."
+        )
+    return Reply.text(text)
+
+
+def _last_room(deps: Deps, shown: str, community: CommunityId, room: RoomRef | None) -> str:
+    """Why a community's last room is not unbound without `confirm`."""
+    federations = sorted(f for f, fed in deps.federations.items() if community in fed.members)
+    refused = (
+        f"; and {list_names(federations)}'s proposals are refused (or cancelled when their "
+        f"vote opens) while {community} has no room"
+        if federations
+        else ""
+    )
+    again = "!unbind confirm" if room is None else f"!unbind {room} confirm"
+    return (
+        f"{shown} is {community}'s last bound room. With none, nothing {community} "
+        "announces (new proposals, votes opening, results) reaches anyone, nor is it kept "
+        f"to send later{refused}. Bind another room first (!bind {community} there); or, to "
+        f"unbind it anyway: {again}"
+    )
 
 
 async def set_role(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
@@ -617,6 +727,7 @@ HANDLERS: dict[type[Command], Handler] = {
     RecordOutcome: record_outcome,
     Remind: remind,
     Bind: bind,
+    Unbind: unbind,
     SetRole: set_role,
     FollowPlatformRole: follow_platform_role,
     FollowPlatformClass: follow_platform_class,

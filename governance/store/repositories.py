@@ -1102,6 +1102,16 @@ class OutboxRepo(_Repo):
             )
         )
 
+    async def give_up_channel(self, channel: Channel, *, at: datetime, error: str) -> int:
+        d = t.deliveries
+        given_up = await self.conn.scalars(
+            update(d)
+            .where(d.c.channel == str(channel), d.c.delivered_at.is_(None), d.c.dead_at.is_(None))
+            .values(dead_at=at, claimed_until=None, last_error=error[:2000])
+            .returning(d.c.id)
+        )
+        return len(given_up.all())
+
     async def dead_letters(self, community: CommunityId, *, limit: int) -> list[DeadLetter]:
         d, o = t.deliveries, t.outbox
         query = (
@@ -1115,7 +1125,10 @@ class OutboxRepo(_Repo):
                 o.c.payload,
             )
             .join_from(d, o, o.c.id == d.c.outbox_id)
-            .where(d.c.dead_at.is_not(None), o.c.community_id == community)
+            # Given up, and not delivered after all by a send already under way then.
+            .where(
+                d.c.dead_at.is_not(None), d.c.delivered_at.is_(None), o.c.community_id == community
+            )
             .order_by(d.c.dead_at.desc(), d.c.id.desc())
             .limit(limit)
         )

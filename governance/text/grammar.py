@@ -58,6 +58,7 @@ from governance.domain.commands import (
     ShowUndelivered,
     Summarise,
     TellStory,
+    Unbind,
     Unlink,
     Unvote,
     Withdraw,
@@ -65,7 +66,7 @@ from governance.domain.commands import (
 )
 from governance.domain.deliberation import EDIT_FIELDS
 from governance.domain.errors import GovernanceError, ParseError
-from governance.domain.ids import PromptNumber, ProposalNumber
+from governance.domain.ids import PromptNumber, ProposalNumber, RoomRef
 from governance.domain.methods import METHODS
 from governance.domain.policy import (
     MAX_DOTS,
@@ -102,6 +103,8 @@ _LENGTH_RE = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.IGN
 _FLAG_RE = re.compile(r"(?<!\S)(secret|draft)(?=\s|$)", re.IGNORECASE)
 _TRAILING_FLAG_RE = re.compile(r"(?<!\S)(secret|draft)\s*$", re.IGNORECASE)
 _ID_RE = re.compile(r"#?(\d{1,9})", re.ASCII)
+_ROOM_RE = re.compile(r"([a-z][a-z0-9_-]{0,15}):(\S+)", re.IGNORECASE | re.ASCII)
+"""A room as the store and logs write it (`RoomRef`'s text): ``platform:room id``."""
 _WEEKDAYS = {
     name: i
     for i, names in enumerate(
@@ -599,6 +602,25 @@ def _bind(ctx: Context, args: str, rest: str) -> Bind:
     return Bind(ctx, args)
 
 
+def _unbind(ctx: Context, args: str, rest: str) -> Unbind:
+    words = args.split()
+    confirm = bool(words) and words[-1].lower() == "confirm"
+    if confirm:
+        words.pop()
+    if len(words) > 1 or rest.strip():
+        raise _fail("unbind", "!unbind takes at most one room, and confirm.")
+    if not words:
+        return Unbind(ctx, None, confirm)
+    match = _ROOM_RE.fullmatch(words[0])
+    if match is None:
+        raise _fail(
+            "unbind",
+            f"“{words[0][:60]}” is not a room; write it platform:id, as !undelivered and "
+            "folkmoot doctor show it, e.g. discord:1234 or matrix:!abc:example.org.",
+        )
+    return Unbind(ctx, RoomRef(match[1].lower(), match[2]), confirm)
+
+
 def _member_and_word(command: str, args: str, what: str) -> tuple[str, str]:
     member, _, word = " ".join(args.split()).rpartition(" ")
     if not member or not word:
@@ -837,6 +859,7 @@ _PARSERS: dict[str, Callable[[Context, str, str], Command]] = {
     "remind": _remind,
     "undelivered": _undelivered,
     "bind": _bind,
+    "unbind": _unbind,
     "role": _role,
     "class": _class,
     "help": _help,

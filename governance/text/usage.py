@@ -98,6 +98,12 @@ USAGE: dict[str, tuple[str, str]] = {
         "community book, or JSON; public: only the stories shared publicly.",
     ),
     "bind": ("!bind <community>", "Bind this room to a community (admins)."),
+    "unbind": (
+        "!unbind [<platform>:<room id>] [confirm]",
+        "Unbind this room, or another room of the community, e.g. one that is gone "
+        "(admins). What still waits to be announced there is given up (see !undelivered); "
+        "the community's last room needs confirm.",
+    ),
     "role": ("!role <member> <observer|member|moderator|admin>", "Set a member's role (admins)."),
     "class": ("!class <member> <class|none>", "Set a member's stakeholder class (admins)."),
     # Identity

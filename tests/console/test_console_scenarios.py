@@ -405,3 +405,43 @@ async def test_stories_are_told_listed_exported_and_hidden(tmp_path: Path) -> No
     assert book.startswith("# The stories of demo\n\n2 stories, exported")
     assert "## Prompt #1: What brought you to the co-op?" in book
     assert "### #2 — anonymous, 2026-11-23\n\nI was lonely before" in book
+
+
+UNBIND = """\
+/as alice
+/as bob
+!unbind
+/as alice
+!unbind
+!unbind confirm
+!status
+!bind demo
+!propose Paint the shop
+
+"""
+
+UNBIND_SEEN = """\
+(to alice) Welcome, alice: you are an admin of demo.
+(to bob) Welcome, bob: you are a member of demo.
+Only an admin of demo can unbind a room from it.
+This room is demo's last bound room. With none, nothing demo announces (new proposals, \
+votes opening, results) reaches anyone, nor is it kept to send later. Bind another room \
+first (!bind demo there); or, to unbind it anyway: !unbind confirm
+This room is no longer bound to demo. demo has no room bound now: what it announces \
+reaches no one until an admin binds one (!bind demo).
+This room is not bound to a community; an admin can !bind it.
+This room is now bound to demo.
+"""
+
+
+async def test_the_consoles_one_room_is_unbound_only_when_confirmed_and_bound_at_start(
+    tmp_path: Path,
+) -> None:
+    seen = await console(tmp_path, UNBIND)
+    assert seen.startswith(UNBIND_SEEN)
+    assert "#1 Paint the shop — voting open" in seen.removeprefix(UNBIND_SEEN)
+    await console(tmp_path, "/as alice\n!unbind confirm\n")
+    # The next start binds the console's room to demo again.
+    assert await console(tmp_path, "/as alice\n!status\n") == (
+        "Open now:\n#1 Paint the shop — voting until 2026-11-30 09:00 UTC\n"
+    )

@@ -122,6 +122,25 @@ async def test_malformed_commands_and_unbound_rooms_get_helpful_replies(
     assert "the limit is 200" in body(reply)
 
 
+async def test_an_unbound_room_is_told_so_each_time_it_is_unbound(
+    members: MakeMember, bot: MakeBot
+) -> None:
+    _, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
+    _, reply = await said(alice, room, "!unbind")
+    assert body(reply).startswith("This room is coop's last bound room.")
+    _, reply = await said(alice, room, "!unbind confirm")
+    assert body(reply).startswith("This room is no longer bound to coop.")
+    hint = "This room is not bound to a community; an admin can !bind it."
+    _, reply = await said(bob, room, "!status")
+    assert body(reply) == hint
+    _, reply = await said(alice, room, "!bind coop")
+    assert body(reply) == "This room is now bound to coop."
+    _, reply = await said(alice, room, "!unbind confirm")
+    assert body(reply).startswith("This room is no longer bound to coop.")
+    _, reply = await said(bob, room, "!status")  # unbound anew: the hint again
+    assert body(reply) == hint
+
+
 async def test_a_deliberation_thread_gets_its_summary_and_the_opening(
     members: MakeMember, bot: MakeBot
 ) -> None:

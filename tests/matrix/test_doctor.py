@@ -169,6 +169,10 @@ async def test_a_bound_room_the_bot_was_removed_from_fails_naming_it(
     assert failed.status == "FAIL"
     assert failed.what == f"matrix room {room} (bound to coop): the bot is not in it"
     assert failed.fix is not None and failed.fix.startswith(f"invite {folkmoot.user_id} to it")
+    assert failed.fix.endswith(
+        f"if the room is given up, unbind it from another room of coop: !unbind matrix:{room} "
+        "(on Discord, /unbind)"
+    )
     assert "in 0 rooms" in _line(checks, "matrix login").what
 
 

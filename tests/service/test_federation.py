@@ -364,3 +364,18 @@ async def test_a_member_room_unbound_during_deliberation_cancels_the_opening(r: 
     assert cancelled.startswith("#1 Share an oven — cancelled by folkmoot")
     assert "voting could not open: dairy has no room bound" in cancelled
     assert not r.said(BAKERY), "no part opened anywhere"
+
+
+async def test_unbinding_a_member_communitys_last_room_says_what_it_does_to_federations(
+    r: Rooms,
+) -> None:
+    refused = await r.bakery.fails("ann", "!unbind")
+    assert refused.startswith("This room is bakery's last bound room.")
+    assert (
+        "nor is it kept to send later; and coopfed and lonefed's proposals are refused (or "
+        "cancelled when their vote opens) while bakery has no room. "
+    ) in refused
+    await r.bakery.ok("ann", "!unbind confirm")
+    assert (await r.fed.fails("fay", "!propose Share a mill")).startswith(
+        "bakery has no room bound, so its members could not see nor vote on its part"
+    )

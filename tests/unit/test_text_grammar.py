@@ -45,6 +45,7 @@ from governance.domain.commands import (
     ShowUndelivered,
     Summarise,
     TellStory,
+    Unbind,
     Unlink,
     Unvote,
     Withdraw,
@@ -286,6 +287,15 @@ VALID: dict[str, list[tuple[str, Command]]] = {
     "remind": [("!remind #12", Remind(CTX, n(12)))],
     "undelivered": [("!undelivered", ShowUndelivered(CTX))],
     "bind": [("!bind demo", Bind(CTX, "demo"))],
+    "unbind": [
+        ("!unbind", Unbind(CTX)),
+        ("!unbind CONFIRM", Unbind(CTX, confirm=True)),
+        ("!unbind discord:1234", Unbind(CTX, RoomRef("discord", "1234"))),
+        (
+            "!unbind Matrix:!abc:example.org confirm",
+            Unbind(CTX, RoomRef("matrix", "!abc:example.org"), confirm=True),
+        ),
+    ],
     "role": [
         ("!role alice moderator", SetRole(CTX, "alice", "moderator")),
         ("!role Ana Maria admin", SetRole(CTX, "Ana Maria", "admin")),
@@ -485,6 +495,9 @@ def test_empty_option() -> None:
         ("!propose method=consent", "propose", "Give the proposal a title"),
         ("!bind two words", "bind", "Name one community"),
         ("!bind", "bind", "Name one community"),
+        ("!unbind discord:1 discord:2", "unbind", "at most one room"),
+        ("!unbind 1234", "unbind", "“1234” is not a room; write it platform:id"),
+        ("!unbind !abc:example.org", "unbind", "e.g. discord:1234 or matrix:!abc:example.org"),
         ("!role alice", "role", "Name the member and the role"),
         ("!class", "class", "Name the member and the class"),
         ("!edit 12", "edit", "Give a field to edit (title, body or options)"),
