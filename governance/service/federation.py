@@ -248,6 +248,21 @@ async def provisional(uow: UnitOfWork, deps: Deps, proposal: Proposal) -> Result
     return federate(proposal.method, proposal.options, proposal.policy, parts, federation.weighting)
 
 
+async def ballots_so_far(uow: UnitOfWork, proposal: Proposal) -> str:
+    """How many have voted: on the proposal's own roll, or, for a federation proposal
+    (whose roll is its member communities, not people), on each of its parts."""
+    refs = await uow.federation.parts(proposal.id)
+    if not refs:
+        return f"Ballots so far: {await uow.ballots.count(proposal.id)} of {proposal.roll_size}."
+    counts: list[str] = []
+    for ref in refs:
+        part = await uow.proposals.get_by_id(ref.proposal)
+        assert part is not None
+        cast = await uow.ballots.count(part.id)
+        counts.append(f"{part.community} #{part.number} {cast} of {part.roll_size}")
+    return "Ballots so far, in its member communities: " + "; ".join(counts) + "."
+
+
 async def refuse_part(uow: UnitOfWork, proposal: Proposal, action: str) -> None:
     """A member community's part changes only with its federation proposal."""
     federated = await uow.federation.federation_of(proposal.id)

@@ -94,14 +94,19 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             "Options: " + ", ".join(f"{chr(65 + i)} {o}" for i, o in enumerate(p.options))
         )
     opened = p.opened_at is not None
-    blocks.append(policy_line(p.method_name, p.policy, p.roll_size if opened else None))
+    parts = await uow.federation.parts(p.id)  # none but a federation proposal's
+    roll = p.roll_size if opened else None
+    blocks.append(policy_line(p.method_name, p.policy, roll, communities=len(parts)))
     if p.status is Status.VOTING:
-        cast = await uow.ballots.count(p.id)
-        blocks.append(f"Ballots so far: {cast} of {p.roll_size}.")
-        mine = await _my_ballot(uow, cmd, p)
-        if mine:
-            blocks.append(mine[0].upper() + mine[1:] + ".")
-        blocks.append(vote_line(p.number, p.ballot_hint))
+        blocks.append(await federation.ballots_so_far(uow, p))
+        if parts:
+            where = ", ".join(f"{r.community} #{r.number}" for r in parts)
+            blocks.append(f"Vote in your own community, on its part: {where}.")
+        else:
+            mine = await _my_ballot(uow, cmd, p)
+            if mine:
+                blocks.append(mine[0].upper() + mine[1:] + ".")
+            blocks.append(vote_line(p.number, p.ballot_hint))
     outcome = await uow.proposals.outcome(p.id)
     if outcome:
         blocks.append(f"Outcome: {outcome}")
@@ -298,7 +303,7 @@ async def card_tally(uow: UnitOfWork, community: CommunityId, number: int) -> tu
     if p is None or p.status is not Status.VOTING:
         return ()
     cast = await uow.ballots.count(p.id)
-    counted = f"Ballots so far: {cast} of {p.roll_size}."
+    counted = await federation.ballots_so_far(uow, p)
     if p.policy.results is not Visibility.LIVE or cast == 0:
         return (counted,)
     first, *rest = result_blocks(await tally(uow, p), p.method_name)

@@ -379,3 +379,16 @@ async def test_unbinding_a_member_communitys_last_room_says_what_it_does_to_fede
     assert (await r.fed.fails("fay", "!propose Share a mill")).startswith(
         "bakery has no room bound, so its members could not see nor vote on its part"
     )
+
+
+async def test_status_counts_a_federation_proposals_ballots_in_its_parts(r: Rooms) -> None:
+    await r.fed.ok("fay", "!propose Share an oven vote=2d")
+    await r.bakery.ok("ben", "!vote 1 yes")
+    await r.bakery.ok("bea", "!vote 1 no")
+    status = await r.fed.ok("finn", "!status 1")
+    assert "Ballots so far, in its member communities: bakery #1 2 of 3; dairy #1 0 of 2." in (
+        status
+    )
+    assert "roll: 2 member communities" in status and "0 of 0" not in status
+    assert "Vote in your own community, on its part: bakery #1, dairy #1." in status
+    assert "!vote 1" not in status and "You have not voted" not in status
