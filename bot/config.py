@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from governance.domain.errors import GovernanceError
 from governance.domain.federation import check_federations
@@ -318,6 +320,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     """An SQLAlchemy URL; unset means SQLite in the data directory."""
+    database_url_file: Path | None = None
+    """A file holding that URL, for one with a password in it (``FOLKMOOT_DATABASE_URL``
+    wins when both are set)."""
     config: Path | None = None
     sqlite_synchronous: str = "NORMAL"
     log_level: str = "INFO"
@@ -372,6 +377,12 @@ class Settings(BaseSettings):
                 continue
             if value:
                 values.append(value)
+        try:
+            password = make_url(self.db_url()).password
+        except (ConfigError, ArgumentError):
+            password = None
+        if password:
+            values.append(str(password))
         return values
 
     def log_settings(self, config: FileConfig) -> tuple[str, Literal["json", "text"]]:
@@ -394,6 +405,17 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.database_url_file is not None:
+            try:
+                url = self.database_url_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ConfigError(
+                    f"FOLKMOOT_DATABASE_URL_FILE: cannot read {self.database_url_file} "
+                    f"({error.strerror})"
+                ) from None
+            if url:
+                return url
+            raise ConfigError(f"FOLKMOOT_DATABASE_URL_FILE: {self.database_url_file} is empty")
         return f"sqlite:///{(self.data_dir / 'folkmoot.db').resolve()}"
 
     def config_path(self) -> Path | None:

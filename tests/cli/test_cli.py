@@ -243,3 +243,13 @@ async def test_a_database_from_a_newer_folkmoot_is_refused_in_one_line_and_left_
         assert await current(engine) == "9999"
     finally:
         await engine.dispose()
+
+
+async def test_migrate_reads_the_database_url_from_a_file(tmp_path: Path) -> None:
+    database = tmp_path / "elsewhere.db"
+    url_file = tmp_path / "database-url"
+    url_file.write_text(f"sqlite:///{database}\n")
+    env = {"FOLKMOOT_DATABASE_URL_FILE": str(url_file), "FOLKMOOT_DATA_DIR": str(tmp_path)}
+    code, _, err = await folkmoot("migrate", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert database.exists() and not (tmp_path / "folkmoot.db").exists()

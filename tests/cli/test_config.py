@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.bootstrap import App, ensure_binding
-from bot.config import CommunityConfig, ConfigError, DiscordConfig, load_file_config
+from bot.config import CommunityConfig, ConfigError, DiscordConfig, Settings, load_file_config
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.clocks import SimulatedClock
 from tests.chat import Chat, RecordingOutlet
@@ -176,3 +176,22 @@ def test_a_shard_outside_the_count_stops_loading_the_file(tmp_path: Path) -> Non
     path.write_text("[discord]\nshard_count = 2\nshard_ids = [1]\n")
     discord = load_file_config(path).discord
     assert discord is not None and (discord.shard_count, discord.shard_ids) == (2, [1])
+
+
+def test_the_database_url_can_come_from_a_file_and_its_password_is_redacted(
+    tmp_path: Path,
+) -> None:
+    url_file = tmp_path / "database-url"
+    url_file.write_text("postgresql://folkmoot:s3cret-pw@db.internal/folkmoot\n")
+    settings = Settings(database_url_file=url_file)
+    assert settings.db_url() == "postgresql://folkmoot:s3cret-pw@db.internal/folkmoot"
+    assert "s3cret-pw" in settings.secret_values()  # so the logs replace it
+    # The variable wins over the file, as for the tokens.
+    assert Settings(database_url="sqlite:///x.db", database_url_file=url_file).db_url() == (
+        "sqlite:///x.db"
+    )
+    with pytest.raises(ConfigError, match="FOLKMOOT_DATABASE_URL_FILE: cannot read"):
+        Settings(database_url_file=tmp_path / "missing").db_url()
+    (tmp_path / "blank").write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        Settings(database_url_file=tmp_path / "blank").db_url()
