@@ -152,6 +152,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         self.tallies = TallyEdits(
             governance.card_tally, self._show_tally, interval=settings.tally_every
         )
+        self._unwatch_ballots: Callable[[], None] | None = None
         self.tree = app_commands.CommandTree(self)
         for command in (*slash.commands(), story_command(), story_text_command()):
             self.tree.add_command(command)
@@ -194,6 +195,8 @@ class DiscordAdapter(discord.AutoShardedClient):
             ready.cancel()
             await self.stop_adapter()
             raise DiscordStartError("the Discord gateway did not become ready")
+        # Every ballot this process takes, from any platform, refreshes the live tally.
+        self._unwatch_ballots = self._governance.watch_ballots(self.tallies.touch)
 
     async def on_shard_connect(self, shard_id: int) -> None:
         """A shard's READY (after IDENTIFY): the first one, or a new session after
@@ -216,6 +219,9 @@ class DiscordAdapter(discord.AutoShardedClient):
         self._on_first_response(waited.total_seconds())
 
     async def stop_adapter(self) -> None:
+        if self._unwatch_ballots is not None:
+            self._unwatch_ballots()
+            self._unwatch_ballots = None
         await self.tallies.close()
         await self.close()
         if self._runner is not None:
@@ -331,7 +337,6 @@ class DiscordAdapter(discord.AutoShardedClient):
         community = self.menus.community(channel)
         if community is None:
             return
-        self.tallies.touch(community, proposal)
         form = self.menus.form(channel, proposal)
         if form is not None and form.secret:
             await self._receipt_by_dm(interaction, proposal, receipt)

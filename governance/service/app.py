@@ -68,12 +68,31 @@ RETRIES = 3
 BINDING_TTL = 30.0
 
 
+BallotWatcher = Callable[[CommunityId, int], None]
+"""Told a proposal's community and number after a ballot on it changed."""
+
+
 class Governance:
     def __init__(self, uow: UnitOfWorkFactory, deps: Deps) -> None:
         self._uow = uow
         self.deps = deps
         self.votes = VoteWriter(uow, deps)
         self._bindings: dict[RoomRef, tuple[float, asyncio.Future[CommunityId | None]]] = {}
+        self._ballot_watchers: list[BallotWatcher] = []
+
+    def watch_ballots(self, watcher: BallotWatcher) -> Callable[[], None]:
+        """Call `watcher(community, number)` after each ballot cast, changed or withdrawn
+        through this process, from any platform: a card's live tally on one platform
+        then follows votes cast on another. Returns the call that stops it."""
+        self._ballot_watchers.append(watcher)
+        return lambda: self._ballot_watchers.remove(watcher)
+
+    def _ballot_changed(self, community: CommunityId, number: int) -> None:
+        for watcher in list(self._ballot_watchers):
+            try:
+                watcher(community, number)
+            except Exception:  # a watcher's trouble is not the voter's
+                log.warning("a ballot watcher failed", exc_info=True)
 
     async def close(self) -> None:
         await self.votes.close()
@@ -157,11 +176,14 @@ class Governance:
                     "This room is not bound to a community; an admin can !bind it."
                 )
             try:
-                return await self.votes.submit(cmd)
+                reply = await self.votes.submit(cmd)
             except GovernanceError as error:
                 # Like the receipt, a refusal is the voter's alone: in a secret vote the
                 # room must not learn from it how someone meant to vote.
                 return Reply.text(str(error), Audience.QUIET, ok=False)
+            if reply.ok:
+                self._ballot_changed(cmd.ctx.community, cmd.number)
+            return reply
         handler = HANDLERS.get(type(cmd))
         read_only = handler is None
         if handler is None:

@@ -9,6 +9,9 @@ from typing import Any
 
 from sqlalchemy import update
 
+from bot.bootstrap import ensure_binding
+from governance.domain.commands import Context, Join
+from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.store import tables as t
 from tests.discord.conftest import WITHIN, Deployment
 from tests.discord.fake import Call, FakeChannel, FakeDiscord, FakeUser
@@ -245,3 +248,29 @@ async def test_a_reminder_to_closed_dms_becomes_a_notice_in_the_channel(
     assert text.startswith(f"<@{bob.id}>: I could not send you a private message")
     assert "Fix the roof" not in text
     assert notice.json["allowed_mentions"]["parse"] == []
+
+
+async def test_the_live_tally_follows_votes_cast_on_another_platform(
+    deployed: Deployment,
+) -> None:
+    """A community bound to a Discord channel and to a room elsewhere (the console's
+    kind here; Matrix goes through the same core): a vote cast there shows on the card."""
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    (alice,) = await _members(deployed, channel, "alice")
+    elsewhere = RoomRef("console", "coop-room")
+    await ensure_binding(deployed.app, elsewhere, CommunityId("coop"))
+    governance = deployed.app.governance
+    ines = AccountRef("console", "ines")
+    joined = await governance.handle(
+        Join(Context(ines, elsewhere, CommunityId("coop"), datetime.now(UTC)), "ines")
+    )
+    assert joined.ok
+    await deployed.propose(alice, channel, "Paint the shop", vote="3d")
+    card = await deployed.card(channel)
+    edits = rf"/channels/{channel.id}/messages/{card.response['id']}"
+    voted = await governance.handle_text(elsewhere, ines, "!vote 1 no", datetime.now(UTC))
+    assert voted is not None and voted.ok
+    edited = await fake.next_call("PATCH", edits, within=WITHIN)
+    shown = edited.json["embeds"][0]["fields"][-1]["value"]
+    assert "Ballots: 1 of 2 on the roll." in shown
