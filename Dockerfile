@@ -27,7 +27,7 @@ RUN apt-get update \
  && mkdir -p /data && chown folkmoot:folkmoot /data
 COPY --from=build /opt/folkmoot /opt/folkmoot
 # /healthz and /metrics are served on every interface of the container: the
-# HEALTHCHECK asks 127.0.0.1, and a monitor on the same container network can scrape
+# HEALTHCHECK asks loopback, and a monitor on the same container network can scrape
 # it. Nothing is reachable from outside the host unless the port is published.
 ENV PATH="/opt/folkmoot/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
@@ -38,10 +38,12 @@ USER folkmoot
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 9464
-# No curl in the slim image: Python's urllib. A 503 (the database or a platform is
-# down) raises, and so does a refused connection; either exits 1.
+# `folkmoot healthcheck` asks /healthz where `folkmoot run` serves it (the same
+# settings, the config file's [http] included; every interface is asked on loopback).
+# A 503 (the database or a platform is down), a refused connection or the endpoint
+# switched off all exit 1.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['FOLKMOOT_HTTP_PORT'], timeout=5)"]
+  CMD ["folkmoot", "healthcheck"]
 # Migrate first, so a failed migration stops the container with its error before any
 # platform is connected; then folkmoot replaces the shell and gets SIGTERM itself
 # (give it 30 s to stop: it sends what is pending for up to 20 s).

@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", help="restore a backup into an empty data directory")
     restore.add_argument("file", help="an archive written by `folkmoot backup`")
     sub.add_parser("doctor", help="check the config, database, platforms, clock and disk")
+    sub.add_parser(
+        "healthcheck",
+        help="ask the running folkmoot's /healthz (a container HEALTHCHECK); exit 0 if healthy",
+    )
     return parser
 
 
@@ -95,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_console(settings, config, start=start))
         if args.command == "run":
             return asyncio.run(run_bot(settings, config))
+        if args.command == "healthcheck":
+            from bot import healthcheck
+
+            return healthcheck.run(settings, config)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings, args.to, down=args.down))
         if args.command == "verify-log":

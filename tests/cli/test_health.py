@@ -171,3 +171,29 @@ async def test_a_port_in_use_stops_run_with_a_clear_error(tmp_path: Path) -> Non
     # Nothing was connected or delivered before it stopped.
     assert not (tmp_path / "r.jsonl").exists()
     assert json.loads(err.splitlines()[0]) if err.startswith("{") else True
+
+
+async def test_healthcheck_asks_where_run_serves_and_fails_when_anything_is_down(
+    tmp_path: Path,
+) -> None:
+    """The container's HEALTHCHECK: `folkmoot healthcheck`, as a real process."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    server = HealthServer(engine, SystemClock(), Metrics())
+    state = {"matrix": "connected"}
+    server.platforms = {"matrix": lambda: state["matrix"]}
+    await server.start("127.0.0.1", 0)
+    # Served on every interface, as in the image: asked on loopback.
+    env = {"FOLKMOOT_HTTP_PORT": str(server.port), "FOLKMOOT_HTTP_HOST": "0.0.0.0"}
+    try:
+        code, out, _ = await folkmoot("healthcheck", env=env, cwd=tmp_path)
+        assert code == 0 and json.loads(out)["status"] == "ok"
+        state["matrix"] = "down"
+        code, out, _ = await folkmoot("healthcheck", env=env, cwd=tmp_path)
+        assert code == 1 and out.startswith("503: ") and "platform matrix" in out
+    finally:
+        await server.stop()
+        await engine.dispose()
+    code, out, _ = await folkmoot("healthcheck", env=env, cwd=tmp_path)
+    assert code == 1 and f"no answer from http://127.0.0.1:{server.port}/healthz" in out
+    code, out, _ = await folkmoot("healthcheck", env={}, cwd=tmp_path)
+    assert code == 1 and "/healthz is off; set FOLKMOOT_HTTP_PORT" in out
