@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -44,31 +45,26 @@ class NewerSchema(Exception):
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Migrate up to `revision`; `NewerSchema` if a newer folkmoot migrated it already."""
-
-    def _upgrade(connection: Connection) -> None:
-        now = MigrationContext.configure(connection).get_current_revision()
-        if now is not None and now not in revisions():
-            raise NewerSchema(now)
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    async with engine.connect() as conn:
-        await conn.run_sync(_upgrade)
-        await conn.commit()
+    await _run(engine, command.upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     """Undo migrations down to `revision` (still applied). What a migration added is
     dropped with its data; only `folkmoot migrate --to REV --down` asks for this."""
+    await _run(engine, command.downgrade, revision)
 
-    def _downgrade(connection: Connection) -> None:
+
+async def _run(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
+    def _step(connection: Connection) -> None:
+        now = MigrationContext.configure(connection).get_current_revision()
+        if now is not None and now not in revisions():
+            raise NewerSchema(now)
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        step(config, revision)
 
     async with engine.connect() as conn:
-        await conn.run_sync(_downgrade)
+        await conn.run_sync(_step)
         await conn.commit()
 
 

@@ -8,10 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from governance.domain.ids import (
     CommunityId,
@@ -25,7 +22,7 @@ from governance.domain.prompts import Prompt, PromptKind, PromptStatus
 from governance.service.ports import ConflictError
 from governance.store import tables as t
 from governance.store.engine import make_engine
-from governance.store.migrate import alembic_config, current, head, upgrade
+from governance.store.migrate import current, downgrade, head, upgrade
 from governance.store.uow import SqlUnitOfWorkFactory, uow_factory
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -204,17 +201,6 @@ async def test_a_prompts_due_work_is_claimed_with_it_and_dropped_with_it(
         # The one that ran stays, as the record that it did.
         done = list(await uow.connection.scalars(select(t.due_work.c.done_at)))
     assert done == [AT] or [d.replace(tzinfo=UTC) for d in done] == [AT]
-
-
-async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    def _downgrade(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.connect() as conn:
-        await conn.run_sync(_downgrade)
-        await conn.commit()
 
 
 async def test_migration_0008_can_be_undone_and_done_again(
