@@ -22,7 +22,7 @@ from governance.store.engine import make_engine
 from governance.store.migrate import head, upgrade
 from tests.cli.test_cli import folkmoot
 from tests.discord.conftest import discord_fake
-from tests.discord.fake import FakeChannel, FakeDiscord
+from tests.discord.fake import FakeChannel, FakeDiscord, FakeRole
 
 __all__ = ["discord_fake"]  # the fixture, used by name below
 
@@ -215,6 +215,13 @@ INVITED = discord.Permissions(
 )
 
 
+def _invited(fake: FakeDiscord) -> FakeRole:
+    """The bot's own role, holding `INVITED`, as an invite with permissions gives it."""
+    role = fake.add_role("folkmoot", permissions=INVITED.value)
+    fake.set_roles(fake.bot, [role])
+    return role
+
+
 def _channel_lines(checks: list[Check]) -> list[Check]:
     return [c for c in checks if c.what.startswith(("discord channel ", "discord channels"))]
 
@@ -223,8 +230,7 @@ async def test_discord_a_bound_channel_granting_what_the_bot_needs_is_ok(
     discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
-    discord_fake.set_roles(discord_fake.bot, [role])
+    role = _invited(discord_fake)
     general, governance = discord_fake.channel("general"), discord_fake.channel("governance")
     # A role's allowance in the channel outweighs @everyone's denial there.
     discord_fake.overwrite(governance, discord_fake.guild.everyone, deny=INVITED.value)
@@ -241,8 +247,7 @@ async def test_discord_an_overwrite_denying_send_messages_to_the_bots_role_fails
     discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
-    discord_fake.set_roles(discord_fake.bot, [role])
+    role = _invited(discord_fake)
     general, governance = discord_fake.channel("general"), discord_fake.channel("governance")
     deny = discord.Permissions(send_messages=True, embed_links=True)
     discord_fake.overwrite(governance, role, deny=deny.value)
@@ -263,8 +268,7 @@ async def test_discord_a_member_overwrite_for_the_bot_outweighs_its_roles(
     discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
-    discord_fake.set_roles(discord_fake.bot, [role])
+    role = _invited(discord_fake)
     governance = discord_fake.channel("governance")
     history = discord.Permissions(read_message_history=True).value
     discord_fake.overwrite(governance, role, deny=INVITED.value)
@@ -299,8 +303,7 @@ async def test_discord_a_deleted_bound_channel_fails_saying_it_is_gone(
     discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
-    discord_fake.set_roles(discord_fake.bot, [role])
+    _invited(discord_fake)
     governance = discord_fake.channel("governance")
     await discord_fake.delete_channel(governance)
     checks = await _discord_checks(
@@ -322,8 +325,7 @@ async def test_discord_reactions_are_needed_only_for_typed_commands(
     discord_fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    role = discord_fake.add_role("folkmoot", permissions=INVITED.value)
-    discord_fake.set_roles(discord_fake.bot, [role])
+    role = _invited(discord_fake)
     governance = discord_fake.channel("governance")
     discord_fake.overwrite(governance, role, deny=discord.Permissions(add_reactions=True).value)
     checks = await _discord_checks(
