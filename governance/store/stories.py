@@ -40,8 +40,15 @@ match (`_find_pg_words`): each costs a ``to_tsvector``, about 50 µs."""
 
 
 def _window(limit: int, offset: int) -> int:
-    """Enough of the newest stories to hold the page if one in ten matches."""
+    """Enough of the newest stories to hold the page if one story in thirty matches."""
     return min(30 * (offset + limit), WINDOW_MAX)
+
+
+def _pg_matches(text_: Any, words: str) -> Any:
+    """PostgreSQL: `text_` holds every word (the expression ``ix_stories_fts`` indexes)."""
+    return func.to_tsvector(literal_column("'simple'"), text_).op("@@")(
+        func.plainto_tsquery(literal_column("'simple'"), words)
+    )
 
 
 def _story(row: Any) -> Story:
@@ -279,12 +286,10 @@ class StoryRepo(_Repo):
            and, if that is all of them, sorted for the page in the same statement.
         2. Past the limit the word is common: the page is looked for among the newest
            `_window` stories (a walk of the listing index that tests each), which holds
-           it when the word is in one story of ten or more.
+           it when the word is in one story of thirty or more.
         3. Otherwise, or for a page past the limit: every match, counted exactly.
         """
-        match = func.to_tsvector(literal_column("'simple'"), S.c.text).op("@@")(
-            func.plainto_tsquery(literal_column("'simple'"), words)
-        )
+        match = _pg_matches(S.c.text, words)
         matched = (
             select(S.c.id, S.c.number)
             .where(S.c.community_id == community, match, *where)
@@ -311,11 +316,7 @@ class StoryRepo(_Repo):
             )
             found = (
                 select(newest.c.id)
-                .where(
-                    func.to_tsvector(literal_column("'simple'"), newest.c.text).op("@@")(
-                        func.plainto_tsquery(literal_column("'simple'"), words)
-                    )
-                )
+                .where(_pg_matches(newest.c.text, words))
                 .order_by(newest.c.number.desc())
                 .limit(limit)
                 .offset(offset)
