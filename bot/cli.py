@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -113,6 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return backup.run(args.command, settings, args.file)
     except (ConfigError, NoAdapterConfigured, AdapterStartError, NewerSchema) as error:
         print(f"folkmoot: {error}", file=sys.stderr)
+        return 2
+    except CommandError as error:  # Alembic's: most likely, migrations/ is not installed
+        print(
+            f"folkmoot: the database migrations cannot be read ({error}); reinstall "
+            "folkmoot: its migrations/ directory belongs beside governance/",
+            file=sys.stderr,
+        )
         return 2
     except (ArgumentError, DBAPIError, OSError) as error:
         where = _shown_url(settings.db_url())

@@ -12,11 +12,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text, update
 
+from bot import cli
 from bot.bootstrap import bootstrap, ensure_binding
 from governance.domain.ids import CommunityId
 from governance.service.clocks import SimulatedClock
+from governance.store import migrate
 from governance.store import tables as t
 from governance.store.engine import make_engine
 from governance.store.migrate import current, head, revisions, upgrade
@@ -253,3 +256,16 @@ async def test_migrate_reads_the_database_url_from_a_file(tmp_path: Path) -> Non
     code, _, err = await folkmoot("migrate", env=env, cwd=tmp_path)
     assert code == 0, err
     assert database.exists() and not (tmp_path / "folkmoot.db").exists()
+
+
+def test_migrations_missing_from_an_installation_get_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As when an image or a package left out migrations/: no Alembic traceback."""
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", str(tmp_path / "no-migrations"))
+    monkeypatch.setenv("FOLKMOOT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("FOLKMOOT_DATABASE_URL", raising=False)
+    assert cli.main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("folkmoot: the database migrations cannot be read")
+    assert "reinstall folkmoot" in err and "Traceback" not in err
