@@ -399,9 +399,38 @@ class DiscordAdapter(discord.AutoShardedClient):
             AccountRef(PLATFORM, str(message.author.id)),
             message.content,
             message.created_at.astimezone(UTC),
+            message_id=str(message.id),
         )
         if reply is not None:
             await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """A message edited in a thread: if it was told as a story and this is its
+        author's edit, the story follows (needs the message-content intent: without it
+        the new text is blank)."""
+        message = payload.message
+        if message.author.bot or not self.settings.message_content:
+            return
+        if not isinstance(message.channel, discord.Thread):
+            return
+        room = RoomRef(PLATFORM, room_of(message.channel, message.channel.id))
+        actor = AccountRef(PLATFORM, str(message.author.id))
+        reply = await self._governance.thread_story_edited(
+            room, actor, str(message.id), message.content
+        )
+        if reply is not None and not reply.ok:  # refused: the story keeps its words
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A message deleted: if it was told as a story in a prompt's thread, the story
+        is withdrawn. Discord does not say who deleted it, and only its author or someone
+        with Manage Messages can: the core takes it as the author's (README: Stories)."""
+        channel = self.get_channel(payload.channel_id)
+        if channel is not None and not isinstance(channel, discord.Thread):
+            return  # stories are told in threads only
+        room = RoomRef(PLATFORM, room_of(channel, payload.channel_id))
+        await self._governance.thread_story_deleted(room, None, str(payload.message_id))
 
     async def _handle(
         self, channel_id: int, user: discord.abc.User, text: str, sent_at: datetime

@@ -7,7 +7,9 @@ private messages in a direct room with each member.
 
 A command typed in a thread belongs to the room, and is answered in that thread; any
 other message in a prompt's thread is a story for the prompt (an anonymous story is
-told in the member's direct room with the bot instead, with ``!story``).
+told in the member's direct room with the bot instead, with ``!story``). Such a story
+follows its message: its author's edit (``m.replace``) edits it, and a redaction
+withdraws it (its author's) or hides it (a community moderator's).
 
 The device, its encryption store and the sync token live in the data directory, so a
 restart resumes where the last sync ended: what was said meanwhile is handled then,
@@ -39,7 +41,9 @@ from nio import (
     JoinError,
     LoginResponse,
     MatrixRoom,
+    RedactionEvent,
     RoomCreateResponse,
+    RoomGetEventResponse,
     RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
@@ -203,6 +207,7 @@ class MatrixAdapter:
         client.add_event_callback(self._on_invite, InviteMemberEvent)
         client.add_event_callback(self._on_member, RoomMemberEvent)
         client.add_event_callback(self._on_upgrade, RoomUpgradeEvent)
+        client.add_event_callback(self._on_redaction, RedactionEvent)
         self._client = client
         if client.should_upload_keys:
             await client.keys_upload()
@@ -352,6 +357,10 @@ class MatrixAdapter:
         content = event.source.get("content", {})
         if not isinstance(content, dict):
             return
+        edit = incoming.replaced(content)
+        if edit is not None:
+            await self._edited(room, event, *edit)
+            return
         text = incoming.text(event.body, content)
         thread = incoming.thread_root(content)
         if not is_command(text):
@@ -379,6 +388,61 @@ class MatrixAdapter:
         handling = self._story(room, community, event, root, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
 
+    async def _edited(
+        self, room: MatrixRoom, event: RoomMessageText, original: str, text: str
+    ) -> None:
+        """An edit (``m.replace``) of a message in a bound room: if that message was told
+        as a story and this is its author's edit, the story follows (a refusal, say of an
+        emptied message, is answered in the story's thread)."""
+        ref = RoomRef(PLATFORM, room.room_id)
+        if await self._governance.community_of(ref) is None:
+            return
+        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
+            return
+        handling = self._follow_edit(room, event, original, text)
+        await asyncio.shield(self._guarded(handling, event.event_id))
+
+    async def _follow_edit(
+        self, room: MatrixRoom, event: RoomMessageText, original: str, text: str
+    ) -> None:
+        ref = RoomRef(PLATFORM, room.room_id)
+        actor = AccountRef(PLATFORM, event.sender)
+        reply = await self._governance.thread_story_edited(ref, actor, original, text)
+        if reply is None or reply.ok:
+            return  # the edit shows itself; the story follows it quietly
+        root = await self._thread_of(room.room_id, original)
+        answer = (
+            None if root is None else partial(render.thread_reply, root=root, event_id=original)
+        )
+        await self._say(room.room_id, reply.message, relate=answer)
+
+    async def _thread_of(self, room_id: str, event_id: str) -> str | None:
+        """The thread root of message `event_id` (read from the homeserver), if any."""
+        found = await self.client.room_get_event(room_id, event_id)
+        if not isinstance(found, RoomGetEventResponse):
+            return None
+        content = found.event.source.get("content", {})
+        return incoming.thread_root(content) if isinstance(content, dict) else None
+
+    async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
+        """A message redacted in a bound room: if it was told as a story, its author's
+        redaction withdraws the story, a community moderator's hides it, and anyone
+        else's changes nothing (the core decides, from who redacted it)."""
+        if self._skip_history or event.sender == self.settings.user_id:
+            return
+        ref = RoomRef(PLATFORM, room.room_id)
+        if await self._governance.community_of(ref) is None:
+            return
+        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
+            return
+        handling = self._follow_redaction(ref, AccountRef(PLATFORM, event.sender), event.redacts)
+        await asyncio.shield(self._guarded(handling, event.event_id))
+
+    async def _follow_redaction(self, ref: RoomRef, actor: AccountRef, redacted: str) -> None:
+        # Nothing is said: the message is gone, and a moderator's hiding is told to the
+        # author privately by the core.
+        await self._governance.thread_story_deleted(ref, actor, redacted)
+
     async def _is_prompt_thread(self, ref: RoomRef, root: str) -> bool:
         """Whether `root` opened a prompt's thread; for a posting sent a moment ago by
         this process, once the core has recorded it (waiting a few seconds at most)."""
@@ -404,7 +468,9 @@ class MatrixAdapter:
         await self._join(room, community, actor)
         sent_at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
         ref = RoomRef(PLATFORM, room.room_id)
-        reply = await self._governance.story_in_thread(ref, root, actor, text, sent_at)
+        reply = await self._governance.story_in_thread(
+            ref, root, actor, text, sent_at, message_id=event.event_id
+        )
         if reply is None:
             return
         # The consent question (or what is wrong) goes to the author, in the thread.

@@ -33,3 +33,16 @@ def text(body: str, content: dict[str, Any]) -> str:
     if quoted == len(lines) or lines[quoted].strip():
         return body  # no blank line after the quote: not a fallback, the member's own text
     return "\n".join(lines[quoted + 1 :])
+
+
+def replaced(content: dict[str, Any]) -> tuple[str, str] | None:
+    """An edit (``m.replace``): the id of the message it edits and that message's new
+    text (``m.new_content``, without a reply fallback); None for any other message."""
+    relation = _relation(content)
+    original = relation.get("event_id")
+    new = content.get("m.new_content")
+    if relation.get("rel_type") != "m.replace" or not isinstance(original, str) or not original:
+        return None
+    if not isinstance(new, dict) or not isinstance(new.get("body"), str):
+        return None
+    return original, text(new["body"], new)

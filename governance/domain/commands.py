@@ -223,6 +223,9 @@ class TellStory(Command):
     tags: tuple[str, ...] = ()
     in_thread: bool = False
     """A reply in a prompt's thread, taken as a story (the answer asks about sharing)."""
+    source: str | None = None
+    """The id of the chat message it was told as, on the actor's platform (a reply in a
+    prompt's thread): an edit of that message edits the story, its deletion withdraws it."""
 
 
 @dataclass(frozen=True, slots=True)

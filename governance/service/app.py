@@ -45,7 +45,7 @@ from governance.service import deliberation, prompts, queries, records, stories
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
-from governance.service.ports import UNPARSED, ConflictError, UnitOfWorkFactory
+from governance.service.ports import UNPARSED, ConflictError, UnitOfWork, UnitOfWorkFactory
 from governance.service.votes import VoteWriter
 from governance.text.grammar import is_command, parse
 from governance.text.messages import Audience, Block, Reply
@@ -326,17 +326,78 @@ class Governance:
             return await uow.prompts.by_thread(room, thread_id)
 
     async def story_in_thread(
-        self, room: RoomRef, thread_id: str, actor: AccountRef, text: str, sent_at: datetime
+        self,
+        room: RoomRef,
+        thread_id: str,
+        actor: AccountRef,
+        text: str,
+        sent_at: datetime,
+        *,
+        message_id: str | None = None,
     ) -> Reply | None:
         """A message in a prompt's thread is a story for that prompt, kept for the
         community under its author's name (the thread shows it already); the reply says
         how to share it otherwise. None if the thread is no prompt's, or its room is no
-        longer bound to the prompt's community."""
+        longer bound to the prompt's community. With `message_id` (the message's id on
+        `room`'s platform), the story follows that message: see `thread_story_edited` and
+        `thread_story_deleted`; the same message again is told once (None)."""
         prompt = await self.prompt_of_thread(room, thread_id)
         if prompt is None or await self.community_of(room) != prompt.community:
             return None  # no prompt's, or in a room unbound since: talk, not a story
+        if message_id is not None:
+            async with self._uow(read_only=True) as uow:
+                if await uow.stories.by_source(room.platform, message_id) is not None:
+                    return None  # told already (the same message again): nothing to say
         ctx = Context(actor, room, prompt.community, sent_at)
-        return await self.handle(TellStory(ctx, text, prompt=prompt.number, in_thread=True))
+        return await self.handle(
+            TellStory(ctx, text, prompt=prompt.number, in_thread=True, source=message_id)
+        )
+
+    async def thread_story_edited(
+        self, room: RoomRef, actor: AccountRef, message_id: str, text: str
+    ) -> Reply | None:
+        """Message `message_id` in `room` was edited by `actor` to say `text`: if it was
+        told as a story (`story_in_thread`) and `actor` is its author, the story follows.
+        None when nothing changed (no story's message, someone else's edit, a replay);
+        else the reply, a refusal (empty, too long) for the author's eyes."""
+        reply = await self._follow(
+            lambda uow: stories.source_edited(uow, self.deps, room, actor, message_id, text)
+        )
+        if reply is not None and reply.ok:
+            await self._scrub()  # the old words leave the store
+        return reply
+
+    async def thread_story_deleted(
+        self, room: RoomRef, actor: AccountRef | None, message_id: str
+    ) -> Reply | None:
+        """Message `message_id` in `room` was deleted (redacted) by `actor` (None: the
+        platform does not say who). Its author's deletion withdraws the story it was told
+        as; a community moderator's hides it; anyone else's changes nothing (None), as
+        does a second deletion. See `stories.source_deleted`."""
+        reply = await self._follow(
+            lambda uow: stories.source_deleted(uow, self.deps, room, actor, message_id)
+        )
+        if reply is not None and reply.ok:
+            await self._scrub()
+        return reply
+
+    async def _follow(self, work: Callable[[UnitOfWork], Awaitable[Reply | None]]) -> Reply | None:
+        """`work` in a unit of work, tried again after a lost race; a member's mistake
+        comes back as a refusal, anything else is logged (None)."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self._uow() as uow:
+                    return await work(uow)
+            except ConflictError:
+                if attempt == RETRIES:
+                    log.exception("following a story's message failed")
+                    return None
+            except GovernanceError as error:
+                return Reply.text(str(error), Audience.QUIET, ok=False)
+            except Exception:
+                log.exception("following a story's message failed")
+                return None
+        return None
 
     async def run_due(self) -> int:
         """Process everything due by now, in time order; returns how many items ran."""

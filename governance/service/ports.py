@@ -534,6 +534,14 @@ class Stories(Protocol):
         """Delete the story and every index entry of its words."""
         ...
 
+    async def record_source(self, story: Story, platform: str, message_id: str) -> None:
+        """Note the chat message `story` was told as (a reply in a prompt's thread)."""
+        ...
+
+    async def by_source(self, platform: str, message_id: str) -> Story | None:
+        """The story told as that chat message, if it is one still."""
+        ...
+
     async def count_for(self, community: CommunityId, proposal: int) -> int: ...
     async def find(
         self, community: CommunityId, query: StoryQuery, *, limit: int, offset: int = 0

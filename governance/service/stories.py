@@ -24,7 +24,14 @@ from governance.domain.commands import (
 )
 from governance.domain.errors import NotAllowed, NotFound
 from governance.domain.events import StoryHidden, StoryShared
-from governance.domain.ids import CommunityId, MemberId, PromptNumber, ProposalNumber
+from governance.domain.ids import (
+    AccountRef,
+    CommunityId,
+    MemberId,
+    PromptNumber,
+    ProposalNumber,
+    RoomRef,
+)
 from governance.domain.members import Member, Role
 from governance.domain.prompts import PromptStatus
 from governance.domain.proposal import check_text
@@ -94,6 +101,11 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         )
     if cmd.proposal is not None:
         await lookups.proposal(uow, cmd, ProposalNumber(cmd.proposal))
+    platform = cmd.ctx.actor.platform
+    if cmd.source is not None:
+        told = await uow.stories.by_source(platform, cmd.source)
+        if told is not None:  # the same message again (a replayed event)
+            return Reply.text(f"That message is story #{told.number} already.", Audience.QUIET)
     if cmd.prompt is not None:
         await _open_prompt(uow, community, cmd.prompt)
     story = await uow.stories.add(
@@ -111,6 +123,8 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             deps.clock.now(),
         )
     )
+    if cmd.source is not None:
+        await uow.stories.record_source(story, platform, cmd.source)
     if private:  # told to the bot alone: the bot shares it with the community
         await uow.outbox.add(
             [StoryShared(community, story.number, story.prompt, story.proposal)],
@@ -155,6 +169,79 @@ async def withdraw(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         "in any later listing or export.",
         Audience.QUIET,
     )
+
+
+REMOVED_BY_MODERATOR = "removed from the thread by a moderator"
+
+
+async def _source_and_member(
+    uow: UnitOfWork, room: RoomRef, actor: AccountRef | None, message_id: str
+) -> tuple[Story, Member | None] | None:
+    story = await uow.stories.by_source(room.platform, message_id)
+    if story is None:
+        return None
+    member = None if actor is None else await uow.members.by_account(story.community, actor)
+    return story, member
+
+
+async def source_edited(
+    uow: UnitOfWork, deps: Deps, room: RoomRef, actor: AccountRef, message_id: str, text: str
+) -> Reply | None:
+    """The chat message a story was told as was edited: by its author, the story takes
+    the new words (as with ``!story edit``); by anyone else, or for a message that is
+    no story, nothing happens (None). The same words again change nothing."""
+    found = await _source_and_member(uow, room, actor, message_id)
+    if found is None:
+        return None
+    story, member = found
+    if member is None or not story.is_by(member.id, deps.author_key):
+        return None  # not the author's edit: the story stays as its author told it
+    if not text.strip():
+        raise InvalidStory(
+            f"An empty message makes no story, so story #{story.number} keeps its words. "
+            f"To take it back, delete your message or: !story withdraw {story.number}."
+        )
+    try:
+        words = check_story(text)
+    except InvalidStory as error:
+        raise InvalidStory(f"{error} Story #{story.number} keeps its words.") from None
+    if words == story.text:
+        return None  # a replayed edit, or one that changed nothing
+    await uow.stories.edit(story, words, at=deps.clock.now())
+    await deps.commit(uow, events=False)
+    return Reply.text(f"Story #{story.number} is edited.", Audience.QUIET)
+
+
+async def source_deleted(
+    uow: UnitOfWork, deps: Deps, room: RoomRef, actor: AccountRef | None, message_id: str
+) -> Reply | None:
+    """The chat message a story was told as was deleted. By its author — or by someone
+    the platform does not name (`actor` None: Discord says nothing of who deleted a
+    message, and only its author or a moderator of the server can) — the story is
+    withdrawn, for real, as with ``!story withdraw``. By a moderator of the community,
+    it is hidden (the author is told why) and kept for its author to decide. By anyone
+    else, or for a message that is no story (or no longer one), nothing happens."""
+    found = await _source_and_member(uow, room, actor, message_id)
+    if found is None:
+        return None
+    story, member = found
+    if actor is None or (member is not None and story.is_by(member.id, deps.author_key)):
+        await uow.stories.withdraw(story)
+        await deps.commit(uow, events=False)
+        return Reply.text(
+            f"Story #{story.number} is withdrawn with its message: its text is deleted "
+            "and will not appear in any later listing or export.",
+            Audience.QUIET,
+        )
+    if member is None or member.role < Role.MODERATOR or story.hidden_reason is not None:
+        return None  # not theirs to remove, or hidden already
+    await uow.stories.hide(story, REMOVED_BY_MODERATOR)
+    await uow.outbox.add(
+        [StoryHidden(story.community, story.number, REMOVED_BY_MODERATOR, member.display_name)],
+        at=deps.clock.now(),
+    )
+    await deps.commit(uow)
+    return Reply.text(f"Story #{story.number} is hidden; its author is told why.", Audience.QUIET)
 
 
 async def share(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:

@@ -159,8 +159,29 @@ class StoryRepo(_Repo):
 
     async def withdraw(self, story: Story) -> None:
         await self.conn.execute(delete(t.story_tags).where(t.story_tags.c.story_id == story.id))
+        await self.conn.execute(
+            delete(t.story_sources).where(t.story_sources.c.story_id == story.id)
+        )
         await self.conn.execute(delete(S).where(S.c.id == story.id))
         await self._optimise()
+
+    async def record_source(self, story: Story, platform: str, message_id: str) -> None:
+        await self.conn.execute(
+            insert(t.story_sources).values(
+                story_id=story.id, platform=platform, message_id=message_id
+            )
+        )
+
+    async def by_source(self, platform: str, message_id: str) -> Story | None:
+        src = t.story_sources
+        row = (
+            await self.conn.execute(
+                select(S)
+                .join(src, src.c.story_id == S.c.id)
+                .where(src.c.platform == platform, src.c.message_id == message_id)
+            )
+        ).first()
+        return None if row is None else _story(row)
 
     async def _optimise(self) -> None:
         """Merge the FTS5 index into one segment, leaving out deleted entries, so an old

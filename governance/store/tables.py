@@ -473,6 +473,18 @@ story_tags = Table(
 """Each story's tags, one row each, for tag filters (``stories.tags`` keeps them for
 showing)."""
 
+story_sources = Table(
+    "story_sources",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("message_id", String(255), nullable=False),
+    UniqueConstraint("platform", "message_id", name="uq_story_sources_message"),
+)
+"""The chat message a story told in a prompt's thread came from (migration 0016): an
+edit of it by its author edits the story, its deletion withdraws it. Ids only, never
+text."""
+
 UNMIRRORED = ("stories_fts", "ix_stories_fts")
 """Prefixes of what migrations create for full-text search and this module does not
 mirror (FTS5's virtual table and its shadow tables; PostgreSQL's GIN index)."""

@@ -846,6 +846,18 @@ class FakeDiscord:
         await self._dispatch_message("MESSAGE_CREATE", message)
         return message
 
+    async def member_edit(self, message: Message, content: str) -> Message:
+        """Its author edits a member's message: MESSAGE_UPDATE (the content hidden, as on
+        MESSAGE_CREATE, from a bot without the message-content intent)."""
+        self._edit(message, {"content": content})
+        await self._dispatch_message("MESSAGE_UPDATE", message)
+        return message
+
+    async def member_delete(self, message: Message) -> None:
+        """A member's message deleted (by its author, or by someone with Manage
+        Messages: MESSAGE_DELETE does not say which)."""
+        await self._deleted(self.channels[int(message["channel_id"])], message)
+
     async def slash(
         self,
         user: FakeUser,
@@ -1732,7 +1744,9 @@ class FakeDiscord:
 
     async def _delete_message(self, request: web.Request, body: Any) -> None:
         channel = self._channel_of(request)
-        message = self._message_in(request, channel)
+        await self._deleted(channel, self._message_in(request, channel))
+
+    async def _deleted(self, channel: FakeChannel, message: Message) -> None:
         del self.messages[int(message["id"])]
         event: MessageDeleteEvent = {"id": message["id"], "channel_id": message["channel_id"]}
         if channel.guild_id is not None:

@@ -3,13 +3,21 @@ exported as a file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
+import pytest
+
 from adapters.discord.adapter import DiscordAdapter
+from governance.domain.ids import AccountRef, RoomRef
+from governance.service.app import Governance
 from governance.store.platform_state import PlatformState
+from governance.text.messages import Reply
 from tests.discord.conftest import WITHIN, Deployment, _no_identify_wait
-from tests.discord.fake import FakeChannel, FakeDiscord, FakeUser
+from tests.discord.fake import INTENT_GUILD_MESSAGES, FakeChannel, FakeDiscord, FakeUser
 
 
 async def _tell(
@@ -132,3 +140,98 @@ async def test_a_reply_in_a_prompts_thread_is_a_story_with_the_content_intent(
         assert "#1 by Ana" in found.json["content"]
     finally:
         await bot.stop_adapter()
+
+
+@asynccontextmanager
+async def _with_content_intent(deployed: Deployment) -> AsyncIterator[DiscordAdapter]:
+    """The deployment's bot restarted with the message-content intent."""
+    await deployed.bot.stop_adapter()
+    bot = DiscordAdapter(
+        replace(deployed.bot.settings, message_content=True),
+        deployed.app.governance,
+        PlatformState(deployed.app.factory, "discord"),
+    )
+    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+    deployed.outlets["discord"] = bot
+    await bot.start_adapter()
+    try:
+        yield bot
+    finally:
+        await bot.stop_adapter()
+
+
+def _followed(monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[Reply | None]:
+    """What the core answered each edit or deletion of a message the bot followed, in
+    order: a test awaits it instead of guessing when the gateway event was handled."""
+    done: asyncio.Queue[Reply | None] = asyncio.Queue()
+    edited, deleted = Governance.thread_story_edited, Governance.thread_story_deleted
+
+    async def on_edit(
+        self: Governance, room: RoomRef, actor: AccountRef, message_id: str, text: str
+    ) -> Reply | None:
+        reply = await edited(self, room, actor, message_id, text)
+        done.put_nowait(reply)
+        return reply
+
+    async def on_delete(
+        self: Governance, room: RoomRef, actor: AccountRef | None, message_id: str
+    ) -> Reply | None:
+        reply = await deleted(self, room, actor, message_id)
+        done.put_nowait(reply)
+        return reply
+
+    monkeypatch.setattr(Governance, "thread_story_edited", on_edit)
+    monkeypatch.setattr(Governance, "thread_story_deleted", on_delete)
+    return done
+
+
+async def test_a_thread_story_follows_its_message_edited_and_deleted_with_the_content_intent(
+    deployed: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    followed = _followed(monkeypatch)
+    async with _with_content_intent(deployed):
+        sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
+        ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
+        await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        await deployed.deliver()
+        posting = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+        thread = await fake.next_call(
+            "POST",
+            rf"/channels/{channel.id}/messages/{posting.response['id']}/threads",
+            within=WITHIN,
+        )
+        in_thread = fake.channels[int(thread.response["id"])]
+        ana = fake.add_member("ana")
+        told = await fake.member_message(in_thread, ana, "I work four days now")
+        answer = await fake.next_call("POST", rf"/channels/{in_thread.id}/messages", within=WITHIN)
+        assert answer.json["content"].startswith("Thank you: your story is #1")
+
+        await fake.member_edit(told, "I work four days now, and sleep more")
+        async with asyncio.timeout(WITHIN):
+            edited = await followed.get()
+        assert edited is not None and edited.ok
+        ix = await fake.slash(ana, "stories", {"text": ""}, channel=channel)
+        listed = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        assert "(prompt #1): I work four days now, and sleep more" in listed.json["content"]
+
+        await fake.member_delete(told)
+        async with asyncio.timeout(WITHIN):
+            deleted = await followed.get()
+        assert deleted is not None and deleted.ok
+        # The same deletion again (a replayed event) changes nothing.
+        event = {"id": told["id"], "channel_id": told["channel_id"], "guild_id": told["guild_id"]}
+        await fake.dispatch(
+            "MESSAGE_DELETE", event, in_thread.guild_id, intent=INTENT_GUILD_MESSAGES
+        )
+        async with asyncio.timeout(WITHIN):
+            assert await followed.get() is None
+        ix = await fake.slash(ana, "stories", {"text": ""}, channel=channel)
+        listed = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        assert listed.json["content"] == "No stories yet. Tell one: !story <text>"
+        assert not [
+            c
+            for c in fake.calls_to("POST", rf"/channels/{in_thread.id}/messages")
+            if c is not answer
+        ]  # followed quietly: the edit and the deletion show themselves

@@ -364,6 +364,27 @@ class Member:
             body["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
         return await self.send(room_id, "m.room.message", body)
 
+    async def edit_text(self, room_id: str, event_id: str, text: str) -> str:
+        """Edit message `event_id` to say `text` (``m.replace``, as clients send it)."""
+        new = {"msgtype": "m.text", "body": text}
+        return await self.send(
+            room_id,
+            "m.room.message",
+            {
+                "msgtype": "m.text",
+                "body": f"* {text}",
+                "m.new_content": new,
+                "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+            },
+        )
+
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
+        """Delete (redact) event `event_id`; the redaction's event id."""
+        response = await self.client.room_redact(room_id, event_id, reason=reason)
+        if not isinstance(response, nio.RoomRedactResponse):
+            raise RuntimeError(f"{self.user_id} could not redact {event_id}: {response}")
+        return str(response.event_id)
+
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         return await self.send(
             room_id,

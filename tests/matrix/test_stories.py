@@ -23,6 +23,7 @@ from tests.matrix.deployment import (
     body,
     bound_room,
     from_bot,
+    next_invite,
     room_with_bot,
     said,
 )
@@ -89,6 +90,54 @@ async def test_a_reply_in_a_prompts_thread_is_a_story_told_once_however_often_re
     _, listed = await said(alice, room, "!stories")
     assert "1 in all" in body(listed)
     assert len(alice.replies_seen(room, told)) == 1  # a second answer would have come first
+
+
+async def test_a_thread_story_follows_its_authors_edits_and_redactions(
+    members: MakeMember, bot: MakeBot
+) -> None:
+    folkmoot, room, (alice, bob, carol) = await bound_room(members, bot, "alice", "bob", "carol")
+    posting = await posted_prompt(alice, room, folkmoot, "What changed for you?")
+    told, _ = await in_thread(bob, room, posting.event_id, "I work four days now")
+    before = folkmoot.sync_token()  # the bot's position before the edits and redactions
+
+    await bob.edit_text(room, told, "I work four days now, and sleep more")
+    _, listed = await said(alice, room, "!stories")
+    assert "(prompt #1): I work four days now, and sleep more" in body(listed)
+    # Someone else's edit of bob's message is no edit of bob's story.
+    await carol.edit_text(room, told, "bob is lazy")
+    # An emptied message is refused, in the story's thread, and the story keeps its words.
+    await bob.edit_text(room, told, " ")
+    refusal = await bob.wait_for(room, from_bot(folkmoot, "keeps its words"), within=WITHIN)
+    assert_in_thread(refusal, posting.event_id, told)
+    _, listed = await said(alice, room, "!stories")
+    assert "and sleep more" in body(listed) and "lazy" not in body(listed)
+
+    # A moderator (alice, the admin) removing bob's second story hides it; bob is told.
+    second, _ = await in_thread(bob, room, posting.event_id, "Carol never cleans up")
+    await alice.redact(room, second, reason="unkind")
+    direct = await next_invite(bob)
+    await bob.join(direct)
+    notice = await bob.wait_for(direct, from_bot(folkmoot, "was hidden by"), within=WITHIN)
+    assert body(notice).startswith("Your story #2 was hidden by ")
+    assert "alice\nReason: removed from the thread by a moderator" in body(notice)
+    _, listed = await said(alice, room, "!stories")
+    assert "1 in all" in body(listed) and "Carol never" not in body(listed)
+
+    # bob deleting his own message withdraws his story, for real.
+    await bob.redact(room, told)
+    _, listed = await said(alice, room, "!stories sleep")
+    assert body(listed) == "No stories match."
+    _, listed = await said(alice, room, "!stories")
+    assert body(listed) == "No stories yet. Tell one: !story <text>"
+
+    # Synced again from before the edits: nothing changes, and nothing is said twice.
+    await folkmoot.stop()
+    folkmoot.rewind(before)
+    await folkmoot.start()
+    _, listed = await said(alice, room, "!stories")
+    assert body(listed) == "No stories yet. Tell one: !story <text>"
+    assert len(bob.received(room, from_bot(folkmoot, "keeps its words"))) == 1
+    assert len(bob.received(direct, from_bot(folkmoot, "was hidden by"))) == 1
 
 
 async def test_a_reply_that_comes_before_the_thread_is_recorded_is_still_a_story(

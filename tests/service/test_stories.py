@@ -280,6 +280,111 @@ async def test_a_reply_in_a_prompts_thread_is_a_story_for_it(chat: Chat) -> None
     assert empty is not None and not empty.ok
 
 
+async def _thread_story(chat: Chat, name: str, text: str, message_id: str) -> None:
+    """`name` tells `text` as message `message_id` in prompt #1's thread (asked once)."""
+    chat.outlet.threads = True
+    if not any(text.startswith("Prompt #1") for _, text, _ in chat.outlet.posts):
+        await chat.ok("alice", "!prompt What changed for you?")
+    key = next(k for _, text, k in chat.outlet.posts if text.startswith("Prompt #1"))
+    reply = await chat.app.governance.story_in_thread(
+        chat.room,
+        f"thread-of-{key}",
+        chat.account(name),
+        text,
+        chat.clock.now(),
+        message_id=message_id,
+    )
+    assert reply is not None and reply.ok, reply
+
+
+async def test_a_thread_story_follows_its_authors_edits_of_the_message(chat: Chat) -> None:
+    await _thread_story(chat, "bob", "I work four days now", "m1")
+    governance = chat.app.governance
+    edited = await governance.thread_story_edited(
+        chat.room, chat.account("bob"), "m1", "I work four days now, and sleep more"
+    )
+    assert edited is not None and edited.ok
+    listed = await chat.ok("carol", "!stories")
+    assert "(prompt #1): I work four days now, and sleep more" in listed
+    assert await chat.ok("carol", "!stories sleep") != "No stories match."
+    # Someone else's edit, a message that is no story, a replay: nothing changes.
+    assert (
+        await governance.thread_story_edited(chat.room, chat.account("carol"), "m1", "Hah") is None
+    )
+    assert await governance.thread_story_edited(chat.room, chat.account("bob"), "m9", "Hi") is None
+    same = "I work four days now, and sleep more"
+    assert await governance.thread_story_edited(chat.room, chat.account("bob"), "m1", same) is None
+    # An empty or overlong edit is refused, and the story keeps its words.
+    empty = await governance.thread_story_edited(chat.room, chat.account("bob"), "m1", "  ")
+    assert empty is not None and not empty.ok
+    assert "story #1 keeps its words" in empty.message.plain()
+    long = await governance.thread_story_edited(chat.room, chat.account("bob"), "m1", "x" * 10_001)
+    assert long is not None and not long.ok and "10,000" in long.message.plain()
+    assert "(prompt #1): I work four days now, and sleep more" in await chat.ok("carol", "!stories")
+    async with chat.app.engine.connect() as conn:
+        logged = " ".join(str(r) for r in await conn.execute(select(t.decision_log)))
+        queued = " ".join(str(r) for r in await conn.execute(select(t.outbox)))
+    assert "sleep" not in logged and "sleep" not in queued
+
+
+async def test_a_thread_story_is_withdrawn_when_its_author_deletes_the_message(
+    chat: Chat,
+) -> None:
+    await _thread_story(chat, "bob", "Zanzibarquokka days at the bakery", "m1")
+    await _thread_story(chat, "carol", "I learned to weld", "m2")
+    governance = chat.app.governance
+    # A member who is not the author cannot take it away.
+    assert await governance.thread_story_deleted(chat.room, chat.account("carol"), "m1") is None
+    assert "Zanzibarquokka" in await chat.ok("alice", "!stories")
+    gone = await governance.thread_story_deleted(chat.room, chat.account("bob"), "m1")
+    assert gone is not None and gone.ok and "withdrawn" in gone.message.plain()
+    listed = await chat.ok("alice", "!stories")
+    assert "Zanzibarquokka" not in listed and "1 in all" in listed
+    assert await chat.ok("alice", "!stories zanzibarquokka") == "No stories match."
+    assert "There is no story #1" in await chat.fails("bob", "!story edit 1 again")
+    # The deletion again (a replayed event), or an edit after it: nothing happens.
+    assert await governance.thread_story_deleted(chat.room, chat.account("bob"), "m1") is None
+    assert await governance.thread_story_edited(chat.room, chat.account("bob"), "m1", "x") is None
+    # Where the platform does not say who deleted it (Discord), it is the author's wish.
+    assert await governance.thread_story_deleted(chat.room, None, "m2") is not None
+    assert await chat.ok("alice", "!stories") == "No stories yet. Tell one: !story <text>"
+
+
+async def test_a_moderator_removing_a_thread_story_hides_it_for_its_author_to_decide(
+    chat: Chat,
+) -> None:
+    await _thread_story(chat, "bob", "Carol never cleans up", "m1")
+    await chat.ok("alice", "!role carol moderator")
+    governance = chat.app.governance
+    hidden = await governance.thread_story_deleted(chat.room, chat.account("carol"), "m1")
+    assert hidden is not None and hidden.ok
+    await chat.app.dispatcher.drain()
+    assert chat.outlet.told_to("bob") == [
+        "Your story #1 was hidden by carol\nReason: removed from the thread by a moderator\n"
+        "It no longer shows in listings or exports."
+    ]
+    assert "#1" not in await chat.say("alice", "!stories")
+    # Removed again (a replay): no second notice. Its author can still withdraw it.
+    assert await governance.thread_story_deleted(chat.room, chat.account("carol"), "m1") is None
+    assert len(chat.outlet.told_to("bob")) == 1
+    assert "withdrawn" in await chat.ok("bob", "!story withdraw 1")
+
+
+async def test_a_thread_message_told_twice_is_one_story(chat: Chat) -> None:
+    await _thread_story(chat, "bob", "I work four days now", "m1")
+    key = next(k for _, text, k in chat.outlet.posts if text.startswith("Prompt #1"))
+    again = await chat.app.governance.story_in_thread(
+        chat.room,
+        f"thread-of-{key}",
+        chat.account("bob"),
+        "I work four days now",
+        chat.clock.now(),
+        message_id="m1",
+    )
+    assert again is None
+    assert "1 in all" in await chat.ok("alice", "!stories")
+
+
 async def test_a_withdrawn_storys_number_is_never_given_again(chat: Chat) -> None:
     await chat.ok("bob", "!story First")
     await chat.ok("bob", "!story Second")

@@ -285,6 +285,10 @@ def rows(rev: str) -> list[tuple[str, list[dict[str, Any]]]]:
                 [{"story_id": 1, "tag": tag, "community_id": "demo"} for tag in ("shed", "tools")],
             )
         )
+    if rev >= "0016":
+        written.append(
+            ("story_sources", [{"story_id": 1, "platform": "test", "message_id": "$story-1"}])
+        )
     if rev >= "0008":
         written.append(
             (
