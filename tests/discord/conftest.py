@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import discord
 import discord.gateway
@@ -130,6 +130,23 @@ class Deployment:
             member, "folkmoot:propose", {"title": title, "body": body, "options": options}
         )
         return await self.fake.next_call("POST", submit.webhook_path, within=WITHIN)
+
+    @contextlib.asynccontextmanager
+    async def restarted(self, **changes: Any) -> AsyncIterator[DiscordAdapter]:
+        """The bot stopped, then started again with these settings changed."""
+        await self.bot.stop_adapter()
+        bot = DiscordAdapter(
+            replace(self.bot.settings, **changes),
+            self.app.governance,
+            PlatformState(self.app.factory, "discord"),
+        )
+        bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+        self.outlets["discord"] = bot
+        await bot.start_adapter()
+        try:
+            yield bot
+        finally:
+            await bot.stop_adapter()
 
     async def card(self, channel: FakeChannel) -> Call:
         """Deliver what is pending; the next message the bot posts in `channel`."""

@@ -4,11 +4,8 @@ the receipt code reaches the voter alone, in a direct message."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
-from adapters.discord.adapter import DiscordAdapter
-from governance.store.platform_state import PlatformState
-from tests.discord.conftest import WITHIN, Deployment, _no_identify_wait
+from tests.discord.conftest import WITHIN, Deployment
 from tests.discord.test_cards import _members
 
 
@@ -17,16 +14,7 @@ async def test_a_typed_secret_ballot_gets_its_receipt_code_by_direct_message(
 ) -> None:
     fake = deployed.fake
     channel = fake.channel("governance")
-    await deployed.bot.stop_adapter()
-    bot = DiscordAdapter(
-        replace(deployed.bot.settings, message_content=True),
-        deployed.app.governance,
-        PlatformState(deployed.app.factory, "discord"),
-    )
-    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
-    deployed.outlets["discord"] = bot
-    await bot.start_adapter()
-    try:
+    async with deployed.restarted(message_content=True):
         alice, bob = await _members(deployed, channel, "alice", "bob")
         await deployed.propose(alice, channel, "Elect a treasurer", settings="secret")
         await fake.member_message(channel, bob, "!vote 1 yes")
@@ -43,5 +31,3 @@ async def test_a_typed_secret_ballot_gets_its_receipt_code_by_direct_message(
         await fake.next_call(
             "PUT", rf"/channels/{channel.id}/messages/\d+/reactions/.+/@me", within=WITHIN
         )
-    finally:
-        await bot.stop_adapter()

@@ -4,20 +4,17 @@ with the role."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from adapters.discord import adapter as adapter_module
-from adapters.discord.adapter import DiscordAdapter
 from governance.domain.commands import Context, Erase, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.store import tables as t
-from governance.store.platform_state import PlatformState
-from tests.discord.conftest import WITHIN, Deployment, _no_identify_wait
+from tests.discord.conftest import WITHIN, Deployment
 from tests.discord.fake import FakeDiscord, FakeUser
 
 
@@ -49,16 +46,7 @@ async def test_discord_roles_give_stakeholder_classes_and_a_conflict_changes_not
     deployed: Deployment,
 ) -> None:
     fake = deployed.fake
-    await deployed.bot.stop_adapter()
-    bot = DiscordAdapter(
-        replace(deployed.bot.settings, class_names={"Workers": "workers", "Users": "users"}),
-        deployed.app.governance,
-        PlatformState(deployed.app.factory, "discord"),
-    )
-    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
-    deployed.outlets["discord"] = bot
-    await bot.start_adapter()
-    try:
+    async with deployed.restarted(class_names={"Workers": "workers", "Users": "users"}):
         workers, users = fake.add_role("Workers"), fake.add_role("Users")
         sam = fake.add_member("sam", roles=[workers])
 
@@ -79,8 +67,6 @@ async def test_discord_roles_give_stakeholder_classes_and_a_conflict_changes_not
         assert await class_of_sam() == "users"
         fake.set_roles(sam, [])
         assert await class_of_sam() is None
-    finally:
-        await bot.stop_adapter()
 
 
 async def test_an_erased_member_who_comes_back_joins_again(

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 
 import pytest
 
-from adapters.discord.adapter import DiscordAdapter
 from governance.domain.ids import AccountRef, RoomRef
 from governance.service.app import Governance
-from governance.store.platform_state import PlatformState
 from governance.text.messages import Reply
-from tests.discord.conftest import WITHIN, Deployment, _no_identify_wait
+from tests.discord.conftest import WITHIN, Deployment
 from tests.discord.fake import INTENT_GUILD_MESSAGES, FakeChannel, FakeDiscord, FakeUser
 
 
@@ -105,16 +100,7 @@ async def test_a_reply_in_a_prompts_thread_is_a_story_with_the_content_intent(
 ) -> None:
     fake = deployed.fake
     channel = fake.channel("governance")
-    await deployed.bot.stop_adapter()
-    bot = DiscordAdapter(
-        replace(deployed.bot.settings, message_content=True),
-        deployed.app.governance,
-        PlatformState(deployed.app.factory, "discord"),
-    )
-    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
-    deployed.outlets["discord"] = bot
-    await bot.start_adapter()
-    try:
+    async with deployed.restarted(message_content=True):
         sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
         ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
         await fake.next_call("POST", ix.webhook_path, within=WITHIN)
@@ -138,26 +124,6 @@ async def test_a_reply_in_a_prompts_thread_is_a_story_with_the_content_intent(
         await fake.member_message(in_thread, ana, "!stories four")
         found = await fake.next_call("POST", rf"/channels/{in_thread.id}/messages", within=WITHIN)
         assert "#1 by Ana" in found.json["content"]
-    finally:
-        await bot.stop_adapter()
-
-
-@asynccontextmanager
-async def _with_content_intent(deployed: Deployment) -> AsyncIterator[DiscordAdapter]:
-    """The deployment's bot restarted with the message-content intent."""
-    await deployed.bot.stop_adapter()
-    bot = DiscordAdapter(
-        replace(deployed.bot.settings, message_content=True),
-        deployed.app.governance,
-        PlatformState(deployed.app.factory, "discord"),
-    )
-    bot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
-    deployed.outlets["discord"] = bot
-    await bot.start_adapter()
-    try:
-        yield bot
-    finally:
-        await bot.stop_adapter()
 
 
 def _followed(monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[Reply | None]:
@@ -191,7 +157,7 @@ async def test_a_thread_story_follows_its_message_edited_and_deleted_with_the_co
     fake = deployed.fake
     channel = fake.channel("governance")
     followed = _followed(monkeypatch)
-    async with _with_content_intent(deployed):
+    async with deployed.restarted(message_content=True):
         sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
         ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
         await fake.next_call("POST", ix.webhook_path, within=WITHIN)
