@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import TypeVar
 
 from governance.domain.commands import (
     Bind,
@@ -67,6 +68,8 @@ QUERIES: Mapping[type[Command], Handler] = {
 RETRIES = 3
 BINDING_TTL = 30.0
 
+
+T = TypeVar("T")
 
 BallotWatcher = Callable[[CommunityId, int], None]
 """Told a proposal's community and number after a ballot on it changed."""
@@ -188,15 +191,10 @@ class Governance:
         read_only = handler is None
         if handler is None:
             handler = QUERIES[type(cmd)]
-        for attempt in range(1, RETRIES + 1):
-            try:
-                async with self._uow(read_only=read_only) as uow:
-                    reply = await handler(cmd, uow, self.deps)
-                break
-            except ConflictError:
-                if attempt == RETRIES:
-                    raise
-                log.info("%s lost a race; trying again", type(cmd).__name__)
+        run = handler
+        reply = await self._in_unit(
+            lambda uow: run(cmd, uow, self.deps), read_only=read_only, what=type(cmd).__name__
+        )
         if isinstance(cmd, Bind):
             self._bindings.pop(cmd.ctx.room, None)
         if isinstance(cmd, Unbind):
@@ -286,16 +284,12 @@ class Governance:
         (adapters create the thread, then call this). Idempotent: False if it was
         recorded already. Raises `GovernanceError` for a room not bound to `community`,
         an unknown proposal or an empty or overlong thread id."""
-        for attempt in range(1, RETRIES + 1):
-            try:
-                async with self._uow() as uow:
-                    return await deliberation.record_thread(
-                        uow, self.deps, room, community, number, thread_id
-                    )
-            except ConflictError:  # another instance recorded it at the same moment
-                if attempt == RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+        return await self._in_unit(  # another instance may record it at the same moment
+            lambda uow: deliberation.record_thread(
+                uow, self.deps, room, community, number, thread_id
+            ),
+            what="recording a deliberation's thread",
+        )
 
     async def record_prompt_thread(
         self,
@@ -308,16 +302,12 @@ class Governance:
         """Record that posting `posting` of prompt `number` opened thread `thread_id` in
         `room` (the dispatcher does it for threads opened through `Outlet.open_thread`).
         Idempotent: False if it was recorded already."""
-        for attempt in range(1, RETRIES + 1):
-            try:
-                async with self._uow() as uow:
-                    return await prompts.record_thread(
-                        uow, self.deps, room, community, number, posting, thread_id
-                    )
-            except ConflictError:
-                if attempt == RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+        return await self._in_unit(
+            lambda uow: prompts.record_thread(
+                uow, self.deps, room, community, number, posting, thread_id
+            ),
+            what="recording a prompt's thread",
+        )
 
     async def prompt_of_thread(self, room: RoomRef, thread_id: str) -> Prompt | None:
         """The prompt whose posting opened thread `thread_id` in `room` (a reply there is
@@ -384,20 +374,32 @@ class Governance:
     async def _follow(self, work: Callable[[UnitOfWork], Awaitable[Reply | None]]) -> Reply | None:
         """`work` in a unit of work, tried again after a lost race; a member's mistake
         comes back as a refusal, anything else is logged (None)."""
+        try:
+            return await self._in_unit(work, what="following a story's message")
+        except GovernanceError as error:
+            return Reply.text(str(error), Audience.QUIET, ok=False)
+        except Exception:
+            log.exception("following a story's message failed")
+            return None
+
+    async def _in_unit(
+        self,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        what: str,
+        read_only: bool = False,
+    ) -> T:
+        """`work` in a unit of work of its own, tried again (up to `RETRIES` times in
+        all) when it lost a race with another writer (`ConflictError`)."""
         for attempt in range(1, RETRIES + 1):
             try:
-                async with self._uow() as uow:
+                async with self._uow(read_only=read_only) as uow:
                     return await work(uow)
             except ConflictError:
                 if attempt == RETRIES:
-                    log.exception("following a story's message failed")
-                    return None
-            except GovernanceError as error:
-                return Reply.text(str(error), Audience.QUIET, ok=False)
-            except Exception:
-                log.exception("following a story's message failed")
-                return None
-        return None
+                    raise
+                log.info("%s lost a race; trying again", what)
+        raise AssertionError("unreachable")
 
     async def run_due(self) -> int:
         """Process everything due by now, in time order; returns how many items ran."""
