@@ -20,6 +20,7 @@ import discord.gateway
 import discord.http
 import pytest
 import yarl
+from sqlalchemy import update
 
 from adapters.discord.adapter import DiscordAdapter, DiscordSettings
 from bot.bootstrap import App, bootstrap, ensure_binding
@@ -27,6 +28,7 @@ from bot.config import CommunityConfig
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.clocks import SystemClock
 from governance.service.ports import Outlet
+from governance.store import tables as t
 from governance.store.engine import make_engine
 from governance.store.platform_state import PlatformState
 from tests.discord.fake import Call, FakeChannel, FakeDiscord, FakeUser
@@ -130,6 +132,19 @@ class Deployment:
             member, "folkmoot:propose", {"title": title, "body": body, "options": options}
         )
         return await self.fake.next_call("POST", submit.webhook_path, within=WITHIN)
+
+    async def second_channel(self) -> FakeChannel:
+        """#general bound to coop as well, with the server's owner named its admin (as
+        an operator would in the config)."""
+        general = self.fake.channel("general")
+        await ensure_binding(self.app, RoomRef("discord", str(general.id)), CommunityId("coop"))
+        async with self.app.engine.begin() as conn:
+            await conn.execute(
+                update(t.communities)
+                .where(t.communities.c.id == "coop")
+                .values(admins=[f"discord:{self.fake.owner.id}"])
+            )
+        return general
 
     @contextlib.asynccontextmanager
     async def restarted(self, **changes: Any) -> AsyncIterator[DiscordAdapter]:

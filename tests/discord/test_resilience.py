@@ -18,8 +18,6 @@ from discord import ui
 from sqlalchemy import func, select, update
 
 from adapters.discord.components import VoteButton
-from bot.bootstrap import ensure_binding
-from governance.domain.ids import CommunityId, RoomRef
 from governance.store import tables as t
 from tests.discord.conftest import WITHIN, Deployment
 from tests.discord.fake import EPHEMERAL, Call, FakeChannel, FakeDiscord, FakeUser
@@ -242,14 +240,7 @@ async def test_a_deleted_channel_becomes_a_dead_letter_and_blocks_no_other(
     deployed: Deployment,
 ) -> None:
     fake = deployed.fake
-    governance, general = fake.channel("governance"), fake.channel("general")
-    await ensure_binding(deployed.app, RoomRef("discord", str(general.id)), CommunityId("coop"))
-    async with deployed.app.engine.begin() as conn:  # the operator names the owner admin
-        await conn.execute(
-            update(t.communities)
-            .where(t.communities.c.id == "coop")
-            .values(admins=[f"discord:{fake.owner.id}"])
-        )
+    governance, general = fake.channel("governance"), await deployed.second_channel()
     alice = fake.add_member("alice")
     await join(fake, general, alice)
     await propose(deployed, alice, "Move the meetings vote=1d", governance)

@@ -95,24 +95,28 @@ async def test_a_long_story_is_told_once_however_often_its_button_is_clicked(
     assert "no longer waiting" in twice.json["data"]["content"]  # told once, not twice
 
 
+async def _prompt_thread(deployed: Deployment, channel: FakeChannel) -> FakeChannel:
+    """A steward asks "What changed for you?" in `channel`: the thread its posting opens."""
+    fake = deployed.fake
+    sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
+    ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
+    await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+    await deployed.deliver()
+    posting = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    thread = await fake.next_call(
+        "POST", rf"/channels/{channel.id}/messages/{posting.response['id']}/threads", within=WITHIN
+    )
+    return fake.channels[int(thread.response["id"])]
+
+
 async def test_a_reply_in_a_prompts_thread_is_a_story_with_the_content_intent(
     deployed: Deployment,
 ) -> None:
     fake = deployed.fake
     channel = fake.channel("governance")
     async with deployed.restarted(message_content=True):
-        sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
-        ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
-        await fake.next_call("POST", ix.webhook_path, within=WITHIN)
-        await deployed.deliver()
-        posting = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
-        thread = await fake.next_call(
-            "POST",
-            rf"/channels/{channel.id}/messages/{posting.response['id']}/threads",
-            within=WITHIN,
-        )
+        in_thread = await _prompt_thread(deployed, channel)
         ana = fake.add_member("ana")
-        in_thread = fake.channels[int(thread.response["id"])]
         await fake.member_message(in_thread, ana, "I work four days now @everyone")
         answer = await fake.next_call("POST", rf"/channels/{in_thread.id}/messages", within=WITHIN)
         assert answer.json["content"].startswith("Thank you: your story is #1, kept for the")
@@ -158,17 +162,7 @@ async def test_a_thread_story_follows_its_message_edited_and_deleted_with_the_co
     channel = fake.channel("governance")
     followed = _followed(monkeypatch)
     async with deployed.restarted(message_content=True):
-        sam = fake.add_member("sam", roles=[fake.add_role("Stewards")])
-        ix = await fake.slash(sam, "prompt", {"text": "What changed for you?"}, channel=channel)
-        await fake.next_call("POST", ix.webhook_path, within=WITHIN)
-        await deployed.deliver()
-        posting = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
-        thread = await fake.next_call(
-            "POST",
-            rf"/channels/{channel.id}/messages/{posting.response['id']}/threads",
-            within=WITHIN,
-        )
-        in_thread = fake.channels[int(thread.response["id"])]
+        in_thread = await _prompt_thread(deployed, channel)
         ana = fake.add_member("ana")
         told = await fake.member_message(in_thread, ana, "I work four days now")
         answer = await fake.next_call("POST", rf"/channels/{in_thread.id}/messages", within=WITHIN)

@@ -3,11 +3,6 @@ another channel, refuses its cards' buttons and offers nothing, as any unbound o
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
-from bot.bootstrap import ensure_binding
-from governance.domain.ids import CommunityId, RoomRef
-from governance.store import tables as t
 from tests.discord.conftest import WITHIN, Deployment
 from tests.discord.fake import FakeChannel, FakeDiscord, FakeUser
 from tests.discord.test_resilience import ask, click, join, propose
@@ -27,14 +22,7 @@ async def test_an_unbound_channel_refuses_its_cards_buttons_and_can_be_bound_aga
     deployed: Deployment,
 ) -> None:
     fake = deployed.fake
-    governance, general = fake.channel("governance"), fake.channel("general")
-    await ensure_binding(deployed.app, RoomRef("discord", str(general.id)), CommunityId("coop"))
-    async with deployed.app.engine.begin() as conn:  # the operator names the owner admin
-        await conn.execute(
-            update(t.communities)
-            .where(t.communities.c.id == "coop")
-            .values(admins=[f"discord:{fake.owner.id}"])
-        )
+    governance, general = fake.channel("governance"), await deployed.second_channel()
     owner, bob = fake.owner, fake.add_member("bob")
     await join(fake, governance, owner, bob)
     await join(fake, general, bob)
