@@ -694,7 +694,8 @@ async def remind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         )
     waiting = await reminders.non_voters(uow, proposal)
     if not waiting:
-        return Reply.text(f"Everyone on the roll of #{cmd.number} has voted.", Audience.QUIET)
+        # Nothing is sent: the moderator must read why (a reaction would say "done").
+        return Reply.text(f"Everyone on the roll of #{cmd.number} has voted.", Audience.PRIVATE)
     await uow.outbox.add([reminders.reminder_event(proposal, community, None)], at=now)
     await deps.commit(uow)
     return Reply.text(

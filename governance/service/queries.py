@@ -234,7 +234,7 @@ async def undelivered(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     zone = ZoneInfo(community.timezone)
     dead = await uow.outbox.dead_letters(community.id, limit=UNDELIVERED_LIMIT)
     if not dead:
-        return Reply.text("Every announcement and reminder was delivered.", Audience.QUIET)
+        return Reply.text("Every announcement and reminder was delivered.", Audience.PRIVATE)
     lines = []
     for letter in dead:
         shown = render_event(letter.event)
@@ -248,7 +248,9 @@ async def undelivered(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         )
     return Reply(
         Message(f"Given up on (newest first, at most {UNDELIVERED_LIMIT}):", tuple(lines)),
-        Audience.QUIET,
+        # The list is the answer: it must reach the admin who asked, never as a mere
+        # reaction, and it names members' accounts, so not the room either.
+        Audience.PRIVATE,
     )
 
 
