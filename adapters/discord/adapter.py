@@ -29,13 +29,24 @@ import discord
 from discord import app_commands, ui
 
 from adapters.discord import render, slash
-from adapters.discord.components import DYNAMIC_ITEMS, card_view
+from adapters.discord.components import DYNAMIC_ITEMS, MarksModal, ReasonModal, card_view
+from adapters.discord.forms import (
+    ALREADY_SENT,
+    EXPIRED_CONTROL,
+    EXPIRED_FORM,
+    Forms,
+    Submitted,
+    match_form,
+    submitted_values,
+)
 from adapters.discord.menus import Menus
 from adapters.discord.rooms import interaction_room, room_of
+from adapters.discord.slash import ProposeModal
 from adapters.discord.stories import (
     ConsentButton,
     Draft,
     Drafts,
+    StoryModal,
     story_command,
     story_text_command,
 )
@@ -68,6 +79,8 @@ MEMBER_TTL = 60.0
 """Seconds a member is taken as known without asking the store (clicks come in bursts)."""
 CLOSED_DMS = 50007
 """Discord's error code for a user who takes no direct messages from the bot."""
+CONTROLS = (*DYNAMIC_ITEMS, ConsentButton)
+FORMS: tuple[type[Submitted], ...] = (ProposeModal, ReasonModal, MarksModal, StoryModal)
 
 
 class DiscordStartError(Exception):
@@ -157,6 +170,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         for command in (*slash.commands(), story_command(), story_text_command()):
             self.tree.add_command(command)
         self.drafts = Drafts()
+        self.forms = Forms()
         self._runner: asyncio.Task[None] | None = None
         self._checked: dict[tuple[CommunityId, str], float] = {}
         """When each member's membership was last read from the store (`MEMBER_TTL`)."""
@@ -167,7 +181,7 @@ class DiscordAdapter(discord.AutoShardedClient):
     # ------------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*DYNAMIC_ITEMS, ConsentButton)
+        self.add_dynamic_items(*CONTROLS)
         await self.menus.load()
         for guild in self.settings.guilds:
             target = discord.Object(id=guild)
@@ -230,6 +244,40 @@ class DiscordAdapter(discord.AutoShardedClient):
             self._runner = None
 
     # ------------------------------------------------------------------ incoming
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Every form's submission (`adapters.discord.forms`), and the controls nothing
+        else answers: one the bot no longer knows (an older release's) says so."""
+        data: Mapping[str, Any] = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self._form_sent(interaction, custom_id, data)
+        elif interaction.type is discord.InteractionType.component and not any(
+            control.__discord_ui_compiled_template__.fullmatch(custom_id) for control in CONTROLS
+        ):
+            log.info("a control the bot does not know was used: %r", custom_id)
+            await self._say(interaction, EXPIRED_CONTROL)
+
+    async def _form_sent(
+        self, interaction: discord.Interaction, custom_id: str, data: Mapping[str, Any]
+    ) -> None:
+        found = match_form(FORMS, custom_id)
+        if found is None:
+            log.info("a form the bot does not know was sent: %r", custom_id)
+            await self._say(interaction, EXPIRED_FORM)
+            return
+        kind, match = found
+        if not self.forms.first_sending(int(match["opened"])):
+            log.info("a form was sent again: %r", custom_id)
+            await self._say(interaction, ALREADY_SENT)
+        elif not await kind.submitted(interaction, match, submitted_values(data)):
+            log.info("a form whose settings are gone was sent: %r", custom_id)
+            await self._say(interaction, EXPIRED_FORM)
+
+    async def _say(self, interaction: discord.Interaction, text: str) -> None:
+        """An ephemeral first answer."""
+        await interaction.response.send_message(text, ephemeral=True)
+        self.answered(interaction)
 
     async def run_command(
         self, interaction: discord.Interaction, text: str, *, proposal: int | None = None

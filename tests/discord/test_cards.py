@@ -145,7 +145,7 @@ async def test_an_objection_asks_for_its_reason_in_a_modal(deployed: Deployment)
     click = await fake.click(bob, int(card.response["id"]), "folkmoot:why:1:object")
     assert (await fake.interaction_response(click, within=WITHIN)).json["type"] == 9
     submit = await fake.modal_submit(
-        bob, "folkmoot:reason-form:1:object", {"reason": "Staff need\na day off  @everyone"}
+        bob, fake.modal_id(click), {"reason": "Staff need\na day off  @everyone"}
     )
     receipt = await _answer(fake, submit.webhook_path)
     assert receipt.startswith("Your vote on #1 is recorded: object")
@@ -164,12 +164,12 @@ async def test_scores_go_in_a_modal_field_per_option(deployed: Deployment) -> No
     click = await fake.click(bob, int(card.response["id"]), "folkmoot:marks:1")
     modal = await fake.interaction_response(click, within=WITHIN)
     assert modal.json["type"] == 9
-    submit = await fake.modal_submit(bob, "folkmoot:marks-form:1", {"A": "5", "C": " 2 "})
+    submit = await fake.modal_submit(bob, fake.modal_id(click), {"A": "5", "C": " 2 "})
     receipt = await _answer(fake, submit.webhook_path)
     assert receipt == "Your vote on #1 is recorded: Soup=5, Salad=2."
     bad = await fake.click(bob, int(card.response["id"]), "folkmoot:marks:1")
     await fake.interaction_response(bad, within=WITHIN)
-    submit = await fake.modal_submit(bob, "folkmoot:marks-form:1", {"B": "9"})
+    submit = await fake.modal_submit(bob, fake.modal_id(bad), {"B": "9"})
     assert "0" in await _answer(fake, submit.webhook_path)  # the range, said back
 
 

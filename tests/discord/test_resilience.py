@@ -45,7 +45,7 @@ async def ask(
             member, "propose", {"settings": settings} if settings else {}, channel=channel
         )
         await fake.interaction_response(ix, within=WITHIN)
-        ix = await fake.modal_submit(member, "folkmoot:propose", {"title": title})
+        ix = await fake.modal_submit(member, fake.modal_id(ix), {"title": title})
     else:
         ix = await fake.slash(member, command, _options(fake, command, args), channel=channel)
     answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
