@@ -584,15 +584,31 @@ class DiscordAdapter(discord.AutoShardedClient):
         if form is not None:
             await self._cards.remember_poll(room.room_id, form.proposal, str(sent.id), CARD)
         if message.ends_poll is not None:
-            await self._disable_controls(room.room_id, message.ends_poll)
+            await self._end_cards(room.room_id, message.ends_poll, message)
 
-    async def _disable_controls(self, channel_id: str, proposal: int) -> None:
-        """At close (or cancel): the card's controls go (a click would only be refused)."""
+    async def _end_cards(self, channel_id: str, proposal: int, ending: Message) -> None:
+        """At close, cancellation or withdrawal: each card of `proposal` here shows how
+        it ended, without its controls (a click would only be refused). A card deleted
+        or out of reach is left; any other failure raises, so the delivery (its nonce
+        keeps the ending posted once) is retried."""
         channel = await self._channel(channel_id)
-        for message_id, _ in await self._cards.polls_of(channel_id, proposal):
-            with contextlib.suppress(discord.HTTPException):
-                card = channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
-                await card.edit(view=None)
+        for message_id, kind in await self._cards.polls_of(channel_id, proposal):
+            if kind != CARD:
+                continue
+            try:
+                card = await channel.fetch_message(int(message_id))
+                if card.embeds:
+                    final = render.final_card(card.embeds[0], ending)
+                    await card.edit(embed=final, view=None, allowed_mentions=render.NO_PINGS)
+                else:
+                    await card.edit(view=None)
+            except (discord.NotFound, discord.Forbidden) as error:
+                log.warning(
+                    "the card of #%d in channel %s could not show how it ended: %s",
+                    proposal,
+                    channel_id,
+                    error.text or error.status,
+                )
 
     async def _show_tally(
         self, community: CommunityId, proposal: int, tally: tuple[Block, ...]
@@ -605,7 +621,7 @@ class DiscordAdapter(discord.AutoShardedClient):
                 with contextlib.suppress(ChannelGone, discord.NotFound, discord.Forbidden):
                     channel = await self._channel(channel_id)
                     card = await channel.fetch_message(int(message_id))
-                    if card.embeds:
+                    if card.embeds and not render.is_final(card.embeds[0]):
                         await card.edit(embed=render.with_tally(card.embeds[0], tally))
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:

@@ -14,6 +14,8 @@ TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
 FIELD_LIMIT = 1024
 TALLY = "Live tally"
+ENDED = "How it ended"
+VOTE_LINE = "Vote:"
 NO_PINGS = discord.AllowedMentions.none()
 
 
@@ -52,6 +54,31 @@ def with_tally(card: discord.Embed, tally: tuple[Block, ...]) -> discord.Embed:
         value = cut("\n".join(_block(b) for b in tally), FIELD_LIMIT)
         card.add_field(name=TALLY, value=value, inline=False)
     return card
+
+
+def final_card(card: discord.Embed, ending: Message) -> discord.Embed:
+    """An open vote's card once it has ended (closed, cancelled, withdrawn): the
+    ending's title, the card's words without how to vote, and the result in short (the
+    ending's words before its first table); no countdown, no live tally."""
+    kept = [line for line in (card.description or "").split("\n") if not line.startswith(VOTE_LINE)]
+    final = discord.Embed(
+        title=cut(ending.title or card.title or "", TITLE_LIMIT) or None,
+        description="\n".join(kept) or None,
+        colour=card.colour,
+    )
+    short: list[str] = []
+    for block in ending.blocks:
+        if isinstance(block, Table) or len(short) == 2:
+            break
+        short.append(_block(block))
+    said = "\n".join(short) or _block(ending.title or "Ended.")
+    final.add_field(name=ENDED, value=cut(said, FIELD_LIMIT), inline=False)
+    return final
+
+
+def is_final(card: discord.Embed) -> bool:
+    """Whether `card` shows how its vote ended (no live tally goes on it any more)."""
+    return any(f.name == ENDED for f in card.fields)
 
 
 def text(message: Message, limit: int = 2000) -> str:
