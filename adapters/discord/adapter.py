@@ -392,17 +392,17 @@ class DiscordAdapter(discord.AutoShardedClient):
     async def _receipt_by_dm(
         self, interaction: discord.Interaction, proposal: int, receipt: Message
     ) -> None:
-        """A secret ballot's receipt, kept in the member's DMs; where they are closed,
-        a notice in the channel says so (without the ballot)."""
+        """A secret ballot's receipt, kept in the member's DMs too. Where they are
+        closed, the member alone is told so: a word in the channel would show who voted."""
         try:
             await interaction.user.send(render.text(receipt), allowed_mentions=render.NO_PINGS)
         except discord.Forbidden as error:
             if error.code != CLOSED_DMS:
                 raise
             await interaction.followup.send(
-                f"{interaction.user.mention}: your ballot on #{proposal} is recorded; I could "
-                "not send you its receipt by direct message, because your direct messages "
-                "are closed to me.",
+                f"Your direct messages are closed to me, so this receipt for #{proposal} "
+                "is not kept there: note its code now.",
+                ephemeral=True,
                 allowed_mentions=render.NO_PINGS,
             )
 

@@ -4,6 +4,7 @@ the private flows behind them, the live tally, autocompletion and direct message
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -198,7 +199,7 @@ async def test_autocomplete_answers_from_memory_while_the_store_is_held(
         assert names == ["#2 Paint the fence — draft", "#1 Plant a hedge — voting"]
 
 
-async def test_a_secret_receipt_goes_by_dm_and_closed_dms_get_a_notice_without_the_ballot(
+async def test_a_secret_receipt_goes_by_dm_and_closed_dms_are_said_to_the_voter_alone(
     deployed: Deployment,
 ) -> None:
     fake = deployed.fake
@@ -218,13 +219,20 @@ async def test_a_secret_receipt_goes_by_dm_and_closed_dms_get_a_notice_without_t
     click = await fake.click(carol, int(card.response["id"]), "folkmoot:vote:1:no")
     first = await fake.next_call("POST", click.webhook_path, within=WITHIN)
     assert first.json["flags"] & 64
+    assert "Your receipt code: " in first.json["content"]
     notice = await fake.next_call("POST", click.webhook_path, within=WITHIN)
-    assert not notice.json.get("flags", 0) & 64  # said in the channel …
-    assert notice.json["content"] == (  # … without the ballot
-        f"<@{carol.id}>: your ballot on #1 is recorded; I could not send you its receipt by "
-        "direct message, because your direct messages are closed to me."
+    assert notice.json["flags"] & 64  # carol alone is told …
+    assert notice.json["content"] == (
+        "Your direct messages are closed to me, so this receipt for #1 is not kept there: "
+        "note its code now."
     )
-    assert notice.json["allowed_mentions"]["parse"] == []
+    await deployed.deliver()
+    public = [  # … and nothing in the channel says that she voted
+        m
+        for m in fake.channel_messages(channel)
+        if not int(m.get("flags", 0)) & 64 and str(carol.id) in json.dumps(m)
+    ]
+    assert public == []
 
 
 async def test_a_reminder_to_closed_dms_becomes_a_notice_in_the_channel(
