@@ -322,24 +322,41 @@ class DiscordAdapter(discord.AutoShardedClient):
         else:
             reply = await self._governance.handle(cmd)
         await self._refresh_menus(interaction)
-        await interaction.followup.send(
-            render.text(reply.message), ephemeral=True, allowed_mentions=render.NO_PINGS
-        )
+        await self._answer(interaction, reply.message)
+
+    def _native(self, message: Message) -> Message:
+        """`message` in Discord's words: slash commands where ``!`` ones do not work
+        (without the message-content intent); with it, both work and ``!`` stays."""
+        return message if self.settings.message_content else render.slashed(message)
 
     async def _answer(self, interaction: discord.Interaction, answer: Message) -> None:
-        """The ephemeral follow-up of a deferred interaction, with its file if any."""
+        """The ephemeral follow-up(s) of a deferred interaction (a long answer, the
+        command list, takes several), with its file if any on the last."""
+        parts = render.texts(self._native(answer))
+        for part in parts[:-1]:
+            await interaction.followup.send(part, ephemeral=True, allowed_mentions=render.NO_PINGS)
         attachment = answer.attachment
         if attachment is None:
             await interaction.followup.send(
-                render.text(answer), ephemeral=True, allowed_mentions=render.NO_PINGS
+                parts[-1], ephemeral=True, allowed_mentions=render.NO_PINGS
             )
             return
         await interaction.followup.send(
-            render.text(answer),
+            parts[-1],
             file=discord.File(io.BytesIO(attachment.data), filename=attachment.name),
             ephemeral=True,
             allowed_mentions=render.NO_PINGS,
         )
+
+    async def _reply(self, message: discord.Message, said: Message) -> None:
+        """An answer to a member's message, in as many messages as it takes."""
+        for part in render.texts(self._native(said)):
+            await message.reply(part, allowed_mentions=render.NO_PINGS)
+
+    async def _direct(self, user: discord.User | discord.Member, said: Message) -> None:
+        """A direct message to `user`, in as many messages as it takes."""
+        for part in render.texts(self._native(said)):
+            await user.send(part, allowed_mentions=render.NO_PINGS)
 
     async def tell_story(
         self, interaction: discord.Interaction, draft: Draft, consent: Consent
@@ -395,7 +412,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         """A secret ballot's receipt, kept in the member's DMs too. Where they are
         closed, the member alone is told so: a word in the channel would show who voted."""
         try:
-            await interaction.user.send(render.text(receipt), allowed_mentions=render.NO_PINGS)
+            await self._direct(interaction.user, receipt)
         except discord.Forbidden as error:
             if error.code != CLOSED_DMS:
                 raise
@@ -426,16 +443,12 @@ class DiscordAdapter(discord.AutoShardedClient):
                 await message.add_reaction(ACK)
             if reply.must_read or not reply.ok:  # a receipt code, or a refusal: a DM
                 with contextlib.suppress(discord.HTTPException):
-                    await message.author.send(
-                        render.text(reply.message), allowed_mentions=render.NO_PINGS
-                    )
+                    await self._direct(message.author, reply.message)
         elif reply.audience is Audience.PRIVATE:  # for the member's eyes only (a code)
             with contextlib.suppress(discord.HTTPException):
-                await message.author.send(
-                    render.text(reply.message), allowed_mentions=render.NO_PINGS
-                )
+                await self._direct(message.author, reply.message)
         else:
-            await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+            await self._reply(message, reply.message)
 
     async def _story_in_thread(self, message: discord.Message, channel: int) -> None:
         room = RoomRef(PLATFORM, str(channel))
@@ -450,7 +463,7 @@ class DiscordAdapter(discord.AutoShardedClient):
             message_id=str(message.id),
         )
         if reply is not None:
-            await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+            await self._reply(message, reply.message)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """A message edited in a thread: if it was told as a story and this is its
@@ -468,7 +481,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         )
         if reply is not None and not reply.ok:  # refused: the story keeps its words
             with contextlib.suppress(discord.HTTPException):
-                await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+                await self._reply(message, reply.message)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         """A message deleted: if it was told as a story in a prompt's thread, the story
@@ -563,12 +576,12 @@ class DiscordAdapter(discord.AutoShardedClient):
         try:
             if view is None:
                 return await channel.send(
-                    embed=render.embed(message),
+                    embed=render.embed(self._native(message)),
                     nonce=render.nonce(key),
                     allowed_mentions=render.NO_PINGS,
                 )
             return await channel.send(
-                embed=render.embed(message),
+                embed=render.embed(self._native(message)),
                 view=view,
                 nonce=render.nonce(key),
                 allowed_mentions=render.NO_PINGS,
@@ -598,7 +611,7 @@ class DiscordAdapter(discord.AutoShardedClient):
             try:
                 card = await channel.fetch_message(int(message_id))
                 if card.embeds:
-                    final = render.final_card(card.embeds[0], ending)
+                    final = render.final_card(card.embeds[0], self._native(ending))
                     await card.edit(embed=final, view=None, allowed_mentions=render.NO_PINGS)
                 else:
                     await card.edit(view=None)
@@ -638,9 +651,9 @@ class DiscordAdapter(discord.AutoShardedClient):
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         try:
             dm = await self.create_dm(discord.Object(int(account.account_id)))
-            await dm.send(
-                render.text(message), nonce=render.nonce(key), allowed_mentions=render.NO_PINGS
-            )
+            for index, part in enumerate(render.texts(self._native(message))):
+                nonce = render.nonce(key if index == 0 else f"{key}-{index}")
+                await dm.send(part, nonce=nonce, allowed_mentions=render.NO_PINGS)
         except discord.Forbidden as error:
             if error.code == CLOSED_DMS:
                 raise DirectClosed(

@@ -1,0 +1,58 @@
+"""Discord's own words, over the wire: answers name slash commands where ``!`` ones do
+not work, and the command list is never cut at Discord's 2,000 characters."""
+
+from __future__ import annotations
+
+from governance.text.usage import USAGE
+from tests.discord.conftest import WITHIN, Deployment
+from tests.discord.fake import FakeDiscord, FakeInteraction
+from tests.discord.test_cards import _members
+
+
+async def _help(fake: FakeDiscord, ix: FakeInteraction) -> list[str]:
+    """Every follow-up of ``/help``, up to the one that lists help itself (the last)."""
+    parts: list[str] = []
+    while not any("help [command]" in part for part in parts):
+        call = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        assert call.json["flags"] & 64
+        parts.append(str(call.json["content"]))
+    return parts
+
+
+async def test_help_lists_every_command_as_a_slash_command_in_messages_discord_takes(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    (alice,) = await _members(deployed, channel, "alice")
+    parts = await _help(fake, await fake.slash(alice, "help", {}, channel=channel))
+    assert len(parts) > 1 and all(len(part) <= 2000 for part in parts)
+    shown = "\n".join(parts)
+    assert shown.endswith("List the commands, or explain one.")  # nothing cut
+    for name in USAGE:
+        assert f"/{name}" in shown, name
+    assert "!vote" not in shown and "/vote 12 yes" in shown
+    # A card says how to vote in slash commands too.
+    await deployed.propose(alice, channel, "Paint the shop")
+    card = await deployed.card(channel)
+    assert "/vote 1" in card.json["embeds"][0]["description"]
+    assert "!vote" not in card.json["embeds"][0]["description"]
+
+
+async def test_with_the_message_content_intent_answers_keep_text_commands(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    async with deployed.restarted(message_content=True):
+        (alice,) = await _members(deployed, channel, "alice")
+        ix = await fake.slash(alice, "help", {"text": "vote"}, channel=channel)
+        answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
+        assert "!vote 12 yes" in answer.json["content"]
+        await fake.member_message(channel, alice, "!help")
+        replies = []
+        while not any("help [command]" in r for r in replies):
+            call = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+            replies.append(str(call.json["content"]))
+        assert all(len(r) <= 2000 for r in replies)
+        assert all(f"!{name}" in "\n".join(replies) for name in USAGE)
