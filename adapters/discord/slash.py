@@ -26,6 +26,12 @@ from governance.text.usage import USAGE
 
 CHOICES = 25
 """Discord shows at most this many autocompletions."""
+ADMINS_ONLY = frozenset({"bind", "unbind", "role", "class", "undelivered", "erase"})
+"""Shown by default only to who may manage the server (its admins)."""
+MODERATORS_ONLY = frozenset({"deliberate", "close", "extend", "cancel", "remind", "prompt"})
+"""Shown by default only to who may manage messages (its moderators). A server's admins
+can show either kind to other roles too (Server Settings → Integrations); the core
+still decides who may use them, by the member's role in the community."""
 PROPOSAL = "The proposal's number (type to search the titles)"
 
 
@@ -234,9 +240,17 @@ def _plain(name: str) -> app_commands.Command[Any, ..., None]:
     return app_commands.Command(name=name, description=USAGE[name][1][:100], callback=command)
 
 
+def _shown_to(command: app_commands.Command[Any, ..., None]) -> None:
+    if command.name in ADMINS_ONLY:
+        command.default_permissions = discord.Permissions(manage_guild=True)
+    elif command.name in MODERATORS_ONLY:
+        command.default_permissions = discord.Permissions(manage_messages=True)
+
+
 def commands() -> list[app_commands.Command[Any, ..., None]]:
-    """Every core command as a slash command."""
-    made = []
+    """Every core command as a slash command; admins' and moderators' are offered by
+    default only to members with the matching Discord permission."""
+    made: list[app_commands.Command[Any, ..., None]] = []
     for name, (usage, _) in USAGE.items():
         words = usage.split()
         if name == "story":
@@ -249,4 +263,6 @@ def commands() -> list[app_commands.Command[Any, ..., None]]:
             made.append(_with_proposal(name, usage))
         else:
             made.append(_plain(name))
+    for command in made:
+        _shown_to(command)
     return made

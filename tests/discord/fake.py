@@ -1726,6 +1726,9 @@ class FakeDiscord:
                 "version": str(self.new_id()),
                 **({"guild_id": str(scope)} if scope is not None else {}),
             }
+            permissions = synced[command["name"]]["default_member_permissions"]
+            if permissions is not None:  # Discord takes a number or a string; says a string
+                synced[command["name"]]["default_member_permissions"] = str(permissions)
         self.commands[scope] = synced
         return list(synced.values())
 

@@ -1,5 +1,6 @@
-"""Discord's own words, over the wire: answers name slash commands where ``!`` ones do
-not work, and the command list is never cut at Discord's 2,000 characters."""
+"""Discord's own words and rights, over the wire: answers name slash commands where
+``!`` ones do not work, the command list is never cut at Discord's 2,000 characters,
+and admins' and moderators' commands are not offered to every member."""
 
 from __future__ import annotations
 
@@ -50,9 +51,22 @@ async def test_with_the_message_content_intent_answers_keep_text_commands(
         answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
         assert "!vote 12 yes" in answer.json["content"]
         await fake.member_message(channel, alice, "!help")
-        replies = []
+        replies: list[str] = []
         while not any("help [command]" in r for r in replies):
             call = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
             replies.append(str(call.json["content"]))
         assert all(len(r) <= 2000 for r in replies)
         assert all(f"!{name}" in "\n".join(replies) for name in USAGE)
+
+
+async def test_admin_and_moderator_commands_are_offered_only_to_who_may_use_them(
+    deployed: Deployment,
+) -> None:
+    synced = deployed.fake.commands[deployed.fake.guild.id]
+    manage_server, manage_messages = str(1 << 5), str(1 << 13)
+    for name in ("bind", "unbind", "role", "class", "undelivered", "erase"):
+        assert synced[name]["default_member_permissions"] == manage_server, name
+    for name in ("deliberate", "close", "extend", "cancel", "remind", "prompt"):
+        assert synced[name]["default_member_permissions"] == manage_messages, name
+    for name in ("vote", "propose", "status", "help", "withdraw", "story"):
+        assert synced[name]["default_member_permissions"] is None, name
