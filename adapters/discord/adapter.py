@@ -50,6 +50,7 @@ from adapters.discord.stories import (
     story_command,
     story_text_command,
 )
+from adapters.discord.sync import sync_guild
 from adapters.discord.tally import DEFAULT_INTERVAL, TallyEdits
 from governance.domain.commands import (
     Context,
@@ -183,10 +184,10 @@ class DiscordAdapter(discord.AutoShardedClient):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*CONTROLS)
         await self.menus.load()
-        for guild in self.settings.guilds:
-            target = discord.Object(id=guild)
-            self.tree.copy_global_to(guild=target)
-            await self.tree.sync(guild=target)
+        if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
+            # One process registers the commands: the one running shard 0 (`sync`).
+            for guild in self.settings.guilds:
+                await sync_guild(self, self.tree, guild)
 
     async def start_adapter(self) -> None:
         """Log in and connect; return once the gateway said READY."""

@@ -70,3 +70,21 @@ async def test_admin_and_moderator_commands_are_offered_only_to_who_may_use_them
         assert synced[name]["default_member_permissions"] == manage_messages, name
     for name in ("vote", "propose", "status", "help", "withdraw", "story"):
         assert synced[name]["default_member_permissions"] is None, name
+
+
+async def test_slash_commands_are_registered_again_only_when_they_changed_by_shard_0s_process(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    overwrite = rf"/applications/{fake.application_id}/guilds/{fake.guild.id}/commands"
+    assert len(fake.calls_to("PUT", overwrite)) == 1  # the first start registered them
+    async with deployed.restarted():
+        assert len(fake.calls_to("PUT", overwrite)) == 1  # unchanged: left as they are
+    # An older release registered another set: the process running shard 0 puts ours
+    # back; one running only shard 1 leaves it.
+    fake.commands[fake.guild.id]["vote"]["description"] = "An older description"
+    async with deployed.restarted(shard_count=2, shard_ids=(1,)):
+        assert len(fake.calls_to("PUT", overwrite)) == 1
+    async with deployed.restarted(shard_count=2, shard_ids=(0,)):
+        assert len(fake.calls_to("PUT", overwrite)) == 2
+    assert fake.commands[fake.guild.id]["vote"]["description"] != "An older description"
