@@ -17,6 +17,11 @@ from discord import app_commands
 
 log = logging.getLogger(__name__)
 
+DISCORDS_DEFAULT = frozenset({"contexts", "integration_types"})
+"""Left unset by us, filled in by Discord."""
+IGNORED = frozenset({"dm_permission"})
+"""Meaningless for a guild's commands (Discord may leave it out)."""
+
 
 def _same(ours: object, theirs: object) -> bool:
     """Whether Discord's copy says what ours says: fields we leave unset, empty or
@@ -24,7 +29,11 @@ def _same(ours: object, theirs: object) -> bool:
     if isinstance(ours, Mapping):
         if not isinstance(theirs, Mapping):
             return not ours and not theirs
-        return all(ours[key] is None or _same(ours[key], theirs.get(key)) for key in ours)
+        return all(
+            _same(value, theirs.get(key))
+            for key, value in ours.items()
+            if key not in IGNORED and not (value is None and key in DISCORDS_DEFAULT)
+        )
     if isinstance(ours, list | tuple):
         theirs_list = list(theirs) if isinstance(theirs, list | tuple) else []
         return len(ours) == len(theirs_list) and all(

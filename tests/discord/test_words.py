@@ -88,3 +88,7 @@ async def test_slash_commands_are_registered_again_only_when_they_changed_by_sha
     async with deployed.restarted(shard_count=2, shard_ids=(0,)):
         assert len(fake.calls_to("PUT", overwrite)) == 2
     assert fake.commands[fake.guild.id]["vote"]["description"] != "An older description"
+    fake.commands[fake.guild.id]["vote"]["default_member_permissions"] = str(1 << 5)
+    async with deployed.restarted():  # /vote was hidden from members: shown again
+        assert len(fake.calls_to("PUT", overwrite)) == 3
+    assert fake.commands[fake.guild.id]["vote"]["default_member_permissions"] is None
