@@ -106,6 +106,8 @@ class DiscordSettings:
     """Discord role name → stakeholder class: members' classes follow too."""
     message_content: bool = False
     """The privileged intent: only then do ``!`` text commands work in channels."""
+    server_admins: bool = True
+    """A server's owner and who may manage it are admins of the community bound there."""
     shard_count: int | None = None
     """How many shards the bot runs in all; None lets Discord say (``GET /gateway/bot``)."""
     shard_ids: tuple[int, ...] | None = None
@@ -519,7 +521,8 @@ class DiscordAdapter(discord.AutoShardedClient):
         if now - self._checked.get(key, -MEMBER_TTL) >= MEMBER_TTL:
             # Asked again now and then, not at every click: a member may have been
             # erased (and come back) meanwhile.
-            if await self._governance.member(community, actor) is None:
+            found = await self._governance.member(community, actor)
+            if found is None:
                 granted = None if mapped[0] is Role.MEMBER else mapped[0]
                 joined = await self._governance.handle(Join(ctx, _name(user)[:80], role=granted))
                 if not joined.ok:
@@ -527,6 +530,9 @@ class DiscordAdapter(discord.AutoShardedClient):
                 if mapped[1] and mapped[1] != CONFLICTED:
                     await self._governance.handle(FollowPlatformClass(ctx, mapped[1]))
                 seen = None  # just joined with what the roles give: nothing to follow
+            elif found.role < Role.ADMIN and self._manages_server(user):
+                # The server's owner or manager, a member from before: an admin now.
+                await self._governance.handle(FollowPlatformRole(ctx, Role.ADMIN))
             self._checked[key] = now
         if seen is not None:
             # Their Discord roles changed since we last saw them: role and class follow.
@@ -552,12 +558,23 @@ class DiscordAdapter(discord.AutoShardedClient):
 
     def _mapped_role(self, user: discord.abc.User) -> Role | None:
         """The role `user`'s Discord roles give by the config (the highest; member when
-        none is mapped); None when the config maps no Discord roles."""
+        none is mapped), admin for the server's owner and managers (`server_admins`);
+        None when the config maps no Discord roles and servers give no admins."""
         names = self.settings.role_names
-        if not names:
+        if not names and not self.settings.server_admins:
             return None
         granted = [Role.named(names[r]) for r in _roles(user) if r in names]
+        if self._manages_server(user):
+            granted.append(Role.ADMIN)
         return max(granted, default=Role.MEMBER)
+
+    def _manages_server(self, user: discord.abc.User) -> bool:
+        """Whether `user` owns the server or may manage it, and that makes them an admin
+        of the community bound there (`server_admins`)."""
+        if not self.settings.server_admins or not isinstance(user, discord.Member):
+            return False
+        permissions = user.resolved_permissions or user.guild_permissions
+        return permissions.manage_guild or permissions.administrator
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 
