@@ -8,7 +8,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import func, select, update
 
 from governance.store import tables as t
 from tests.discord.conftest import WITHIN, Deployment
@@ -123,3 +124,24 @@ async def test_a_card_edit_failing_at_close_is_retried_and_the_result_posted_onc
         and int(m["id"]) != int(card.response["id"])
     ]
     assert len(results) == 1  # the retried delivery posted its result once
+
+
+async def test_a_card_deleted_before_close_leaves_the_result_posted_and_is_logged(
+    deployed: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    (alice,) = await _members(deployed, channel, "alice")
+    sam = await _moderator(deployed, channel)
+    await deployed.propose(alice, channel, "Paint the shop")
+    card = await deployed.card(channel)
+    await fake.member_delete(fake.message(int(card.response["id"])))  # a moderator's doing
+    await _run(deployed, sam, "close", proposal=1, text="done")
+    result = await deployed.card(channel)
+    assert "closed early" in result.json["embeds"][0]["title"]
+    assert any("could not show how it ended" in r.getMessage() for r in caplog.records)
+    async with deployed.app.engine.connect() as conn:  # delivered: nothing waits to retry
+        failing = await conn.scalar(
+            select(func.count()).where(t.deliveries.c.first_failed_at.is_not(None))
+        )
+    assert failing == 0
