@@ -7,10 +7,16 @@ three seconds), answered ephemerally, and nothing the bot sends pings anyone. Ho
 each first answer took, and each gateway session resumed or made again, go to the
 callbacks it is given (`on_first_response`, `on_reconnect`).
 
+Forms (modals) are read here, each by the custom id of its own it was given (`forms`);
+a form or control the bot does not know is answered as expired. What it says names
+slash commands unless ``!`` ones work (the message-content intent), and a long answer
+goes in several messages.
+
 It is also the core's `Outlet` on Discord: cards as embeds with deadlines in each
 reader's own time and persistent vote controls, a live tally edited at most once per
-few seconds (`tally`), deliberation threads, and direct messages; every send carries
-a nonce derived from the delivery's key, so a retried delivery posts once.
+few seconds (`tally`), and at the end the card showing how the vote ended;
+deliberation threads, and direct messages. Every send carries a nonce derived from the
+delivery's key, so a retried delivery posts once.
 """
 
 from __future__ import annotations
