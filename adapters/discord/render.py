@@ -28,8 +28,12 @@ _TEXT_COMMAND = re.compile(
 )
 
 
+_MANAGE_STORY = re.compile(r"(?<![\w!/])!story (edit|withdraw|share|hide)\b")
+"""On Discord ``/story`` opens a form; a told story is managed with ``/story-manage``."""
+
+
 def _slashed(text: str) -> str:
-    return _TEXT_COMMAND.sub(r"/\1", text)
+    return _TEXT_COMMAND.sub(r"/\1", _MANAGE_STORY.sub(r"/story-manage \1", text))
 
 
 def slashed(message: Message) -> Message:
@@ -106,12 +110,6 @@ def final_card(card: discord.Embed, ending: Message) -> discord.Embed:
 def is_final(card: discord.Embed) -> bool:
     """Whether `card` shows how its vote ended (no live tally goes on it any more)."""
     return any(f.name == ENDED for f in card.fields)
-
-
-def text(message: Message, limit: int = MESSAGE_LIMIT) -> str:
-    """The message as plain content, cut to one Discord message."""
-    plain = message.plain()
-    return plain if len(plain) <= limit else plain[: limit - 1] + "…"
 
 
 def texts(message: Message, limit: int = MESSAGE_LIMIT) -> list[str]:

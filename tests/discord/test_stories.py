@@ -62,6 +62,7 @@ async def test_a_named_story_and_the_archive_as_a_file(deployed: Deployment) -> 
     ana = fake.add_member("ana")
     answer = await _tell(fake, ana, channel, {"text": "We met @everyone"}, "public")
     assert answer.startswith("Thank you: your story is #1 (public).")
+    assert "/story-manage edit 1" in answer  # as it is done on Discord
     await deployed.deliver()
     post = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
     assert post.json["embeds"][0]["title"] == "Story #1, told by Ana"
