@@ -282,3 +282,26 @@ async def test_the_live_tally_follows_votes_cast_on_another_platform(
     edited = await fake.next_call("PATCH", edits, within=WITHIN)
     shown = edited.json["embeds"][0]["fields"][-1]["value"]
     assert "Ballots: 1 of 2 on the roll." in shown
+
+
+async def test_a_card_whose_post_fails_with_a_server_error_is_posted_once_on_retry(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    (alice,) = await _members(deployed, channel, "alice")
+    fake.fail_once("POST", rf"/channels/{channel.id}/messages", status=503)
+    await deployed.propose(alice, channel, "Paint the shop")
+    await deployed.deliver()
+    failed = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    assert failed.status == 503
+    async with deployed.app.engine.begin() as conn:  # its backoff is over
+        await conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.next_attempt_at.is_not(None))
+            .values(next_attempt_at=datetime.now(UTC))
+        )
+    card = await deployed.card(channel)
+    assert card.status == 200 and card.json["embeds"][0]["title"].startswith("#1 Paint the shop")
+    cards = [m for m in fake.channel_messages(channel) if m.get("components")]
+    assert len(cards) == 1
