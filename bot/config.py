@@ -217,6 +217,9 @@ class DiscordConfig(BaseModel):
     """Discord role name → stakeholder class (``{ Workers = "workers" }``)."""
     message_content: bool = False
     """Ask for the privileged message-content intent: ``!`` text commands in channels."""
+    server_admins: bool = True
+    """A server's owner and members who may manage it (Manage Server) are admins of the
+    community bound to its channels."""
     api_base: str | None = Field(default=None, pattern=r"^https?://")
     """Another REST base than Discord's (tests, Discord-compatible servers)."""
     gateway: str | None = Field(default=None, pattern=r"^wss?://")

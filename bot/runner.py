@@ -116,6 +116,7 @@ def _discord_settings(settings: Settings, config: FileConfig) -> DiscordSettings
         role_names=dict(d.roles),
         class_names=dict(d.classes),
         message_content=d.message_content,
+        server_admins=d.server_admins,
         shard_count=d.shard_count,
         shard_ids=tuple(d.shard_ids) if d.shard_ids is not None else None,
     )

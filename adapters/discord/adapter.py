@@ -7,10 +7,16 @@ three seconds), answered ephemerally, and nothing the bot sends pings anyone. Ho
 each first answer took, and each gateway session resumed or made again, go to the
 callbacks it is given (`on_first_response`, `on_reconnect`).
 
+Forms (modals) are read here, each by the custom id of its own it was given (`forms`);
+a form or control the bot does not know is answered as expired. What it says names
+slash commands unless ``!`` ones work (the message-content intent), and a long answer
+goes in several messages.
+
 It is also the core's `Outlet` on Discord: cards as embeds with deadlines in each
 reader's own time and persistent vote controls, a live tally edited at most once per
-few seconds (`tally`), deliberation threads, and direct messages; every send carries
-a nonce derived from the delivery's key, so a retried delivery posts once.
+few seconds (`tally`), and at the end the card showing how the vote ended;
+deliberation threads, and direct messages. Every send carries a nonce derived from the
+delivery's key, so a retried delivery posts once.
 """
 
 from __future__ import annotations
@@ -29,16 +35,28 @@ import discord
 from discord import app_commands, ui
 
 from adapters.discord import render, slash
-from adapters.discord.components import DYNAMIC_ITEMS, card_view
+from adapters.discord.components import DYNAMIC_ITEMS, MarksModal, ReasonModal, card_view
+from adapters.discord.forms import (
+    ALREADY_SENT,
+    EXPIRED_CONTROL,
+    EXPIRED_FORM,
+    Forms,
+    Submitted,
+    match_form,
+    submitted_values,
+)
 from adapters.discord.menus import Menus
 from adapters.discord.rooms import interaction_room, room_of
+from adapters.discord.slash import ProposeModal
 from adapters.discord.stories import (
     ConsentButton,
     Draft,
     Drafts,
+    StoryModal,
     story_command,
     story_text_command,
 )
+from adapters.discord.sync import sync_guild
 from adapters.discord.tally import DEFAULT_INTERVAL, TallyEdits
 from governance.domain.commands import (
     Context,
@@ -68,6 +86,8 @@ MEMBER_TTL = 60.0
 """Seconds a member is taken as known without asking the store (clicks come in bursts)."""
 CLOSED_DMS = 50007
 """Discord's error code for a user who takes no direct messages from the bot."""
+CONTROLS = (*DYNAMIC_ITEMS, ConsentButton)
+FORMS: tuple[type[Submitted], ...] = (ProposeModal, ReasonModal, MarksModal, StoryModal)
 
 
 class DiscordStartError(Exception):
@@ -92,6 +112,8 @@ class DiscordSettings:
     """Discord role name → stakeholder class: members' classes follow too."""
     message_content: bool = False
     """The privileged intent: only then do ``!`` text commands work in channels."""
+    server_admins: bool = True
+    """A server's owner and who may manage it are admins of the community bound there."""
     shard_count: int | None = None
     """How many shards the bot runs in all; None lets Discord say (``GET /gateway/bot``)."""
     shard_ids: tuple[int, ...] | None = None
@@ -157,6 +179,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         for command in (*slash.commands(), story_command(), story_text_command()):
             self.tree.add_command(command)
         self.drafts = Drafts()
+        self.forms = Forms()
         self._runner: asyncio.Task[None] | None = None
         self._checked: dict[tuple[CommunityId, str], float] = {}
         """When each member's membership was last read from the store (`MEMBER_TTL`)."""
@@ -167,12 +190,12 @@ class DiscordAdapter(discord.AutoShardedClient):
     # ------------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*DYNAMIC_ITEMS, ConsentButton)
+        self.add_dynamic_items(*CONTROLS)
         await self.menus.load()
-        for guild in self.settings.guilds:
-            target = discord.Object(id=guild)
-            self.tree.copy_global_to(guild=target)
-            await self.tree.sync(guild=target)
+        if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
+            # One process registers the commands: the one running shard 0 (`sync`).
+            for guild in self.settings.guilds:
+                await sync_guild(self, self.tree, guild)
 
     async def start_adapter(self) -> None:
         """Log in and connect; return once the gateway said READY."""
@@ -231,6 +254,40 @@ class DiscordAdapter(discord.AutoShardedClient):
 
     # ------------------------------------------------------------------ incoming
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Every form's submission (`adapters.discord.forms`), and the controls nothing
+        else answers: one the bot no longer knows (an older release's) says so."""
+        data: Mapping[str, Any] = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self._form_sent(interaction, custom_id, data)
+        elif interaction.type is discord.InteractionType.component and not any(
+            control.__discord_ui_compiled_template__.fullmatch(custom_id) for control in CONTROLS
+        ):
+            log.info("a control the bot does not know was used: %r", custom_id)
+            await self._say(interaction, EXPIRED_CONTROL)
+
+    async def _form_sent(
+        self, interaction: discord.Interaction, custom_id: str, data: Mapping[str, Any]
+    ) -> None:
+        found = match_form(FORMS, custom_id)
+        if found is None:
+            log.info("a form the bot does not know was sent: %r", custom_id)
+            await self._say(interaction, EXPIRED_FORM)
+            return
+        kind, match = found
+        if not self.forms.first_sending(int(match["opened"])):
+            log.info("a form was sent again: %r", custom_id)
+            await self._say(interaction, ALREADY_SENT)
+        elif not await kind.submitted(interaction, match, submitted_values(data)):
+            log.info("a form whose settings are gone was sent: %r", custom_id)
+            await self._say(interaction, EXPIRED_FORM)
+
+    async def _say(self, interaction: discord.Interaction, text: str) -> None:
+        """An ephemeral first answer."""
+        await interaction.response.send_message(text, ephemeral=True)
+        self.answered(interaction)
+
     async def run_command(
         self, interaction: discord.Interaction, text: str, *, proposal: int | None = None
     ) -> None:
@@ -274,24 +331,41 @@ class DiscordAdapter(discord.AutoShardedClient):
         else:
             reply = await self._governance.handle(cmd)
         await self._refresh_menus(interaction)
-        await interaction.followup.send(
-            render.text(reply.message), ephemeral=True, allowed_mentions=render.NO_PINGS
-        )
+        await self._answer(interaction, reply.message)
+
+    def _native(self, message: Message) -> Message:
+        """`message` in Discord's words: slash commands where ``!`` ones do not work
+        (without the message-content intent); with it, both work and ``!`` stays."""
+        return message if self.settings.message_content else render.slashed(message)
 
     async def _answer(self, interaction: discord.Interaction, answer: Message) -> None:
-        """The ephemeral follow-up of a deferred interaction, with its file if any."""
+        """The ephemeral follow-up(s) of a deferred interaction (a long answer, the
+        command list, takes several), with its file if any on the last."""
+        parts = render.texts(self._native(answer))
+        for part in parts[:-1]:
+            await interaction.followup.send(part, ephemeral=True, allowed_mentions=render.NO_PINGS)
         attachment = answer.attachment
         if attachment is None:
             await interaction.followup.send(
-                render.text(answer), ephemeral=True, allowed_mentions=render.NO_PINGS
+                parts[-1], ephemeral=True, allowed_mentions=render.NO_PINGS
             )
             return
         await interaction.followup.send(
-            render.text(answer),
+            parts[-1],
             file=discord.File(io.BytesIO(attachment.data), filename=attachment.name),
             ephemeral=True,
             allowed_mentions=render.NO_PINGS,
         )
+
+    async def _reply(self, message: discord.Message, said: Message) -> None:
+        """An answer to a member's message, in as many messages as it takes."""
+        for part in render.texts(self._native(said)):
+            await message.reply(part, allowed_mentions=render.NO_PINGS)
+
+    async def _direct(self, user: discord.User | discord.Member, said: Message) -> None:
+        """A direct message to `user`, in as many messages as it takes."""
+        for part in render.texts(self._native(said)):
+            await user.send(part, allowed_mentions=render.NO_PINGS)
 
     async def tell_story(
         self, interaction: discord.Interaction, draft: Draft, consent: Consent
@@ -344,17 +418,17 @@ class DiscordAdapter(discord.AutoShardedClient):
     async def _receipt_by_dm(
         self, interaction: discord.Interaction, proposal: int, receipt: Message
     ) -> None:
-        """A secret ballot's receipt, kept in the member's DMs; where they are closed,
-        a notice in the channel says so (without the ballot)."""
+        """A secret ballot's receipt, kept in the member's DMs too. Where they are
+        closed, the member alone is told so: a word in the channel would show who voted."""
         try:
-            await interaction.user.send(render.text(receipt), allowed_mentions=render.NO_PINGS)
+            await self._direct(interaction.user, receipt)
         except discord.Forbidden as error:
             if error.code != CLOSED_DMS:
                 raise
             await interaction.followup.send(
-                f"{interaction.user.mention}: your ballot on #{proposal} is recorded; I could "
-                "not send you its receipt by direct message, because your direct messages "
-                "are closed to me.",
+                f"Your direct messages are closed to me, so this receipt for #{proposal} "
+                "is not kept there: note its code now.",
+                ephemeral=True,
                 allowed_mentions=render.NO_PINGS,
             )
 
@@ -378,16 +452,12 @@ class DiscordAdapter(discord.AutoShardedClient):
                 await message.add_reaction(ACK)
             if reply.must_read or not reply.ok:  # a receipt code, or a refusal: a DM
                 with contextlib.suppress(discord.HTTPException):
-                    await message.author.send(
-                        render.text(reply.message), allowed_mentions=render.NO_PINGS
-                    )
+                    await self._direct(message.author, reply.message)
         elif reply.audience is Audience.PRIVATE:  # for the member's eyes only (a code)
             with contextlib.suppress(discord.HTTPException):
-                await message.author.send(
-                    render.text(reply.message), allowed_mentions=render.NO_PINGS
-                )
+                await self._direct(message.author, reply.message)
         else:
-            await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+            await self._reply(message, reply.message)
 
     async def _story_in_thread(self, message: discord.Message, channel: int) -> None:
         room = RoomRef(PLATFORM, str(channel))
@@ -402,7 +472,7 @@ class DiscordAdapter(discord.AutoShardedClient):
             message_id=str(message.id),
         )
         if reply is not None:
-            await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+            await self._reply(message, reply.message)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """A message edited in a thread: if it was told as a story and this is its
@@ -420,7 +490,7 @@ class DiscordAdapter(discord.AutoShardedClient):
         )
         if reply is not None and not reply.ok:  # refused: the story keeps its words
             with contextlib.suppress(discord.HTTPException):
-                await message.reply(render.text(reply.message), allowed_mentions=render.NO_PINGS)
+                await self._reply(message, reply.message)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         """A message deleted: if it was told as a story in a prompt's thread, the story
@@ -457,7 +527,8 @@ class DiscordAdapter(discord.AutoShardedClient):
         if now - self._checked.get(key, -MEMBER_TTL) >= MEMBER_TTL:
             # Asked again now and then, not at every click: a member may have been
             # erased (and come back) meanwhile.
-            if await self._governance.member(community, actor) is None:
+            found = await self._governance.member(community, actor)
+            if found is None:
                 granted = None if mapped[0] is Role.MEMBER else mapped[0]
                 joined = await self._governance.handle(Join(ctx, _name(user)[:80], role=granted))
                 if not joined.ok:
@@ -465,6 +536,9 @@ class DiscordAdapter(discord.AutoShardedClient):
                 if mapped[1] and mapped[1] != CONFLICTED:
                     await self._governance.handle(FollowPlatformClass(ctx, mapped[1]))
                 seen = None  # just joined with what the roles give: nothing to follow
+            elif found.role < Role.ADMIN and self._manages_server(user):
+                # The server's owner or manager, a member from before: an admin now.
+                await self._governance.handle(FollowPlatformRole(ctx, Role.ADMIN))
             self._checked[key] = now
         if seen is not None:
             # Their Discord roles changed since we last saw them: role and class follow.
@@ -490,12 +564,23 @@ class DiscordAdapter(discord.AutoShardedClient):
 
     def _mapped_role(self, user: discord.abc.User) -> Role | None:
         """The role `user`'s Discord roles give by the config (the highest; member when
-        none is mapped); None when the config maps no Discord roles."""
+        none is mapped), admin for the server's owner and managers (`server_admins`);
+        None when the config maps no Discord roles and servers give no admins."""
         names = self.settings.role_names
-        if not names:
+        if not names and not self.settings.server_admins:
             return None
         granted = [Role.named(names[r]) for r in _roles(user) if r in names]
+        if self._manages_server(user):
+            granted.append(Role.ADMIN)
         return max(granted, default=Role.MEMBER)
+
+    def _manages_server(self, user: discord.abc.User) -> bool:
+        """Whether `user` owns the server or may manage it, and that makes them an admin
+        of the community bound there (`server_admins`)."""
+        if not self.settings.server_admins or not isinstance(user, discord.Member):
+            return False
+        permissions = user.resolved_permissions or user.guild_permissions
+        return permissions.manage_guild or permissions.administrator
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 
@@ -515,12 +600,12 @@ class DiscordAdapter(discord.AutoShardedClient):
         try:
             if view is None:
                 return await channel.send(
-                    embed=render.embed(message),
+                    embed=render.embed(self._native(message)),
                     nonce=render.nonce(key),
                     allowed_mentions=render.NO_PINGS,
                 )
             return await channel.send(
-                embed=render.embed(message),
+                embed=render.embed(self._native(message)),
                 view=view,
                 nonce=render.nonce(key),
                 allowed_mentions=render.NO_PINGS,
@@ -536,15 +621,31 @@ class DiscordAdapter(discord.AutoShardedClient):
         if form is not None:
             await self._cards.remember_poll(room.room_id, form.proposal, str(sent.id), CARD)
         if message.ends_poll is not None:
-            await self._disable_controls(room.room_id, message.ends_poll)
+            await self._end_cards(room.room_id, message.ends_poll, message)
 
-    async def _disable_controls(self, channel_id: str, proposal: int) -> None:
-        """At close (or cancel): the card's controls go (a click would only be refused)."""
+    async def _end_cards(self, channel_id: str, proposal: int, ending: Message) -> None:
+        """At close, cancellation or withdrawal: each card of `proposal` here shows how
+        it ended, without its controls (a click would only be refused). A card deleted
+        or out of reach is left; any other failure raises, so the delivery (its nonce
+        keeps the ending posted once) is retried."""
         channel = await self._channel(channel_id)
-        for message_id, _ in await self._cards.polls_of(channel_id, proposal):
-            with contextlib.suppress(discord.HTTPException):
-                card = channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
-                await card.edit(view=None)
+        for message_id, kind in await self._cards.polls_of(channel_id, proposal):
+            if kind != CARD:
+                continue
+            try:
+                card = await channel.fetch_message(int(message_id))
+                if card.embeds:
+                    final = render.final_card(card.embeds[0], self._native(ending))
+                    await card.edit(embed=final, view=None, allowed_mentions=render.NO_PINGS)
+                else:
+                    await card.edit(view=None)
+            except (discord.NotFound, discord.Forbidden) as error:
+                log.warning(
+                    "the card of #%d in channel %s could not show how it ended: %s",
+                    proposal,
+                    channel_id,
+                    error.text or error.status,
+                )
 
     async def _show_tally(
         self, community: CommunityId, proposal: int, tally: tuple[Block, ...]
@@ -557,7 +658,7 @@ class DiscordAdapter(discord.AutoShardedClient):
                 with contextlib.suppress(ChannelGone, discord.NotFound, discord.Forbidden):
                     channel = await self._channel(channel_id)
                     card = await channel.fetch_message(int(message_id))
-                    if card.embeds:
+                    if card.embeds and not render.is_final(card.embeds[0]):
                         await card.edit(embed=render.with_tally(card.embeds[0], tally))
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
@@ -574,9 +675,9 @@ class DiscordAdapter(discord.AutoShardedClient):
     async def tell(self, account: AccountRef, message: Message, *, key: str) -> None:
         try:
             dm = await self.create_dm(discord.Object(int(account.account_id)))
-            await dm.send(
-                render.text(message), nonce=render.nonce(key), allowed_mentions=render.NO_PINGS
-            )
+            for index, part in enumerate(render.texts(self._native(message))):
+                nonce = render.nonce(key if index == 0 else f"{key}-{index}")
+                await dm.send(part, nonce=nonce, allowed_mentions=render.NO_PINGS)
         except discord.Forbidden as error:
             if error.code == CLOSED_DMS:
                 raise DirectClosed(

@@ -11,17 +11,22 @@ through the same core command as typed text.
 - a ranking: a button opens a private flow that picks options best first;
 - scores or dots: a button opens a modal with a field per option (or one field for
   more than five options).
+
+The modals are `Form`s: their custom ids, too, hold what they need, and each is
+bound to the click that opened it (`adapters.discord.forms`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import discord
 from discord import ui
 
 from adapters.discord import render
+from adapters.discord.forms import FORM, Form, form_id
 from adapters.discord.menus import Menus
 from adapters.discord.rooms import interaction_room
 from governance.text.messages import BallotForm
@@ -31,6 +36,8 @@ MAX_BUTTONS = 5
 """More options than one row of buttons holds go in a select."""
 MAX_SELECT = 25
 LETTERS = r"[A-Z]{0,25}"
+WHOLE_BALLOT = "ballot"
+"""The one field of a scores or dots form past five options."""
 _GOOD = frozenset({"yes", "consent", "agree", "support"})
 _BAD = frozenset({"no", "object", "disagree", "block"})
 
@@ -104,15 +111,19 @@ class VoteButton(
         )
 
 
-class ReasonModal(ui.Modal):
-    def __init__(self, number: int, word: str) -> None:
+class ReasonModal(Form):
+    """Why a member objects (or blocks …): the proposal and the word are in its id."""
+
+    TEMPLATE: ClassVar[re.Pattern[str]] = re.compile(
+        rf"{FORM}:reason:(?P<opened>[0-9]{{1,20}}):(?P<number>[0-9]{{1,9}}):(?P<word>[a-z-]{{1,16}})"
+    )
+
+    def __init__(self, opened: int, number: int, word: str) -> None:
         super().__init__(
             title=f"#{number}: {word}"[:45],
-            timeout=15 * 60,
-            custom_id=f"folkmoot:reason-form:{number}:{word}",
+            timeout=None,
+            custom_id=form_id("reason", opened, number, word),
         )
-        self.number = number
-        self.word = word
         self.reason: ui.TextInput[ReasonModal] = ui.TextInput(
             label=f"Why do you {word}?"[:45],
             custom_id="reason",
@@ -121,11 +132,16 @@ class ReasonModal(ui.Modal):
         )
         self.add_item(self.reason)
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        reason = " ".join(self.reason.value.split())
+    @classmethod
+    async def submitted(
+        cls, interaction: discord.Interaction, match: re.Match[str], values: Mapping[str, str]
+    ) -> bool:
+        number, word = int(match["number"]), match["word"]
+        reason = " ".join(values.get("reason", "").split())
         await voting(interaction).run_command(
-            interaction, f"!vote {self.number} {self.word} {reason}", proposal=self.number
+            interaction, f"!vote {number} {word} {reason}", proposal=number
         )
+        return True
 
 
 class ReasonButton(
@@ -150,7 +166,7 @@ class ReasonButton(
         return cls(int(match["number"]), match["word"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_modal(ReasonModal(self.number, self.word))
+        await ReasonModal(interaction.id, self.number, self.word).show(interaction)
         answered(interaction)
 
 
@@ -315,61 +331,70 @@ class RankCast(
 # ---------------------------------------------------------------------- scores and dots
 
 
-class MarksModal(ui.Modal):
-    """A score (or a number of dots) per option; blank fields are left out."""
+class MarksModal(Form):
+    """A score (or a number of dots) per option, in a field each (blank ones are left
+    out), or past five options one field for the whole ballot; the proposal and the
+    kind of marks are in its id."""
 
-    def __init__(self, form: BallotForm) -> None:
+    TEMPLATE: ClassVar[re.Pattern[str]] = re.compile(
+        rf"{FORM}:marks:(?P<opened>[0-9]{{1,20}}):(?P<number>[0-9]{{1,9}}):(?P<shape>scores|dots)"
+    )
+
+    def __init__(self, opened: int, form: BallotForm) -> None:
         dots = form.shape == "dots"
         super().__init__(
             title=f"#{form.proposal} {form.title}"[:45],
-            timeout=15 * 60,
-            custom_id=f"folkmoot:marks-form:{form.proposal}",
+            timeout=None,
+            custom_id=form_id("marks", opened, form.proposal, form.shape),
         )
-        self.form = form
-        self.mark = ":" if dots else "="
+        mark = ":" if dots else "="
         low, high = form.marks
-        self.fields: list[tuple[str, ui.TextInput[MarksModal]]] = []
         if len(form.answers) <= 5:
             for answer, label in form.answers:
-                field: ui.TextInput[MarksModal] = ui.TextInput(
-                    label=_label(answer, label)[:45],
-                    custom_id=answer,
-                    placeholder=f"dots, up to {high} in all" if dots else f"{low}–{high}",
-                    required=False,
-                    max_length=4,
+                self.add_item(
+                    ui.TextInput(
+                        label=_label(answer, label)[:45],
+                        custom_id=answer,
+                        placeholder=f"dots, up to {high} in all" if dots else f"{low}–{high}",
+                        required=False,
+                        max_length=4,
+                    )
                 )
-                self.fields.append((answer, field))
-                self.add_item(field)
         else:
             example = " ".join(
-                f"{a}{self.mark}{high if i == 0 else low}"
-                for i, (a, _) in enumerate(form.answers[:3])
+                f"{a}{mark}{high if i == 0 else low}" for i, (a, _) in enumerate(form.answers[:3])
             )
-            field = ui.TextInput(
-                label="Your ballot",
-                custom_id="ballot",
-                style=discord.TextStyle.paragraph,
-                placeholder=f"e.g. {example}",
-                max_length=400,
+            self.add_item(
+                ui.TextInput(
+                    label="Your ballot",
+                    custom_id=WHOLE_BALLOT,
+                    style=discord.TextStyle.paragraph,
+                    placeholder=f"e.g. {example}",
+                    max_length=400,
+                )
             )
-            self.fields.append(("", field))
-            self.add_item(field)
 
-    def ballot(self) -> str:
+    @staticmethod
+    def ballot(values: Mapping[str, str], mark: str) -> str:
         marks = []
-        for answer, field in self.fields:
-            value = " ".join(field.value.split())
-            if value and answer:
-                marks.append(f"{answer}{self.mark}{value}")
+        for answer, written in values.items():
+            value = " ".join(written.split())
+            if value and answer != WHOLE_BALLOT:
+                marks.append(f"{answer}{mark}{value}")
             elif value:
                 marks.append(value)
         return " ".join(marks)
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        number = self.form.proposal
+    @classmethod
+    async def submitted(
+        cls, interaction: discord.Interaction, match: re.Match[str], values: Mapping[str, str]
+    ) -> bool:
+        number = int(match["number"])
+        ballot = cls.ballot(values, ":" if match["shape"] == "dots" else "=")
         await voting(interaction).run_command(
-            interaction, f"!vote {number} {self.ballot()}".strip(), proposal=number
+            interaction, f"!vote {number} {ballot}".strip(), proposal=number
         )
+        return True
 
 
 class MarksButton(
@@ -396,7 +421,7 @@ class MarksButton(
         if form is None or form.shape not in ("scores", "dots"):
             await bot.run_command(interaction, f"!vote {self.number}", proposal=self.number)
             return
-        await interaction.response.send_modal(MarksModal(form))
+        await MarksModal(interaction.id, form).show(interaction)
         answered(interaction)
 
 

@@ -10,12 +10,15 @@ option, read by the same grammar as typed commands.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import discord
 from discord import app_commands, ui
 
 from adapters.discord.components import Voting, answered, voting
+from adapters.discord.forms import FORM, Form, Forms, form_id
 from adapters.discord.rooms import interaction_room
 from governance.domain.methods import METHODS
 from governance.domain.proposal import MAX_BODY, MAX_TITLE
@@ -23,12 +26,19 @@ from governance.text.usage import USAGE
 
 CHOICES = 25
 """Discord shows at most this many autocompletions."""
-MODAL = "folkmoot:propose"
+ADMINS_ONLY = frozenset({"bind", "unbind", "role", "class", "undelivered", "erase"})
+"""Shown by default only to who may manage the server (its admins)."""
+MODERATORS_ONLY = frozenset({"deliberate", "close", "extend", "cancel", "remind", "prompt"})
+"""Shown by default only to who may manage messages (its moderators). A server's admins
+can show either kind to other roles too (Server Settings → Integrations); the core
+still decides who may use them, by the member's role in the community."""
 PROPOSAL = "The proposal's number (type to search the titles)"
 
 
 @runtime_checkable
 class Proposing(Voting, Protocol):
+    forms: Forms
+
     async def run_propose(
         self,
         interaction: discord.Interaction,
@@ -134,7 +144,12 @@ def _vote() -> app_commands.Command[Any, ..., None]:
     return command
 
 
-class ProposeModal(ui.Modal, title="A new proposal"):
+class ProposeModal(Form, title="A new proposal"):
+    """Title, body and options, as written; the command's settings wait in `Forms`
+    (they may not fit in a custom id)."""
+
+    TEMPLATE: ClassVar[re.Pattern[str]] = re.compile(rf"{FORM}:propose:(?P<opened>[0-9]{{1,20}})")
+
     title_field: ui.TextInput[ProposeModal] = ui.TextInput(
         label="Title", max_length=MAX_TITLE, custom_id="title"
     )
@@ -155,20 +170,26 @@ class ProposeModal(ui.Modal, title="A new proposal"):
         placeholder="Leave empty to vote on the proposal itself.",
     )
 
-    def __init__(self, settings: str) -> None:
-        super().__init__(timeout=30 * 60, custom_id=MODAL)
-        self.settings = settings
+    def __init__(self, opened: int) -> None:
+        super().__init__(timeout=None, custom_id=form_id("propose", opened))
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
+    @classmethod
+    async def submitted(
+        cls, interaction: discord.Interaction, match: re.Match[str], values: Mapping[str, str]
+    ) -> bool:
         client = interaction.client
         assert isinstance(client, Proposing)
+        settings = client.forms.settings(int(match["opened"]), interaction.user.id)
+        if settings is None:
+            return False
         await client.run_propose(
             interaction,
-            title=self.title_field.value,
-            body=self.body.value,
-            options=self.options.value,
-            settings=self.settings,
+            title=values.get("title", ""),
+            body=values.get("body", ""),
+            options=values.get("options", ""),
+            settings=settings,
         )
+        return True
 
 
 def _propose() -> app_commands.Command[Any, ..., None]:
@@ -192,8 +213,11 @@ def _propose() -> app_commands.Command[Any, ..., None]:
         words = [f"{key}={value}" for key, value in given.items() if value]
         if settings:
             words.append(settings)
+        client = interaction.client
+        assert isinstance(client, Proposing)
+        client.forms.keep(interaction.id, interaction.user.id, " ".join(words))
         # A modal is the first answer itself: nothing may be awaited before it.
-        await interaction.response.send_modal(ProposeModal(" ".join(words)))
+        await ProposeModal(interaction.id).show(interaction)
         answered(interaction)
 
     return app_commands.Command(
@@ -216,9 +240,17 @@ def _plain(name: str) -> app_commands.Command[Any, ..., None]:
     return app_commands.Command(name=name, description=USAGE[name][1][:100], callback=command)
 
 
+def _shown_to(command: app_commands.Command[Any, ..., None]) -> None:
+    if command.name in ADMINS_ONLY:
+        command.default_permissions = discord.Permissions(manage_guild=True)
+    elif command.name in MODERATORS_ONLY:
+        command.default_permissions = discord.Permissions(manage_messages=True)
+
+
 def commands() -> list[app_commands.Command[Any, ..., None]]:
-    """Every core command as a slash command."""
-    made = []
+    """Every core command as a slash command; admins' and moderators' are offered by
+    default only to members with the matching Discord permission."""
+    made: list[app_commands.Command[Any, ..., None]] = []
     for name, (usage, _) in USAGE.items():
         words = usage.split()
         if name == "story":
@@ -231,4 +263,6 @@ def commands() -> list[app_commands.Command[Any, ..., None]]:
             made.append(_with_proposal(name, usage))
         else:
             made.append(_plain(name))
+    for command in made:
+        _shown_to(command)
     return made

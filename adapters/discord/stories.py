@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import discord
 from discord import app_commands, ui
 
 from adapters.discord.components import answered, voting
+from adapters.discord.forms import FORM, Form, form_id
 from adapters.discord.rooms import interaction_room
 from adapters.discord.slash import proposal_choices
 from governance.domain.stories import MAX_STORY, Consent
@@ -82,7 +84,13 @@ class Drafts:
         return draft
 
 
-class StoryModal(ui.Modal, title="Your story"):
+class StoryModal(Form, title="Your story"):
+    """The story's words; the prompt and proposal it answers are in its id."""
+
+    TEMPLATE: ClassVar[re.Pattern[str]] = re.compile(
+        rf"{FORM}:story:(?P<opened>[0-9]{{1,20}}):(?P<prompt>[0-9]{{1,9}}|-):(?P<proposal>[0-9]{{1,9}}|-)"
+    )
+
     text: ui.TextInput[StoryModal] = ui.TextInput(
         label="Your story",
         custom_id="text",
@@ -112,20 +120,22 @@ class StoryModal(ui.Modal, title="Your story"):
         placeholder="kitchen, founding",
     )
 
-    def __init__(self, prompt: int | None, proposal: int | None) -> None:
-        super().__init__(timeout=30 * 60, custom_id="folkmoot:story")
-        self.prompt = prompt
-        self.proposal = proposal
+    def __init__(self, opened: int, prompt: int | None, proposal: int | None) -> None:
+        about = ("-" if n is None else n for n in (prompt, proposal))
+        super().__init__(timeout=None, custom_id=form_id("story", opened, *about))
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        text = "\n".join(p for p in (self.text.value, self.more.value, self.end.value) if p)
+    @classmethod
+    async def submitted(
+        cls, interaction: discord.Interaction, match: re.Match[str], values: Mapping[str, str]
+    ) -> bool:
+        parts = (values.get("text", ""), values.get("more", ""), values.get("end", ""))
         draft = Draft(
             interaction.user.id,
             int(interaction_room(interaction)),
-            text,
-            self.tags.value,
-            self.prompt,
-            self.proposal,
+            "\n".join(p for p in parts if p),
+            values.get("tags", ""),
+            None if match["prompt"] == "-" else int(match["prompt"]),
+            None if match["proposal"] == "-" else int(match["proposal"]),
             time.monotonic(),
         )
         token = telling(interaction).drafts.keep(draft)
@@ -141,6 +151,7 @@ class StoryModal(ui.Modal, title="Your story"):
             ephemeral=True,
         )
         answered(interaction)
+        return True
 
 
 class ConsentButton(
@@ -194,7 +205,7 @@ def story_command() -> app_commands.Command[Any, ..., None]:
     ) -> None:
         voting(interaction)  # the bot, as every command expects
         # A modal is the first answer itself: nothing may be awaited before it.
-        await interaction.response.send_modal(StoryModal(prompt, proposal))
+        await StoryModal(interaction.id, prompt, proposal).show(interaction)
         answered(interaction)
 
     command: app_commands.Command[Any, ..., None] = app_commands.Command(

@@ -307,9 +307,12 @@ def render_event(event: Event) -> Message | None:
             return Message(
                 f"#{event.number} {event.title} — cancelled by {event.by}",
                 (f"Reason: {event.reason}",),
+                ends_poll=event.number,
             )
         case ProposalWithdrawn():
-            return Message(f"#{event.number} {event.title} — withdrawn by {event.by}")
+            return Message(
+                f"#{event.number} {event.title} — withdrawn by {event.by}", ends_poll=event.number
+            )
         case OutcomeRecorded():
             return Message(
                 f"#{event.number} {event.title} — outcome recorded by {event.by}",

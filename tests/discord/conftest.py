@@ -129,7 +129,7 @@ class Deployment:
         shown = await self.fake.interaction_response(ix, within=WITHIN)
         assert shown.json["type"] == 9, shown.json  # a modal, as the first answer
         submit = await self.fake.modal_submit(
-            member, "folkmoot:propose", {"title": title, "body": body, "options": options}
+            member, self.fake.modal_id(ix), {"title": title, "body": body, "options": options}
         )
         return await self.fake.next_call("POST", submit.webhook_path, within=WITHIN)
 

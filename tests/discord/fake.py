@@ -406,6 +406,15 @@ class _RateLimit:
     remaining: int
 
 
+@dataclass
+class _Failure:
+    method: str
+    pattern: str
+    status: int
+    code: int
+    remaining: int
+
+
 _GATEWAY_ONLY_GUILD_FIELDS = (
     "joined_at",
     "large",
@@ -468,6 +477,7 @@ class FakeDiscord:
         self._consumed: set[int] = set()
         self._consumed_frames: set[int] = set()
         self._rate_limits: list[_RateLimit] = []
+        self._failures: list[_Failure] = []
         self._condition = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
@@ -975,6 +985,43 @@ class FakeDiscord:
         await self._send_interaction(ix, payload)
         return ix
 
+    def modal_id(self, interaction: FakeInteraction | int) -> str:
+        """The custom id of the modal the bot answered `interaction` with."""
+        modal = self._interaction(interaction).modal
+        if modal is None:
+            raise LookupError("the bot answered that interaction with no modal")
+        return str(modal["custom_id"])
+
+    async def stale_modal_submit(
+        self, user: FakeUser, custom_id: str, fields: Mapping[str, str], *, channel: FakeChannel
+    ) -> FakeInteraction:
+        """A member submits a modal this fake never saw the bot show: one an older
+        release of the bot opened, with its custom id format (one action row per field)."""
+        components: list[ModalSubmitComponentInteractionData] = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in fields.items()
+        ]
+        ix = self._interaction_record(5, user, channel)
+        payload: ModalSubmitInteraction = {
+            **self._interaction_base(ix, channel),  # type: ignore[typeddict-item]
+            "type": 5,
+            "data": {"custom_id": custom_id, "components": components},
+        }
+        await self._send_interaction(ix, payload)
+        return ix
+
+    async def stale_click(
+        self, user: FakeUser, message: Message | int, custom_id: str
+    ) -> FakeInteraction:
+        """A member clicks a button whose custom id is `custom_id`, on `message`, as if
+        an older release of the bot had put it there (the message itself is unchanged)."""
+        msg = copy.deepcopy(self._message_of(message))
+        button = {"type": 2, "style": 1, "label": "Yes", "custom_id": custom_id}
+        msg["components"] = cast(Any, [{"type": 1, "components": [button]}])
+        return await self._component_interaction(
+            user, msg, {"custom_id": custom_id, "component_type": 2}
+        )
+
     async def react(self, user: FakeUser, message: Message | int, emoji: str) -> None:
         """A member adds a unicode reaction: MESSAGE_REACTION_ADD."""
         msg = self._message_of(message)
@@ -1050,6 +1097,14 @@ class FakeDiscord:
         """The next ``times`` calls matching answer HTTP 429 with ``retry_after`` (and the
         ``Via`` header: without it discord.py takes a 429 for a Cloudflare ban)."""
         self._rate_limits.append(_RateLimit(method.upper(), pattern, retry_after, is_global, times))
+
+    def fail_once(
+        self, method: str, pattern: str, *, status: int = 503, code: int = 0, times: int = 1
+    ) -> None:
+        """The next ``times`` calls matching answer ``status`` with the JSON error ``code``
+        (503 by default: discord.py raises it at once, where it retries 500, 502 and 504
+        itself after sleeping)."""
+        self._failures.append(_Failure(method.upper(), pattern, status, code, times))
 
     async def dispatch(
         self, event: str, data: Any, guild_id: int | None, *, intent: int | None = None
@@ -1481,6 +1536,11 @@ class FakeDiscord:
         return response
 
     def _rate_limited(self, call: Call) -> web.Response | None:
+        for failure in self._failures:
+            if failure.remaining > 0 and call.matches(failure.method, failure.pattern):
+                failure.remaining -= 1
+                message = f"{failure.status}: injected failure"
+                return json_response({"message": message, "code": failure.code}, failure.status)
         for limit in self._rate_limits:
             if limit.remaining > 0 and call.matches(limit.method, limit.pattern):
                 limit.remaining -= 1
@@ -1666,6 +1726,9 @@ class FakeDiscord:
                 "version": str(self.new_id()),
                 **({"guild_id": str(scope)} if scope is not None else {}),
             }
+            permissions = synced[command["name"]]["default_member_permissions"]
+            if permissions is not None:  # Discord takes a number or a string; says a string
+                synced[command["name"]]["default_member_permissions"] = str(permissions)
         self.commands[scope] = synced
         return list(synced.values())
 

@@ -137,7 +137,7 @@ async def test_an_interaction_is_deferred_before_the_store_is_free(deployed: Dep
         ix = await fake.slash(alice, "propose", {"vote": "2d"}, channel=channel)
         modal = await fake.interaction_response(ix, within=WITHIN)
         assert modal.json["type"] == 9  # the modal needs nothing from the store
-        ix = await fake.modal_submit(alice, "folkmoot:propose", {"title": "Wait for it"})
+        ix = await fake.modal_submit(alice, fake.modal_id(ix), {"title": "Wait for it"})
         deferred = await fake.interaction_response(ix, within=WITHIN)
         assert deferred.json["type"] == 5
         assert not fake.calls_to("POST", ix.webhook_path)  # nothing more while it is held

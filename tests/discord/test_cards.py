@@ -4,6 +4,7 @@ the private flows behind them, the live tally, autocompletion and direct message
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,7 +146,7 @@ async def test_an_objection_asks_for_its_reason_in_a_modal(deployed: Deployment)
     click = await fake.click(bob, int(card.response["id"]), "folkmoot:why:1:object")
     assert (await fake.interaction_response(click, within=WITHIN)).json["type"] == 9
     submit = await fake.modal_submit(
-        bob, "folkmoot:reason-form:1:object", {"reason": "Staff need\na day off  @everyone"}
+        bob, fake.modal_id(click), {"reason": "Staff need\na day off  @everyone"}
     )
     receipt = await _answer(fake, submit.webhook_path)
     assert receipt.startswith("Your vote on #1 is recorded: object")
@@ -164,12 +165,12 @@ async def test_scores_go_in_a_modal_field_per_option(deployed: Deployment) -> No
     click = await fake.click(bob, int(card.response["id"]), "folkmoot:marks:1")
     modal = await fake.interaction_response(click, within=WITHIN)
     assert modal.json["type"] == 9
-    submit = await fake.modal_submit(bob, "folkmoot:marks-form:1", {"A": "5", "C": " 2 "})
+    submit = await fake.modal_submit(bob, fake.modal_id(click), {"A": "5", "C": " 2 "})
     receipt = await _answer(fake, submit.webhook_path)
     assert receipt == "Your vote on #1 is recorded: Soup=5, Salad=2."
     bad = await fake.click(bob, int(card.response["id"]), "folkmoot:marks:1")
     await fake.interaction_response(bad, within=WITHIN)
-    submit = await fake.modal_submit(bob, "folkmoot:marks-form:1", {"B": "9"})
+    submit = await fake.modal_submit(bob, fake.modal_id(bad), {"B": "9"})
     assert "0" in await _answer(fake, submit.webhook_path)  # the range, said back
 
 
@@ -198,7 +199,7 @@ async def test_autocomplete_answers_from_memory_while_the_store_is_held(
         assert names == ["#2 Paint the fence — draft", "#1 Plant a hedge — voting"]
 
 
-async def test_a_secret_receipt_goes_by_dm_and_closed_dms_get_a_notice_without_the_ballot(
+async def test_a_secret_receipt_goes_by_dm_and_closed_dms_are_said_to_the_voter_alone(
     deployed: Deployment,
 ) -> None:
     fake = deployed.fake
@@ -218,13 +219,20 @@ async def test_a_secret_receipt_goes_by_dm_and_closed_dms_get_a_notice_without_t
     click = await fake.click(carol, int(card.response["id"]), "folkmoot:vote:1:no")
     first = await fake.next_call("POST", click.webhook_path, within=WITHIN)
     assert first.json["flags"] & 64
+    assert "Your receipt code: " in first.json["content"]
     notice = await fake.next_call("POST", click.webhook_path, within=WITHIN)
-    assert not notice.json.get("flags", 0) & 64  # said in the channel …
-    assert notice.json["content"] == (  # … without the ballot
-        f"<@{carol.id}>: your ballot on #1 is recorded; I could not send you its receipt by "
-        "direct message, because your direct messages are closed to me."
+    assert notice.json["flags"] & 64  # carol alone is told …
+    assert notice.json["content"] == (
+        "Your direct messages are closed to me, so this receipt for #1 is not kept there: "
+        "note its code now."
     )
-    assert notice.json["allowed_mentions"]["parse"] == []
+    await deployed.deliver()
+    public = [  # … and nothing in the channel says that she voted
+        m
+        for m in fake.channel_messages(channel)
+        if not int(m.get("flags", 0)) & 64 and str(carol.id) in json.dumps(m)
+    ]
+    assert public == []
 
 
 async def test_a_reminder_to_closed_dms_becomes_a_notice_in_the_channel(
@@ -274,3 +282,26 @@ async def test_the_live_tally_follows_votes_cast_on_another_platform(
     edited = await fake.next_call("PATCH", edits, within=WITHIN)
     shown = edited.json["embeds"][0]["fields"][-1]["value"]
     assert "Ballots: 1 of 2 on the roll." in shown
+
+
+async def test_a_card_whose_post_fails_with_a_server_error_is_posted_once_on_retry(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    (alice,) = await _members(deployed, channel, "alice")
+    fake.fail_once("POST", rf"/channels/{channel.id}/messages", status=503)
+    await deployed.propose(alice, channel, "Paint the shop")
+    await deployed.deliver()
+    failed = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    assert failed.status == 503
+    async with deployed.app.engine.begin() as conn:  # its backoff is over
+        await conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.next_attempt_at.is_not(None))
+            .values(next_attempt_at=datetime.now(UTC))
+        )
+    card = await deployed.card(channel)
+    assert card.status == 200 and card.json["embeds"][0]["title"].startswith("#1 Paint the shop")
+    cards = [m for m in fake.channel_messages(channel) if m.get("components")]
+    assert len(cards) == 1

@@ -106,7 +106,7 @@ async def test_metrics_count_gateway_reconnects_first_answers_and_refusals(
         shown = await fake.interaction_response(ix, within=WITHIN)
         assert shown.json["type"] == 9  # the modal is the first answer
         submit = await fake.modal_submit(
-            steward, "folkmoot:propose", {"title": "Paint the shop", "body": "", "options": ""}
+            steward, fake.modal_id(ix), {"title": "Paint the shop", "body": "", "options": ""}
         )
         proposed = await fake.next_call("POST", submit.webhook_path, within=WITHIN)
         assert str(proposed.json["content"]).startswith("Proposed as #1")

@@ -45,7 +45,7 @@ async def ask(
             member, "propose", {"settings": settings} if settings else {}, channel=channel
         )
         await fake.interaction_response(ix, within=WITHIN)
-        ix = await fake.modal_submit(member, "folkmoot:propose", {"title": title})
+        ix = await fake.modal_submit(member, fake.modal_id(ix), {"title": title})
     else:
         ix = await fake.slash(member, command, _options(fake, command, args), channel=channel)
     answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
@@ -194,7 +194,7 @@ async def test_a_command_from_an_unbound_channel_is_refused_and_records_nothing(
     await join(fake, governance, alice, bob)
     await propose(deployed, alice, "Fix the roof vote=3d", governance)
 
-    not_bound = "This room is not bound to a community; an admin can !bind it."
+    not_bound = "This room is not bound to a community; an admin can /bind it."
     assert not_bound in await ask(fake, bob, "vote", "1 yes", general)
     assert not_bound in await ask(fake, bob, "propose", "Paint it pink", general)
 
@@ -221,7 +221,7 @@ async def test_a_command_from_another_guild_is_refused_and_records_nothing(
     lobby = fake.channel("lobby", guild=other)
     outsider = fake.add_member("outsider", guild=other)
 
-    not_bound = "This room is not bound to a community; an admin can !bind it."
+    not_bound = "This room is not bound to a community; an admin can /bind it."
     assert not_bound in await ask(fake, outsider, "vote", "1 yes", lobby)
     assert not_bound in await ask(fake, outsider, "propose", "Merge the co-ops", lobby)
     assert not_bound in await ask(fake, outsider, "status", "1", lobby)

@@ -84,3 +84,21 @@ async def test_an_erased_member_who_comes_back_joins_again(
     assert erased.ok, erased.message.plain()
     answer = await deployed.propose(sam, channel, "Back again")
     assert answer.json["content"] == "Proposed as #1."  # a member again, not refused
+
+
+async def test_the_servers_owner_and_managers_are_admins_unless_the_config_says_otherwise(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    bob = fake.add_member("bob")
+    assert "Nothing is open" in await _ask(fake, bob, "status")
+    managers = fake.add_role("Managers", permissions=1 << 5)  # Manage Server
+    maya = fake.add_member("maya", roles=[managers])
+    assert await _ask(fake, fake.owner, "role", text="bob moderator") == ("Bob is now a moderator.")
+    assert await _ask(fake, maya, "role", text="bob observer") == "Bob is now an observer."
+    fake.set_roles(bob, [managers])  # given Manage Server while the bot runs
+    assert await _ask(fake, bob, "role", text="maya member") == "Maya is now a member."
+    async with deployed.restarted(server_admins=False):
+        quinn = fake.add_member("quinn", roles=[managers])
+        refused = await _ask(fake, quinn, "role", text="bob member")
+        assert refused.startswith("Only an admin")

@@ -21,7 +21,7 @@ async def _tell(
     """``/story``, its modal filled in, then the consent button; the bot's answer."""
     ix = await fake.slash(member, "story", {}, channel=channel)
     assert (await fake.interaction_response(ix, within=WITHIN)).json["type"] == 9
-    submit = await fake.modal_submit(member, "folkmoot:story", fields)
+    submit = await fake.modal_submit(member, fake.modal_id(ix), fields)
     ask = await fake.interaction_response(submit, within=WITHIN)
     assert ask.json["data"]["flags"] & 64  # only the author sees the question
     buttons = [c for row in ask.json["data"]["components"] for c in row["components"]]
@@ -62,6 +62,7 @@ async def test_a_named_story_and_the_archive_as_a_file(deployed: Deployment) -> 
     ana = fake.add_member("ana")
     answer = await _tell(fake, ana, channel, {"text": "We met @everyone"}, "public")
     assert answer.startswith("Thank you: your story is #1 (public).")
+    assert "/story-manage edit 1" in answer  # as it is done on Discord
     await deployed.deliver()
     post = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
     assert post.json["embeds"][0]["title"] == "Story #1, told by Ana"
@@ -83,7 +84,8 @@ async def test_a_long_story_is_told_once_however_often_its_button_is_clicked(
     ana = fake.add_member("ana")
     ix = await fake.slash(ana, "story", {}, channel=channel)
     await fake.interaction_response(ix, within=WITHIN)
-    submit = await fake.modal_submit(ana, "folkmoot:story", {"text": "x" * 4000, "end": "y"})
+    fields = {"text": "x" * 4000, "end": "y"}
+    submit = await fake.modal_submit(ana, fake.modal_id(ix), fields)
     ask = await fake.interaction_response(submit, within=WITHIN)
     buttons = [c for row in ask.json["data"]["components"] for c in row["components"]]
     assert submit.original_id is not None

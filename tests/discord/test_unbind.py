@@ -7,7 +7,7 @@ from tests.discord.conftest import WITHIN, Deployment
 from tests.discord.fake import FakeChannel, FakeDiscord, FakeUser
 from tests.discord.test_resilience import ask, click, join, propose
 
-NOT_BOUND = "This room is not bound to a community; an admin can !bind it."
+NOT_BOUND = "This room is not bound to a community; an admin can /bind it."
 
 
 async def offered(fake: FakeDiscord, member: FakeUser, channel: FakeChannel) -> list[str]:
