@@ -6,7 +6,8 @@ bot.metrics.Metrics.observer), so the lines one command caused can be found toge
 Known secret values (the platform tokens and passwords in Settings) are replaced by
 ``[redacted]`` in every line, tracebacks included. The core never logs ballots'
 choices or stories' text (tests/cli/test_logs.py holds it to that); third-party
-libraries are kept at INFO or above, as their DEBUG lines can carry message payloads.
+libraries are kept at INFO or above, as their DEBUG lines can carry message payloads,
+and matrix-nio at WARNING or above, as it logs a line at INFO for every event it syncs.
 """
 
 from __future__ import annotations
@@ -24,9 +25,17 @@ from typing import IO, Literal
 
 LogFormat = Literal["json", "text"]
 REDACTED = "[redacted]"
-QUIET_LIBRARIES = ("discord", "nio", "aiohttp", "peewee", "apscheduler", "asyncio")
-"""Loggers kept at INFO or above whatever the level: their DEBUG lines may hold
-message payloads (a story, a vote) as the platform sent them."""
+QUIET_LIBRARIES: dict[str, int] = {
+    "discord": logging.INFO,
+    "nio": logging.WARNING,
+    "aiohttp": logging.INFO,
+    "peewee": logging.INFO,
+    "apscheduler": logging.INFO,
+    "asyncio": logging.INFO,
+}
+"""Loggers kept at or above their level here whatever the configured level: their DEBUG
+lines may hold message payloads (a story, a vote) as the platform sent them, and nio's
+INFO lines (one or more for every event of every sync) would drown the bot's own."""
 
 event_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "folkmoot_event_id", default=None
@@ -122,11 +131,11 @@ def configured(
         state.level = root.level
         root.setLevel(level.upper())
         state.library_levels = {}
-        for name in QUIET_LIBRARIES:
+        for name, floor in QUIET_LIBRARIES.items():
             library = logging.getLogger(name)
             state.library_levels[name] = library.level
-            if library.getEffectiveLevel() < logging.INFO:
-                library.setLevel(logging.INFO)
+            if library.getEffectiveLevel() < floor:
+                library.setLevel(floor)
         state.handler = handler
     state.users += 1
     try:

@@ -15,7 +15,19 @@ The device, its encryption store and the sync token live in the data directory, 
 restart resumes where the last sync ended: what was said meanwhile is handled then,
 votes counted by their ``origin_server_ts``. Each event is handled once: its id is
 recorded in the database before it is handled, so a replayed event, after a restart
-or by a second instance, is skipped.
+or by a second instance, is skipped. That first sync after a start asks for the full
+state of every joined room (its timeline still only what is new), so every room, quiet
+or not, can be written to at once, encrypted where it must be; a room no sync has shown
+(a direct room opened a moment ago) has its state read before anything is sent there.
+
+Answers to commands are sent at once; one whose sending fails is tried again a few
+times in the background over about a minute, then reported lost in the log (what and
+where, never its words). Announcements and private messages from the core go through
+its outbox, which retries them itself.
+
+An open vote with live results is also a poll (`polls`); its card and poll are edited
+(``m.replace``, `cards`) to show the tally as ballots come (at most one edit per
+proposal every few seconds, `live`) and once more at close, before the poll is ended.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import contextlib
 import json
 import logging
 import os
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,13 +50,17 @@ from aiohttp import ClientError
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
+    Event,
     InviteMemberEvent,
     JoinError,
     LoginResponse,
     MatrixRoom,
+    MegolmEvent,
     RedactionEvent,
     RoomCreateResponse,
     RoomGetEventResponse,
+    RoomGetStateResponse,
     RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
@@ -55,14 +72,14 @@ from nio import (
     WhoamiResponse,
 )
 
-from adapters.matrix import incoming, polls, render
+from adapters.matrix import cards, incoming, live, polls, render
 from governance.domain.commands import Context, FollowPlatformRole, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.app import Governance
 from governance.service.ports import ChannelGone
 from governance.text.grammar import is_command
-from governance.text.messages import Attachment, Audience, Message, Reply
+from governance.text.messages import Attachment, Audience, Block, Message, Reply
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +97,14 @@ THREAD_RECORD_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 """How long a reply in a prompt's thread opened a moment ago waits for the core to have
 recorded the thread (the dispatcher does it once the posting is sent): about 3 s."""
 RECENT_PROMPT_ROOTS = 256
+GONE = ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM")
+"""Error codes that mean the bot may not write to the room (any more)."""
+ANSWER_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+"""How long an answer whose sending failed waits before each new try: about a minute
+in all, then it is reported lost."""
+LIVE_EDIT_EVERY = 10.0
+"""Seconds between two edits of a vote's card and poll (each is an event in the room,
+under the homeserver's message rate limit)."""
 
 Relate = Callable[[dict[str, Any]], dict[str, Any]]
 """How a message relates to another: a reply, a message in a thread."""
@@ -87,6 +112,30 @@ Relate = Callable[[dict[str, Any]], dict[str, Any]]
 
 class MatrixStartError(Exception):
     """Start-up cannot go on: the message says why (bad token, unreachable server)."""
+
+
+class _Client(AsyncClient):  # type: ignore[misc]  # nio has no type hints
+    """nio's client, leaving an encrypted event's relation (a reply, a thread, an edit)
+    in the clear too, as the spec asks: homeservers aggregate relations by it, and
+    clients find edits and threads by it (nio puts it only inside the ciphertext)."""
+
+    def encrypt(
+        self, room_id: str, message_type: str, content: dict[Any, Any]
+    ) -> tuple[str, dict[str, str]]:
+        kind, encrypted = super().encrypt(room_id, message_type, content)
+        relation = content.get("m.relates_to")
+        if isinstance(relation, dict):
+            encrypted = {**encrypted, "m.relates_to": relation}
+        return kind, encrypted
+
+
+def _failure(room_id: str, response: object) -> Exception:
+    """What a refused request to `room_id` means: the bot is out of it (ChannelGone) or
+    the homeserver failed (ConnectionError, worth another try)."""
+    status = getattr(response, "status_code", None)
+    if status in GONE:
+        return ChannelGone(f"{room_id}: {getattr(response, 'message', status)}")
+    return ConnectionError(f"{room_id}: {response}")
 
 
 class SeenEvents(Protocol):
@@ -145,6 +194,14 @@ class MatrixAdapter:
         self._prompt_roots: OrderedDict[str, None] = OrderedDict()
         """Prompt postings this process sent lately: their threads may not be recorded
         yet when the first reply comes."""
+        self._retrying: set[asyncio.Task[None]] = set()
+        """Answers being tried again in the background."""
+        self._live = live.Coalesced(self._show_live, interval=LIVE_EDIT_EVERY)
+        self._unwatch: Callable[[], None] | None = None
+        self._vote_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        """One per vote and room: a live edit and the close's edits never interleave."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -165,14 +222,24 @@ class MatrixAdapter:
             raise
         self._stopping.clear()
         self._sync_task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
+        # Every ballot this process takes, from any platform, refreshes live cards.
+        self._unwatch = self._governance.watch_ballots(self._live.touch)
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        await self._live.close()
         if self._sync_task is not None:
             self._sync_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._sync_task
             self._sync_task = None
+        for task in list(self._retrying):
+            task.cancel()  # each reports what it could not send
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -191,7 +258,7 @@ class MatrixAdapter:
             max_timeouts=MAX_TIMEOUTS,
             request_timeout=REQUEST_TIMEOUT,
         )
-        client = AsyncClient(s.homeserver, s.user_id, store_path=str(s.store_dir), config=config)
+        client = _Client(s.homeserver, s.user_id, store_path=str(s.store_dir), config=config)
         try:
             await self._login(client)
         except MatrixStartError:
@@ -273,23 +340,46 @@ class MatrixAdapter:
     def _token_file(self) -> Path:
         return self.settings.store_dir / "sync-token"
 
-    async def _sync_once(self, *, poll_ms: int) -> SyncResponse:
+    async def _sync_once(self, *, poll_ms: int, full_state: bool = False) -> SyncResponse:
         """One sync from the last position fully handled; the position moves on only
         once every event of the batch was handled, so a batch cut off (an error, a
-        stop, a crash) is read again, and `first_sight` skips what was done."""
+        stop, a crash) is read again, and `first_sight` skips what was done.
+
+        `full_state`: every joined room's whole state comes too (the timeline still
+        starts at the position), so nio knows every room, quiet ones included."""
         since = self._since
         response = await self.client.sync(
-            timeout=poll_ms, since=since, full_state=since is None, sync_filter=SYNC_FILTER
+            timeout=poll_ms,
+            since=since,
+            full_state=full_state or since is None,
+            sync_filter=SYNC_FILTER,
         )
         if not isinstance(response, SyncResponse):
             raise ConnectionError(f"Matrix sync failed: {response}")
         await self._keys()
         self._since = response.next_batch
         self._token_file().write_text(response.next_batch, encoding="utf-8")
-        for room_id, room in response.rooms.join.items():
-            if room.timeline.limited:
-                log.warning("room %s had more messages while away than one sync holds", room_id)
+        if since is not None:
+            self._warn_if_cut(response)
         return response
+
+    def _warn_if_cut(self, response: SyncResponse) -> None:
+        """Warn of a room whose new messages did not all fit in this sync (some were not
+        seen). A room the bot joined in this very batch is not one: its first sync
+        holds only the latest of its history, as it should."""
+        me = self.settings.user_id
+        for room_id, room in response.rooms.join.items():
+            if not room.timeline.limited:
+                continue
+            joined_now = any(
+                isinstance(event, RoomMemberEvent)
+                and event.state_key == me
+                and event.membership == "join"
+                and event.prev_membership != "join"
+                for event in room.timeline.events
+            )
+            if not joined_now:
+                log.warning("room %s had more messages while away than one sync holds", room_id)
 
     async def _catch_up(self) -> None:
         try:
@@ -299,7 +389,7 @@ class MatrixAdapter:
         # A first start ever: the rooms' history is not ours to act on.
         self._skip_history = self._since is None
         try:
-            await self._sync_once(poll_ms=0)
+            await self._sync_once(poll_ms=0, full_state=True)
         except ConnectionError as error:
             raise MatrixStartError(str(error)) from None
         finally:
@@ -414,7 +504,12 @@ class MatrixAdapter:
         answer = (
             None if root is None else partial(render.thread_reply, root=root, event_id=original)
         )
-        await self._say(room.room_id, reply.message, relate=answer)
+        key = f"folkmoot-reply-{event.event_id}"
+        await self._reliably(
+            lambda: self._say(room.room_id, reply.message, key, relate=answer),
+            f"the refusal of edit {event.event_id}",
+            room.room_id,
+        )
 
     async def _thread_of(self, room_id: str, event_id: str) -> str | None:
         """The thread root of message `event_id` (read from the homeserver), if any."""
@@ -475,7 +570,12 @@ class MatrixAdapter:
             return
         # The consent question (or what is wrong) goes to the author, in the thread.
         answer = partial(render.thread_reply, root=root, event_id=event.event_id)
-        await self._say(room.room_id, reply.message, relate=answer)
+        key = f"folkmoot-reply-{event.event_id}"
+        await self._reliably(
+            lambda: self._say(room.room_id, reply.message, key, relate=answer),
+            f"the answer to story {event.event_id}",
+            room.room_id,
+        )
 
     @staticmethod
     async def _guarded(handling: Awaitable[None], event_id: str) -> None:
@@ -535,6 +635,9 @@ class MatrixAdapter:
         proposal = await self._state.poll(room.room_id, poll_event)
         if proposal is None:
             return  # a poll that is not ours, or unknown: nothing to count
+        kinds = dict(await self._state.polls_of(room.room_id, proposal))
+        if kinds.get(poll_event) not in polls.STARTS:
+            return  # a "response" to the card, not to its poll
         if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
             return
         text = f"!vote {proposal} {' '.join(answers)}" if answers else f"!unvote {proposal}"
@@ -630,36 +733,132 @@ class MatrixAdapter:
         what the member must read, like a receipt code); in the direct room, and for the
         rest, a reply (in the thread it was asked in)."""
         message = reply.message
+        key = f"folkmoot-reply-{event_id}"
+        what = f"{_kind_of(reply)} to {event_id}"
         if reply.audience is Audience.QUIET and not direct:
             if reply.ok:
-                await self._send(room.room_id, "m.reaction", render.reaction(event_id, ACK))
+                ack = render.reaction(event_id, ACK)
+                await self._reliably(
+                    lambda: self._send(room.room_id, "m.reaction", ack, f"folkmoot-ack-{event_id}"),
+                    f"the {ACK} on {event_id}",
+                    room.room_id,
+                )
             if not reply.ok or message.attachment is not None or reply.must_read:
-                await self.tell(actor, message, key=f"folkmoot-reply-{event_id}")
+                await self._tell_reliably(actor, message, key, what)
             return
         if reply.audience is Audience.PRIVATE and not direct:  # the member's eyes only
-            await self.tell(actor, message, key=f"folkmoot-reply-{event_id}")
+            await self._tell_reliably(actor, message, key, what)
             return
         relate: Relate = (
             partial(render.in_reply_to, event_id=event_id)
             if thread is None
             else partial(render.thread_reply, root=thread, event_id=event_id)
         )
-        await self._say(room.room_id, message, relate=relate)
+        await self._reliably(
+            lambda: self._say(room.room_id, message, key, relate=relate), what, room.room_id
+        )
+
+    async def _tell_reliably(
+        self, actor: AccountRef, message: Message, key: str, what: str
+    ) -> None:
+        room = await self._state.direct_room(actor.account_id) or "a new direct room"
+        where = f"{room} (with {actor.account_id})"
+        await self._reliably(lambda: self.tell(actor, message, key=key), what, where)
+
+    async def _reliably(self, send: Callable[[], Awaitable[object]], what: str, where: str) -> None:
+        """Send an answer now; if that fails, try again in the background (the sync goes
+        on meanwhile) a few times, then report it lost. `what` and `where` name it in
+        the log: never its words, which may be a receipt code."""
+        try:
+            await send()
+            return
+        except ChannelGone as error:  # out of a shared room: no try will do
+            log.error("%s was lost: the bot cannot write to %s (%s)", what, where, error)
+            return
+        except Exception as error:
+            log.warning("sending %s to %s failed (%r); trying again", what, where, error)
+        task = asyncio.create_task(self._retry(send, what, where), name=f"retry {what}")
+        self._retrying.add(task)
+        task.add_done_callback(self._retrying.discard)
+
+    async def _retry(self, send: Callable[[], Awaitable[object]], what: str, where: str) -> None:
+        error: Exception | None = None
+        tries = 1
+        try:
+            for wait in ANSWER_RETRY_WAITS:
+                await asyncio.sleep(wait)
+                tries += 1
+                try:
+                    await send()
+                except ChannelGone as gone:
+                    error = gone
+                    break
+                except Exception as failed:
+                    error = failed
+                else:
+                    log.info("%s reached %s at try %d", what, where, tries)
+                    return
+        except asyncio.CancelledError:
+            log.error("%s was lost: the bot stopped before it reached %s", what, where)
+            raise
+        log.error("%s was lost: %d tries to send it to %s failed (%r)", what, tries, where, error)
 
     # ------------------------------------------------------------------ outgoing (Outlet)
+
+    async def _room(self, room_id: str) -> MatrixRoom:
+        """`room_id` as nio knows it, state and all. Every joined room comes with its
+        state in the first sync after a start, and each room joined later in its first
+        sync; for one no sync has shown yet (a direct room opened a moment ago) the
+        state is read from the homeserver here, so nio knows whether it is encrypted
+        before anything is sent there. ChannelGone if the bot is not in the room."""
+        client = self.client
+        room = client.rooms.get(room_id)
+        if room is not None:
+            return room
+        response = await client.room_get_state(room_id)
+        if not isinstance(response, RoomGetStateResponse):
+            raise _failure(room_id, response)
+        me = self.settings.user_id
+        state = [raw for raw in response.events if isinstance(raw, dict)]
+        mine = next(
+            (
+                raw.get("content", {}).get("membership")
+                for raw in state
+                if raw.get("type") == "m.room.member" and raw.get("state_key") == me
+            ),
+            None,
+        )
+        if mine != "join":  # the state as it was when the bot left (or was removed)
+            raise ChannelGone(f"{room_id}: the bot is not in it ({mine})")
+        room = client.rooms.get(room_id)  # a sync may have brought it meanwhile
+        if room is not None:
+            return room
+        room = MatrixRoom(room_id, me)
+        for raw in state:
+            event = Event.parse_event(raw)
+            if isinstance(event, RoomMemberEvent):
+                room.handle_membership(event)
+            elif isinstance(event, Event):
+                room.handle_event(event)
+        client.rooms[room_id] = room
+        if room.encrypted:
+            client.encrypted_rooms.add(room_id)
+            if client.olm is not None:
+                client.olm.update_tracked_users(room)
+        return room
 
     async def _send(
         self, room_id: str, kind: str, content: dict[str, Any], key: str | None = None
     ) -> str:
+        room = await self._room(room_id)
+        if room.encrypted and self.client.olm is None:  # never in clear to such a room
+            raise ConnectionError(f"{room_id} is encrypted and the bot's keys are not ready")
         response = await self.client.room_send(
             room_id, kind, content, tx_id=key, ignore_unverified_devices=True
         )
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)
-        status = getattr(response, "status_code", None)
-        if status in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM"):
-            raise ChannelGone(f"{room_id}: {getattr(response, 'message', status)}")
-        raise ConnectionError(f"sending to {room_id} failed: {response}")
+        raise _failure(room_id, response)
 
     async def _say(
         self,
@@ -668,10 +867,14 @@ class MatrixAdapter:
         key: str | None = None,
         *,
         relate: Relate | None = None,
+        card: cards.Card | None = None,
     ) -> str:
         """Send `message` (and its file, when it has one, right after it, related the
-        same way); the event id of the message."""
+        same way); the event id of the message. A vote's `card` is kept in the event
+        too, to edit it later."""
         body = render.content(message)
+        if card is not None:
+            body[cards.KEY] = cards.stored(card)
         event_id = await self._send(
             room_id, "m.room.message", body if relate is None else relate(body), key
         )
@@ -687,8 +890,7 @@ class MatrixAdapter:
 
     async def _upload(self, room_id: str, attachment: Attachment) -> dict[str, Any]:
         """Upload `attachment` (encrypted for an encrypted room); its ``m.file`` content."""
-        known = self.client.rooms.get(room_id)
-        encrypt = known is not None and known.encrypted
+        encrypt = (await self._room(room_id)).encrypted
         data = attachment.data
         # nio uploads without a time limit of its own.
         async with asyncio.timeout(REQUEST_TIMEOUT):
@@ -704,18 +906,108 @@ class MatrixAdapter:
         return render.file(attachment, str(response.content_uri), keys if encrypt else None)
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
+        """An announcement. A vote's card is remembered (to edit it later), with its
+        poll when it has one; a result edits them and ends the poll."""
+        number = _vote_of(message)
+        card = None if number is None else cards.card(message, number)
+        shown = message if card is None else replace(message, blocks=card.message().blocks)
+        event_id = await self._say(room.room_id, shown, key, card=card)
+        if number is not None:
+            await self._state.remember_poll(room.room_id, number, event_id, cards.KIND)
         if message.poll is not None:
-            message = replace(message, blocks=(*message.blocks, polls.NOTE))
-        await self._say(room.room_id, message, key)
-        if message.poll is not None:
-            for kind, content in polls.starts(message.poll).items():
-                event_id = await self._send(room.room_id, kind, content, f"{key}-{kind}")
-                await self._state.remember_poll(room.room_id, message.poll.proposal, event_id, kind)
+            kind = polls.START
+            poll = await self._send(room.room_id, kind, polls.start(message.poll), f"{key}-{kind}")
+            await self._state.remember_poll(room.room_id, message.poll.proposal, poll, kind)
         if message.ends_poll is not None:
-            summary = message.blocks[0] if message.blocks else message.title or ""
-            for event_id, kind in await self._state.polls_of(room.room_id, message.ends_poll):
-                end_kind, content = polls.end(kind, event_id, str(summary))
-                await self._send(room.room_id, end_kind, content, f"{key}-end-{event_id}")
+            await self._close_vote(room.room_id, message.ends_poll, message, key)
+
+    def _vote_lock(self, room_id: str, number: int) -> asyncio.Lock:
+        return self._vote_locks.setdefault((room_id, number), asyncio.Lock())
+
+    async def _close_vote(self, room_id: str, number: int, result: Message, key: str) -> None:
+        """Voting on `number` is over: its card and poll are edited to show the result,
+        then each poll is ended (an edit after the end would be ignored). Each with a
+        key of its own, so a delivery tried again sends none of them twice."""
+        async with self._vote_lock(room_id, number):
+            posted = await self._state.polls_of(room_id, number)
+            card_event = next((e for e, kind in posted if kind == cards.KIND), None)
+            card = None if card_event is None else await self._card(room_id, card_event)
+            if card is not None and card_event is not None:
+                closed = cards.closed(card, result)
+                await self._edit(room_id, card_event, closed, card, key=f"{key}-card")
+            for event_id, kind in posted:
+                if kind == polls.START and card is not None and card.poll is not None:
+                    question = cards.closed_question(card.poll, result)
+                    edit = polls.edit(event_id, card.poll, question)
+                    await self._send(room_id, kind, edit, f"{key}-edit-{event_id}")
+            summary = cards.summary(result)
+            for event_id, kind in posted:
+                if kind in polls.END:
+                    end_kind, content = polls.end(kind, event_id, summary)
+                    await self._send(room_id, end_kind, content, f"{key}-end-{event_id}")
+
+    async def _show_live(self, community: CommunityId, number: int) -> None:
+        """The tally so far under `number`'s card, and in its poll's question, in each
+        of the community's rooms where it is a poll (its results are live)."""
+        for room in await self._governance.rooms_of(community):
+            if room.platform != PLATFORM:
+                continue
+            try:
+                async with self._vote_lock(room.room_id, number):
+                    # Read under the lock: once the close has edited, this finds voting over.
+                    tally = await self._governance.card_tally(community, number)
+                    if not tally:
+                        return  # voting is over: the result is the card's last word
+                    await self._show_tally(room.room_id, number, tally)
+            except Exception:  # one room's trouble is not the others'
+                log.warning(
+                    "the live tally of #%d in %s was not shown", number, room.room_id, exc_info=True
+                )
+
+    async def _show_tally(self, room_id: str, number: int, tally: tuple[Block, ...]) -> None:
+        posted = await self._state.polls_of(room_id, number)
+        card_event = next((e for e, kind in posted if kind == cards.KIND), None)
+        poll_event = next((e for e, kind in posted if kind == polls.START), None)
+        if card_event is None or poll_event is None:
+            return  # not a poll here: its results are not live
+        card = await self._card(room_id, card_event)
+        if card is None or card.poll is None:
+            return
+        await self._edit(room_id, card_event, card.message(*tally), card)
+        question = cards.live_question(card.poll, tally)
+        await self._send(room_id, polls.START, polls.edit(poll_event, card.poll, question))
+
+    async def _card(self, room_id: str, event_id: str) -> cards.Card | None:
+        """The vote card kept in event `event_id` (read from the homeserver, decrypted
+        in an encrypted room); None if it cannot be read."""
+        found = await self.client.room_get_event(room_id, event_id)
+        if not isinstance(found, RoomGetEventResponse):
+            if getattr(found, "status_code", None) in GONE:
+                return None  # the card is not there (any more): nothing to edit
+            raise ConnectionError(f"reading the card {event_id} in {room_id} failed: {found}")
+        event = found.event
+        if isinstance(event, MegolmEvent):
+            try:
+                event = self.client.decrypt_event(event)
+            except EncryptionError as error:
+                log.warning("the card %s in %s cannot be decrypted: %s", event_id, room_id, error)
+                return None
+        content = event.source.get("content", {})
+        return cards.read(content) if isinstance(content, dict) else None
+
+    async def _edit(
+        self,
+        room_id: str,
+        event_id: str,
+        message: Message,
+        card: cards.Card,
+        *,
+        key: str | None = None,
+    ) -> None:
+        """Edit card `event_id` to say `message` (the card itself kept in the edit too)."""
+        body = render.content(message)
+        body[cards.KEY] = cards.stored(card)
+        await self._send(room_id, "m.room.message", render.replacement(body, event_id), key)
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
         """The announcement is the thread's root: the deliberation, or the stories told
@@ -742,6 +1034,9 @@ class MatrixAdapter:
             raise ConnectionError(f"the direct room with {account} is gone") from None
 
     async def _direct_room(self, user_id: str) -> str:
+        """The direct room the bot shares with `user_id`, opened now if there is none.
+        (A room just opened is not in nio's rooms until a sync shows it: `_room` reads
+        its state before the first message goes there.)"""
         known = await self._state.direct_room(user_id)
         if known is not None:
             return known
@@ -751,9 +1046,24 @@ class MatrixAdapter:
         if not isinstance(created, RoomCreateResponse):
             raise ConnectionError(f"could not open a direct room with {user_id}: {created}")
         await self._state.remember_direct_room(user_id, created.room_id)
-        # nio sends only to rooms its sync has shown it; this one is known to be ours
-        # and unencrypted already, and the next sync fills in the rest.
-        self.client.rooms.setdefault(
-            created.room_id, MatrixRoom(created.room_id, self.settings.user_id)
-        )
         return str(created.room_id)
+
+
+def _vote_of(message: Message) -> int | None:
+    """The proposal whose open vote `message` is the card of, if it is one."""
+    if message.ballot is not None:
+        return message.ballot.proposal
+    return None if message.poll is None else message.poll.proposal
+
+
+def _kind_of(reply: Reply) -> str:
+    """What an answer is, for the log (never its words)."""
+    if not reply.ok:
+        return "the refusal"
+    if reply.must_read:
+        return "the receipt"
+    if reply.message.attachment is not None:
+        return "the file"
+    if reply.audience is Audience.PRIVATE:
+        return "the private answer"
+    return "the answer"

@@ -94,3 +94,20 @@ def file(attachment: Attachment, url: str, keys: Mapping[str, Any] | None = None
     else:
         body["file"] = {**keys, "url": url, "mimetype": attachment.media_type}
     return body
+
+
+_FALLBACK_KEYS = frozenset({"msgtype", "body", "format", "formatted_body", "m.mentions"})
+
+
+def replacement(body: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """An edit (``m.replace``) of message `event_id` to say `body`; clients that know no
+    edits show the starred fallback."""
+    fallback = {key: value for key, value in body.items() if key in _FALLBACK_KEYS}
+    fallback["body"] = f"* {body.get('body', '')}"
+    if "formatted_body" in body:
+        fallback["formatted_body"] = f"* {body['formatted_body']}"
+    return {
+        **fallback,
+        "m.new_content": body,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+    }

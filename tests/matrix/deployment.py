@@ -8,8 +8,10 @@ its lease, the scheduler, the outbox dispatcher); members are real clients (`Mem
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,7 @@ from governance.store import tables as t
 from governance.store.engine import make_engine
 from tests.matrix.homeserver import Synapse, register
 from tests.matrix.member import MakeMember, Member, content, relates_to
+from tests.scrape import Said
 
 WITHIN = 20.0
 
@@ -110,6 +113,48 @@ class Bot:
         assert self.task is None, "stop the bot first"
         (self.data / "matrix" / "sync-token").write_text(token, encoding="utf-8")
 
+    async def deliveries(self, room_id: str) -> list[tuple[bool, bool, str | None]]:
+        """(delivered, given up, last error) of each delivery to room `room_id`."""
+        d = t.deliveries
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    select(d.c.delivered_at, d.c.dead_at, d.c.last_error)
+                    .where(d.c.channel == f"room:matrix:{room_id}")
+                    .order_by(d.c.id)
+                )
+                return [
+                    (r.delivered_at is not None, r.dead_at is not None, r.last_error) for r in rows
+                ]
+        finally:
+            await engine.dispose()
+
+    async def polls_as_before(self, room_id: str, number: int, stable_start: str) -> None:
+        """Make proposal `number`'s rows in `room_id` what an earlier version left: two
+        poll starts (the stable one, `stable_start`, beside the unstable one) and no
+        card (it did not edit cards)."""
+        p = t.platform_polls
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    p.delete().where(
+                        p.c.room_id == room_id, p.c.proposal == number, p.c.kind == "m.room.message"
+                    )
+                )
+                await conn.execute(
+                    p.insert().values(
+                        platform="matrix",
+                        event_id=stable_start,
+                        room_id=room_id,
+                        proposal=number,
+                        kind="m.poll.start",
+                    )
+                )
+        finally:
+            await engine.dispose()
+
     async def ballots(self, number: int) -> int:
         engine = make_engine(self.db_url)
         try:
@@ -178,9 +223,27 @@ async def said(member: Member, room: str, text: str) -> tuple[str, nio.Event]:
     return event_id, await member.wait_for(room, answers, within=WITHIN)
 
 
-async def next_invite(member: Member) -> str:
-    """The room of the next invitation `member` receives (a direct room the bot opens)."""
-    seen = len(member.invites)
+async def next_invite(member: Member, seen: int | None = None) -> str:
+    """The room of the next invitation `member` receives (a direct room the bot opens);
+    `seen`: the number of invitations they had before (by default, now)."""
+    seen = len(member.invites) if seen is None else seen
     async with asyncio.timeout(WITHIN), member._arrived:
         await member._arrived.wait_for(lambda: len(member.invites) > seen)
     return member.invites[seen]
+
+
+@contextlib.asynccontextmanager
+async def watching(*names: str, level: int = logging.INFO) -> AsyncIterator[Said]:
+    """What the loggers `names` (and their children) log at `level` or above, while the
+    block runs, to await or read."""
+    said = Said(WITHIN)
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addHandler(said)
+        logger.setLevel(level)
+    try:
+        yield said
+    finally:
+        for logger in loggers:
+            logger.removeHandler(said)
+            logger.setLevel(logging.NOTSET)

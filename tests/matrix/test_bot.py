@@ -30,6 +30,8 @@ from tests.matrix.deployment import (
 from tests.matrix.homeserver import Synapse, register
 from tests.matrix.member import MakeMember, content, event_type, relates_to
 
+UNSTABLE_START = "org.matrix.msc3381.poll.start"
+
 
 async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
     members: MakeMember, bot: MakeBot
@@ -50,18 +52,17 @@ async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
     html = content(card)["formatted_body"]
     assert "&lt;b&gt;shop&lt;/b&gt;" in html and "<b>shop</b>" not in html
     assert "folkmoot's tally is the official one" in body(card)
-    stable = await alice.wait_for(room, type="m.poll.start", sender=folkmoot.user_id)
-    unstable = await alice.wait_for(
-        room, type="org.matrix.msc3381.poll.start", sender=folkmoot.user_id
-    )
-    poll = content(unstable)["org.matrix.msc3381.poll.start"]
-    assert [a["id"] for a in poll["answers"]] == ["yes", "no", "abstain"]
-    assert poll["max_selections"] == 1
+    assert "or vote with !vote 1 yes: both count" in body(card)  # text votes count too
+    poll = await alice.wait_for(room, type=UNSTABLE_START, sender=folkmoot.user_id)
+    start = content(poll)[UNSTABLE_START]
+    assert [a["id"] for a in start["answers"]] == ["yes", "no", "abstain"]
+    assert start["max_selections"] == 1
 
     _, ack = await said(bob, room, "!vote 1 yes")
     assert relates_to(ack)["key"] == "✅"
-    await carol.send_poll_response(room, unstable.event_id, ["no"], unstable=True)
-    await carol.send_poll_response(room, stable.event_id, ["yes"])  # changes her ballot
+    # Both response types count: Element's, and the stable one other clients send.
+    await carol.send_poll_response(room, poll.event_id, ["no"], unstable=True)
+    await carol.send_poll_response(room, poll.event_id, ["yes"])  # changes her ballot
     _, status = await said(carol, room, "!status 1")
     assert "Your vote: yes." in body(status)
     assert "Ballots so far: 2 of 3." in body(status)
@@ -70,12 +71,11 @@ async def test_propose_vote_by_text_and_poll_change_and_a_timed_close(
     closed = await alice.wait_for(room, from_bot(folkmoot, "voting closed"), within=WITHIN)
     assert "Passed — 2 yes, 0 no." in body(closed)
     assert "<table>" in content(closed)["formatted_body"]
-    ends = {
-        event_type(await alice.wait_for(room, type=kind, sender=folkmoot.user_id))
-        for kind in ("m.poll.end", "org.matrix.msc3381.poll.end")
-    }
-    assert ends == {"m.poll.end", "org.matrix.msc3381.poll.end"}
+    end = await alice.wait_for(room, type="org.matrix.msc3381.poll.end", within=WITHIN)
+    assert relates_to(end) == {"rel_type": "m.reference", "event_id": poll.event_id}
     assert await folkmoot.ballots(1) == 2
+    # One poll per proposal, in the form Element renders: never a stable one beside it.
+    assert not alice.received(room, lambda e: event_type(e) in ("m.poll.start", "m.poll.end"))
 
 
 async def test_votes_sent_while_the_bot_is_down_count_once_after_a_restart(
@@ -201,6 +201,18 @@ async def test_a_vote_in_an_encrypted_room_is_counted(members: MakeMember, bot: 
     _, ack = await said(bob, room, "!vote 1 yes")
     assert relates_to(ack)["key"] == "✅"
     assert await folkmoot.ballots(1) == 1
+    # Its card shows the tally: the bot read its own encrypted card back to edit it.
+    edit = await bob.wait_for(
+        room,
+        lambda e: relates_to(e) == {"rel_type": "m.replace", "event_id": card.event_id},
+        sender=folkmoot.user_id,
+        within=WITHIN,
+    )
+    assert edit.decrypted and "1 yes, 0 no" in content(edit)["m.new_content"]["body"]
+    # The relation is in the clear as well, so the homeserver (and Element) find the edit.
+    assert [e["event_id"] for e in await bob.relations(room, card.event_id, "m.replace")] == [
+        edit.event_id
+    ]
 
 
 async def test_a_wrong_password_stops_start_up_with_a_clear_message(
@@ -296,9 +308,11 @@ async def test_stray_poll_answers_and_redacted_commands_change_nothing(
 ) -> None:
     folkmoot, room, (alice, bob) = await bound_room(members, bot, "alice", "bob")
     await said(alice, room, "!propose Plant a hedge vote=2d")
-    ours = await alice.wait_for(room, type="m.poll.start", sender=folkmoot.user_id)
+    card = await alice.wait_for(room, from_bot(folkmoot, "#1 Plant a hedge"), within=WITHIN)
+    ours = await alice.wait_for(room, type=UNSTABLE_START, sender=folkmoot.user_id)
     theirs = await alice.send_poll_start(room, "Lunch?", [("yes", "Yes"), ("no", "No")])
     await bob.send_poll_response(room, theirs, ["yes"])  # not the bot's poll: not a ballot
+    await bob.send_poll_response(room, card.event_id, ["yes"])  # its card is not a poll
     await bob.send_poll_response(room, ours.event_id, ["maybe"])  # not an answer it offered
     direct = await next_invite(bob)  # the refusal is said privately
     await bob.join(direct)
