@@ -14,8 +14,9 @@ withdraws it (its author's) or hides it (a community moderator's).
 The device, its encryption store and the sync token live in the data directory, so a
 restart resumes where the last sync ended: what was said meanwhile is handled then,
 votes counted by their ``origin_server_ts``. Each event is handled once: its id is
-recorded in the database before it is handled, so a replayed event, after a restart
-or by a second instance, is skipped.
+recorded in the database in the transaction that applies it (`PlatformEvent`), so a
+replayed event, after a restart or by a second instance, is skipped, and a crash
+before that commit loses nothing the replay does not do.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from governance.domain.commands import Context, FollowPlatformRole, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.app import Governance
-from governance.service.ports import ChannelGone
+from governance.service.ports import ChannelGone, PlatformEvent
 from governance.text.grammar import is_command
 from governance.text.messages import Attachment, Audience, Message, Reply
 
@@ -117,6 +118,11 @@ class MatrixSettings:
 
 def _unheard() -> None:
     return None
+
+
+def _mark(event_id: str) -> PlatformEvent:
+    """How the core marks event `event_id` handled, with the command it carries."""
+    return PlatformEvent(PLATFORM, event_id, datetime.now(UTC))
 
 
 class MatrixAdapter:
@@ -367,9 +373,8 @@ class MatrixAdapter:
             if thread is not None:
                 await self._in_thread(room, event, thread, text)
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return  # handled before (a replay after a restart, or another instance)
-        # Marked as handled: from here it must finish even if the sync is stopped.
+        # From here it must finish even if the sync is stopped (a replay would do it
+        # again otherwise; the core skips it once handled).
         handling = self._command(
             room, event.event_id, event.sender, event.server_timestamp, text, thread=thread
         )
@@ -383,8 +388,6 @@ class MatrixAdapter:
         community = await self._governance.community_of(ref)
         if community is None or not await self._is_prompt_thread(ref, root):
             return  # a deliberation's thread, or any other: talk among members
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         handling = self._story(room, community, event, root, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
 
@@ -397,8 +400,6 @@ class MatrixAdapter:
         ref = RoomRef(PLATFORM, room.room_id)
         if await self._governance.community_of(ref) is None:
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         handling = self._follow_edit(room, event, original, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
 
@@ -407,7 +408,9 @@ class MatrixAdapter:
     ) -> None:
         ref = RoomRef(PLATFORM, room.room_id)
         actor = AccountRef(PLATFORM, event.sender)
-        reply = await self._governance.thread_story_edited(ref, actor, original, text)
+        reply = await self._governance.thread_story_edited(
+            ref, actor, original, text, event=_mark(event.event_id)
+        )
         if reply is None or reply.ok:
             return  # the edit shows itself; the story follows it quietly
         root = await self._thread_of(room.room_id, original)
@@ -433,15 +436,17 @@ class MatrixAdapter:
         ref = RoomRef(PLATFORM, room.room_id)
         if await self._governance.community_of(ref) is None:
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
-        handling = self._follow_redaction(ref, AccountRef(PLATFORM, event.sender), event.redacts)
+        handling = self._follow_redaction(
+            ref, AccountRef(PLATFORM, event.sender), event.redacts, _mark(event.event_id)
+        )
         await asyncio.shield(self._guarded(handling, event.event_id))
 
-    async def _follow_redaction(self, ref: RoomRef, actor: AccountRef, redacted: str) -> None:
+    async def _follow_redaction(
+        self, ref: RoomRef, actor: AccountRef, redacted: str, seen: PlatformEvent
+    ) -> None:
         # Nothing is said: the message is gone, and a moderator's hiding is told to the
         # author privately by the core.
-        await self._governance.thread_story_deleted(ref, actor, redacted)
+        await self._governance.thread_story_deleted(ref, actor, redacted, event=seen)
 
     async def _is_prompt_thread(self, ref: RoomRef, root: str) -> bool:
         """Whether `root` opened a prompt's thread; for a posting sent a moment ago by
@@ -469,7 +474,7 @@ class MatrixAdapter:
         sent_at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
         ref = RoomRef(PLATFORM, room.room_id)
         reply = await self._governance.story_in_thread(
-            ref, root, actor, text, sent_at, message_id=event.event_id
+            ref, root, actor, text, sent_at, message_id=event.event_id, event=_mark(event.event_id)
         )
         if reply is None:
             return
@@ -504,10 +509,10 @@ class MatrixAdapter:
         bot joins it (at once if it may; else when it is invited there)."""
         if self._skip_history or not event.replacement_room:
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         community = await self._governance.move_room(
-            RoomRef(PLATFORM, room.room_id), RoomRef(PLATFORM, event.replacement_room)
+            RoomRef(PLATFORM, room.room_id),
+            RoomRef(PLATFORM, event.replacement_room),
+            event=_mark(event.event_id),
         )
         if community is None:
             return
@@ -535,8 +540,6 @@ class MatrixAdapter:
         proposal = await self._state.poll(room.room_id, poll_event)
         if proposal is None:
             return  # a poll that is not ours, or unknown: nothing to count
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         text = f"!vote {proposal} {' '.join(answers)}" if answers else f"!unvote {proposal}"
         handling = self._command(room, event.event_id, event.sender, event.server_timestamp, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
@@ -561,7 +564,9 @@ class MatrixAdapter:
         private = await self._community_for(actor) if direct else None
         if community is not None:
             await self._join(room, community, actor)
-        reply = await self._governance.handle_text(ref, actor, text, sent_at, community=private)
+        reply = await self._governance.handle_text(
+            ref, actor, text, sent_at, community=private, event=_mark(event_id)
+        )
         if reply is None:
             return
         if community is None and reply.ok and text.lstrip().lower().startswith("!bind"):
