@@ -111,9 +111,7 @@ async def test_a_replayed_event_changes_nothing_and_answers_nothing(chat: Chat) 
     bob = chat.account("bob")
 
     async def say(text: str, event_id: str) -> str | None:
-        reply = await governance.handle_text(
-            chat.room, bob, text, START, event=_event(event_id)
-        )
+        reply = await governance.handle_text(chat.room, bob, text, START, event=_event(event_id))
         return None if reply is None else reply.message.plain()
 
     first = await say("!vote 1 yes", "$a")
@@ -150,9 +148,7 @@ async def test_without_an_event_every_message_is_handled(chat: Chat) -> None:
 
 
 @postgres_only
-async def test_two_instances_given_the_same_event_handle_it_once(
-    chat: Chat, db_url: str
-) -> None:
+async def test_two_instances_given_the_same_event_handle_it_once(chat: Chat, db_url: str) -> None:
     await chat.ok("alice", "!propose Two instances, one event")
     other = await bootstrap(
         engine=make_engine(db_url), clock=chat.clock, outlets={}, communities=COMMUNITIES
