@@ -335,7 +335,7 @@ async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | Non
     metrics = Metrics()
     app.deps.observer = metrics.observer(clock)
     app.deps.on_due_ran = metrics.due_ran(clock)
-    health = HealthServer(engine, clock, metrics)
+    health = HealthServer(engine, clock, metrics, outbox_max_age=settings.outbox_max_age(config))
     connections: dict[str, Connection] = {}
     matrix = _matrix(settings, config, app, metrics)
     if matrix is not None:
