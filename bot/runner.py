@@ -30,6 +30,7 @@ from bot.bootstrap import App, author_key, bootstrap, ensure_binding
 from bot.config import ConfigError, DiscordConfig, FileConfig, Settings
 from bot.health import HealthServer, lease_probe
 from bot.metrics import Metrics
+from bot.private import private_data_dir
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.dispatcher import Dispatcher
@@ -314,7 +315,7 @@ async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | Non
         raise NoAdapterConfigured(NO_ADAPTER)
     rooms = _record_rooms(config)
     discord_settings = _discord_settings(settings, config)  # its token, before anything starts
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings.data_dir)
     engine = make_engine(settings.db_url(), synchronous=settings.sqlite_synchronous)
     clock = DatabaseClock(engine)
     try:
