@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -74,6 +75,15 @@ async def test_a_vote_killed_once_its_event_is_marked_is_counted_after_the_resta
             process.kill()
             await process.wait()
     assert process.returncode == -signal.SIGKILL
+    # That run (under this process's umask, 022) made the data directory private: the
+    # encryption store, the session, the sync position and the database among it.
+    shared = {
+        path.relative_to(folkmoot.data).as_posix(): oct(stat.S_IMODE(path.stat().st_mode))
+        for path in [folkmoot.data, *folkmoot.data.rglob("*")]
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    }
+    assert shared == {}
+    assert (folkmoot.data / "matrix" / "sync-token").exists()
 
     await folkmoot.start()  # syncs again from before the vote: the event comes back
     _, status = await said(bob, room, "!status 1")
