@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot.config import ConfigError, Settings, load_file_config
 from bot.console import run_console
+from bot.private import private_data_dir, private_umask
 from bot.runner import AdapterStartError, NoAdapterConfigured, run_bot
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    private_umask()  # what any command writes (a database, keys, an archive) is private
     settings = Settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -162,7 +164,7 @@ async def _migrate(settings: Settings, to: str | None, *, down: bool) -> int:
         raise ConfigError(f"--to {to}: no such revision (known: {known[0]} to {known[-1]})")
     if down and to is None:
         raise ConfigError("--down goes with --to REV, the revision to go down to")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings.data_dir)
     engine = make_engine(settings.db_url())
     try:
         now = await current(engine)

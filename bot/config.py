@@ -283,6 +283,8 @@ class HttpConfig(BaseModel):
 
     port: int = Field(ge=0, le=65535)
     host: str = "127.0.0.1"
+    outbox_max_age: float = Field(default=300.0, gt=0)
+    """Seconds an announcement may wait for delivery before /healthz says degraded."""
 
 
 class LogConfig(BaseModel):
@@ -334,6 +336,9 @@ class Settings(BaseSettings):
     http_port: int | None = Field(default=None, ge=0, le=65535)
     """Serve ``/healthz`` and ``/metrics`` on this port (bot.health); unset: off."""
     http_host: str | None = None
+    health_outbox_max_age_seconds: float | None = Field(default=None, gt=0)
+    """/healthz says degraded once an announcement has waited this long for delivery
+    (``[http] outbox_max_age``; 300 s when neither is set)."""
     lease_retry_seconds: float = Field(default=5.0, gt=0)
     """How often an instance that does not hold a platform's lease tries for it, and
     how often the holder checks it still does (several instances on one database)."""
@@ -404,6 +409,12 @@ class Settings(BaseSettings):
             return None
         host = self.http_host or (config.http.host if config.http else "127.0.0.1")
         return host, port
+
+    def outbox_max_age(self, config: FileConfig) -> float:
+        """Seconds an announcement may wait for delivery before /healthz says degraded."""
+        if self.health_outbox_max_age_seconds is not None:
+            return self.health_outbox_max_age_seconds
+        return (config.http or HttpConfig(port=0)).outbox_max_age
 
     def db_url(self) -> str:
         if self.database_url:

@@ -12,6 +12,7 @@ from adapters.console.outlet import ConsoleOutlet
 from adapters.console.session import COMMUNITY, ROOM, ConsoleSession
 from bot.bootstrap import author_key, bootstrap, ensure_binding
 from bot.config import CommunityConfig, FileConfig, Settings
+from bot.private import private_data_dir
 from governance.service.clocks import SimulatedClock
 from governance.store.engine import make_engine
 
@@ -27,7 +28,7 @@ def console_community(config: FileConfig) -> CommunityConfig:
 async def run_console(
     settings: Settings, config: FileConfig, *, start: datetime | None = None
 ) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings.data_dir)
     clock = SimulatedClock(start or datetime.now(UTC).replace(second=0, microsecond=0))
     outlet = ConsoleOutlet(lambda text: print(text, flush=True), settings.data_dir / "exports")
     demo = console_community(config)

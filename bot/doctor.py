@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from bot.config import (
     Settings,
     load_file_config,
 )
+from bot.private import shared_paths
 from governance.store import tables as t
 from governance.store.engine import is_sqlite, make_engine
 from governance.store.migrate import alembic_config, current, head
@@ -112,6 +114,7 @@ async def diagnose(settings: Settings) -> list[Check]:
     database, bound = await _database(settings)
     checks.extend(database)
     checks.append(_disk(settings.data_dir))
+    checks.append(_private(settings.data_dir))
     if config is None:
         checks.append(skip("matrix: the config file did not load"))
         checks.append(skip("discord: the config file did not load"))
@@ -289,6 +292,23 @@ def _disk(data_dir: Path) -> Check:
             "free some space, or move FOLKMOOT_DATA_DIR to a larger disk",
         )
     return ok(f"disk: {mib} MiB free in {data_dir}")
+
+
+def _private(data_dir: Path) -> Check:
+    """Group or world access to the data directory or a file in it (keys, the
+    database): a warning that names the paths, as `run` takes that access away."""
+    if not data_dir.is_dir():
+        return skip("privacy: no data directory")
+    shared = shared_paths(data_dir)
+    if not shared:
+        return ok(f"privacy: {data_dir} and everything in it are the owner's alone")
+    named = ", ".join(f"{path} ({stat.S_IMODE(path.lstat().st_mode):o})" for path in shared[:3])
+    more = f" and {len(shared) - 3} more" if len(shared) > 3 else ""
+    return Check(
+        "warn",
+        f"privacy: others may read {named}{more}",
+        f"chmod -R go-rwx {data_dir} (folkmoot run, console and migrate do it at start)",
+    )
 
 
 # ------------------------------------------------------------------ Matrix

@@ -3,10 +3,13 @@
 Off unless a port is configured (``FOLKMOOT_HTTP_PORT`` or ``[http] port``); it listens
 on 127.0.0.1 unless ``[http] host`` / ``FOLKMOOT_HTTP_HOST`` says otherwise.
 
-``/healthz`` answers 200 when the database answers ``SELECT 1`` and every configured
+``/healthz`` answers 200 when the database answers ``SELECT 1``, every configured
 platform is connected here or held by another instance (``standby``: several
-instances share one database, and one holds each platform's lease); 503 otherwise,
-with which part is down. ``/metrics`` is Prometheus' text format (bot.metrics).
+instances share one database, and one holds each platform's lease), and no
+announcement has waited for delivery longer than ``outbox_max_age``; 503 otherwise,
+with which part is down (``down``) or late (``degraded``: a delivery failing for
+minutes, say a room the bot can no longer post in, is retried until given up, and
+nothing else would show it). ``/metrics`` is Prometheus' text format (bot.metrics).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import ConfigError
-from bot.metrics import Metrics
+from bot.metrics import Metrics, as_utc
 from governance.service.ports import Clock
+from governance.store import tables as t
 from governance.store.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 3.0
 """How long a health check or a scrape waits for the database."""
 UP = frozenset({"ok", "connected", "standby"})
+OUTBOX_MAX_AGE = 300.0
+"""Seconds an announcement may wait for delivery before /healthz says degraded."""
 
 
 class HttpPortInUse(ConfigError):
@@ -50,6 +56,9 @@ class HealthServer:
     clock: Clock
     metrics: Metrics
     platforms: dict[str, Probe] = field(default_factory=dict)
+    outbox_max_age: float = OUTBOX_MAX_AGE
+    """Seconds the oldest announcement still to deliver (routed, neither delivered nor
+    given up on) may wait before /healthz says ``degraded``."""
     _runner: web.AppRunner | None = None
     port: int | None = None
     """The port listened on (the configured one, or the one chosen for port 0)."""
@@ -94,17 +103,44 @@ class HealthServer:
             return "down"
         return "ok"
 
+    async def _outbox(self) -> str:
+        """``stale`` if an announcement has waited for delivery over `outbox_max_age`."""
+        d, o = t.deliveries, t.outbox
+        try:
+            async with asyncio.timeout(CHECK_SECONDS), self.engine.connect() as conn:
+                oldest = await conn.scalar(
+                    select(func.min(o.c.created_at))
+                    .select_from(d.join(o, o.c.id == d.c.outbox_id))
+                    .where(d.c.delivered_at.is_(None), d.c.dead_at.is_(None))
+                )
+        except Exception as error:
+            log.warning("health check: could not read the outbox (%s)", type(error).__name__)
+            return "unknown"
+        if oldest is None:
+            return "ok"
+        waited = (self.clock.now() - as_utc(oldest)).total_seconds()
+        if waited <= self.outbox_max_age:
+            return "ok"
+        log.warning("health check: an announcement has waited %.0f s for delivery", waited)
+        return "stale"
+
     async def healthz(self, request: web.Request) -> web.Response:
         checks = {"database": await self._database()}
+        if checks["database"] == "ok":
+            checks["outbox"] = await self._outbox()
         platforms = {name: probe() for name, probe in sorted(self.platforms.items())}
-        down = [name for name, state in checks.items() if state not in UP]
+        down = [name for name, state in checks.items() if state not in UP and name != "outbox"]
         down += [f"platform {name}" for name, state in platforms.items() if state not in UP]
-        body: dict[str, object] = {"status": "down" if down else "ok", **checks}
+        degraded = ["outbox"] if checks.get("outbox") == "stale" else []
+        status = "down" if down else "degraded" if degraded else "ok"
+        body: dict[str, object] = {"status": status, **checks}
         body["platforms"] = platforms
         if down:
             body["down"] = down
+        if degraded:
+            body["degraded"] = degraded
         return web.Response(
-            status=503 if down else 200,
+            status=200 if status == "ok" else 503,
             text=json.dumps(body),
             content_type="application/json",
         )

@@ -188,7 +188,7 @@ class Metrics:
         for status in OPEN_STATUSES:
             self.open_proposals.labels(status).set(int(statuses.get(status, 0)))
         self.outbox_depth.set(int(unrouted or 0) + int(pending or 0))
-        oldest = [_aware(x) for x in (unrouted_oldest, pending_oldest) if x is not None]
+        oldest = [as_utc(x) for x in (unrouted_oldest, pending_oldest) if x is not None]
         self.outbox_age.set(max(0.0, (now - min(oldest)).total_seconds()) if oldest else 0.0)
         self.dead_letters.set(int(dead or 0))
 
@@ -196,7 +196,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def _aware(moment: datetime | str) -> datetime:
+def as_utc(moment: datetime | str) -> datetime:
     """An aggregate over a UTC column comes back naive (or as text on SQLite)."""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)

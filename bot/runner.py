@@ -30,6 +30,7 @@ from bot.bootstrap import App, author_key, bootstrap, ensure_binding
 from bot.config import ConfigError, DiscordConfig, FileConfig, Settings
 from bot.health import HealthServer, lease_probe
 from bot.metrics import Metrics
+from bot.private import private_data_dir
 from bot.scheduler import SchedulerWakeup
 from governance.domain.ids import CommunityId, RoomRef
 from governance.service.dispatcher import Dispatcher
@@ -315,7 +316,7 @@ async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | Non
         raise NoAdapterConfigured(NO_ADAPTER)
     rooms = _record_rooms(config)
     discord_settings = _discord_settings(settings, config)  # its token, before anything starts
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings.data_dir)
     engine = make_engine(settings.db_url(), synchronous=settings.sqlite_synchronous)
     clock = DatabaseClock(engine)
     try:
@@ -336,7 +337,7 @@ async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | Non
     metrics = Metrics()
     app.deps.observer = metrics.observer(clock)
     app.deps.on_due_ran = metrics.due_ran(clock)
-    health = HealthServer(engine, clock, metrics)
+    health = HealthServer(engine, clock, metrics, outbox_max_age=settings.outbox_max_age(config))
     connections: dict[str, Connection] = {}
     matrix = _matrix(settings, config, app, metrics)
     if matrix is not None:

@@ -14,11 +14,14 @@ withdraws it (its author's) or hides it (a community moderator's).
 The device, its encryption store and the sync token live in the data directory, so a
 restart resumes where the last sync ended: what was said meanwhile is handled then,
 votes counted by their ``origin_server_ts``. Each event is handled once: its id is
-recorded in the database before it is handled, so a replayed event, after a restart
-or by a second instance, is skipped. That first sync after a start asks for the full
-state of every joined room (its timeline still only what is new), so every room, quiet
-or not, can be written to at once, encrypted where it must be; a room no sync has shown
-(a direct room opened a moment ago) has its state read before anything is sent there.
+recorded in the database in the transaction that applies it (`PlatformEvent`), so a
+replayed event, after a restart or by a second instance, is skipped, and a crash
+before that commit loses nothing the replay does not do.
+
+The first sync after a start asks for the full state of every joined room (its
+timeline still only what is new), so every room, quiet or not, can be written to at
+once, encrypted where it must be; a room no sync has shown (a direct room opened a
+moment ago) has its state read before anything is sent there.
 
 Answers to commands are sent at once; one whose sending fails is tried again a few
 times in the background over about a minute, then reported lost in the log (what and
@@ -77,7 +80,7 @@ from governance.domain.commands import Context, FollowPlatformRole, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.app import Governance
-from governance.service.ports import ChannelGone
+from governance.service.ports import ChannelGone, PlatformEvent
 from governance.text.grammar import is_command
 from governance.text.messages import Attachment, Audience, Block, Message, Reply
 
@@ -139,7 +142,6 @@ def _failure(room_id: str, response: object) -> Exception:
 
 
 class SeenEvents(Protocol):
-    async def first_sight(self, event_id: str, *, at: datetime) -> bool: ...
     async def direct_room(self, account_id: str) -> str | None: ...
     async def remember_direct_room(self, account_id: str, room_id: str) -> None: ...
     async def forget_direct_room(self, account_id: str) -> None: ...
@@ -166,6 +168,11 @@ class MatrixSettings:
 
 def _unheard() -> None:
     return None
+
+
+def _mark(event_id: str) -> PlatformEvent:
+    """How the core marks event `event_id` handled, with the command it carries."""
+    return PlatformEvent(PLATFORM, event_id, datetime.now(UTC))
 
 
 class MatrixAdapter:
@@ -343,7 +350,8 @@ class MatrixAdapter:
     async def _sync_once(self, *, poll_ms: int, full_state: bool = False) -> SyncResponse:
         """One sync from the last position fully handled; the position moves on only
         once every event of the batch was handled, so a batch cut off (an error, a
-        stop, a crash) is read again, and `first_sight` skips what was done.
+        stop, a crash) is read again, and the core skips what was done (its mark
+        commits with its effect).
 
         `full_state`: every joined room's whole state comes too (the timeline still
         starts at the position), so nio knows every room, quiet ones included."""
@@ -457,9 +465,8 @@ class MatrixAdapter:
             if thread is not None:
                 await self._in_thread(room, event, thread, text)
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return  # handled before (a replay after a restart, or another instance)
-        # Marked as handled: from here it must finish even if the sync is stopped.
+        # From here it must finish even if the sync is stopped (a replay would do it
+        # again otherwise; the core skips it once handled).
         handling = self._command(
             room, event.event_id, event.sender, event.server_timestamp, text, thread=thread
         )
@@ -473,8 +480,6 @@ class MatrixAdapter:
         community = await self._governance.community_of(ref)
         if community is None or not await self._is_prompt_thread(ref, root):
             return  # a deliberation's thread, or any other: talk among members
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         handling = self._story(room, community, event, root, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
 
@@ -487,8 +492,6 @@ class MatrixAdapter:
         ref = RoomRef(PLATFORM, room.room_id)
         if await self._governance.community_of(ref) is None:
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         handling = self._follow_edit(room, event, original, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
 
@@ -497,7 +500,9 @@ class MatrixAdapter:
     ) -> None:
         ref = RoomRef(PLATFORM, room.room_id)
         actor = AccountRef(PLATFORM, event.sender)
-        reply = await self._governance.thread_story_edited(ref, actor, original, text)
+        reply = await self._governance.thread_story_edited(
+            ref, actor, original, text, event=_mark(event.event_id)
+        )
         if reply is None or reply.ok:
             return  # the edit shows itself; the story follows it quietly
         root = await self._thread_of(room.room_id, original)
@@ -528,15 +533,17 @@ class MatrixAdapter:
         ref = RoomRef(PLATFORM, room.room_id)
         if await self._governance.community_of(ref) is None:
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
-        handling = self._follow_redaction(ref, AccountRef(PLATFORM, event.sender), event.redacts)
+        handling = self._follow_redaction(
+            ref, AccountRef(PLATFORM, event.sender), event.redacts, _mark(event.event_id)
+        )
         await asyncio.shield(self._guarded(handling, event.event_id))
 
-    async def _follow_redaction(self, ref: RoomRef, actor: AccountRef, redacted: str) -> None:
+    async def _follow_redaction(
+        self, ref: RoomRef, actor: AccountRef, redacted: str, seen: PlatformEvent
+    ) -> None:
         # Nothing is said: the message is gone, and a moderator's hiding is told to the
         # author privately by the core.
-        await self._governance.thread_story_deleted(ref, actor, redacted)
+        await self._governance.thread_story_deleted(ref, actor, redacted, event=seen)
 
     async def _is_prompt_thread(self, ref: RoomRef, root: str) -> bool:
         """Whether `root` opened a prompt's thread; for a posting sent a moment ago by
@@ -564,7 +571,7 @@ class MatrixAdapter:
         sent_at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
         ref = RoomRef(PLATFORM, room.room_id)
         reply = await self._governance.story_in_thread(
-            ref, root, actor, text, sent_at, message_id=event.event_id
+            ref, root, actor, text, sent_at, message_id=event.event_id, event=_mark(event.event_id)
         )
         if reply is None:
             return
@@ -604,10 +611,10 @@ class MatrixAdapter:
         bot joins it (at once if it may; else when it is invited there)."""
         if self._skip_history or not event.replacement_room:
             return
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         community = await self._governance.move_room(
-            RoomRef(PLATFORM, room.room_id), RoomRef(PLATFORM, event.replacement_room)
+            RoomRef(PLATFORM, room.room_id),
+            RoomRef(PLATFORM, event.replacement_room),
+            event=_mark(event.event_id),
         )
         if community is None:
             return
@@ -638,8 +645,6 @@ class MatrixAdapter:
         kinds = dict(await self._state.polls_of(room.room_id, proposal))
         if kinds.get(poll_event) not in polls.STARTS:
             return  # a "response" to the card, not to its poll
-        if not await self._state.first_sight(event.event_id, at=datetime.now(UTC)):
-            return
         text = f"!vote {proposal} {' '.join(answers)}" if answers else f"!unvote {proposal}"
         handling = self._command(room, event.event_id, event.sender, event.server_timestamp, text)
         await asyncio.shield(self._guarded(handling, event.event_id))
@@ -664,7 +669,9 @@ class MatrixAdapter:
         private = await self._community_for(actor) if direct else None
         if community is not None:
             await self._join(room, community, actor)
-        reply = await self._governance.handle_text(ref, actor, text, sent_at, community=private)
+        reply = await self._governance.handle_text(
+            ref, actor, text, sent_at, community=private, event=_mark(event_id)
+        )
         if reply is None:
             return
         if community is None and reply.ok and text.lstrip().lower().startswith("!bind"):

@@ -46,7 +46,13 @@ from governance.service import deliberation, prompts, queries, records, stories
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
-from governance.service.ports import UNPARSED, ConflictError, UnitOfWork, UnitOfWorkFactory
+from governance.service.ports import (
+    UNPARSED,
+    ConflictError,
+    PlatformEvent,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from governance.service.votes import VoteWriter
 from governance.text.grammar import is_command, parse
 from governance.text.messages import Audience, Block, Reply
@@ -129,72 +135,131 @@ class Governance:
         sent_at: datetime,
         *,
         community: CommunityId | None = None,
+        event: PlatformEvent | None = None,
     ) -> Reply | None:
         """Answer one chat message, or None if it is not a command. `community` is for
-        a private room, which is bound to none: the adapter says whose it is."""
+        a private room, which is bound to none: the adapter says whose it is.
+
+        `event` is the platform event that carried the message, for a platform that
+        may hand the same event over again (Matrix, after a restart or on a second
+        instance): it is marked handled in the transaction that applies the command, so
+        a crash loses the mark and the effect together and the replay does it all. A
+        replay of an event handled before changes nothing and answers nothing (None).
+        A query or a refusal writes nothing else: its mark is written just after it,
+        alone (a crash between them answers it again, which is harmless). A command
+        that failed on something other than the member's mistake is not marked: a
+        replay tries it again."""
         if not is_command(text):
             return None
         observer = self.deps.observer
         with observer.handling():
             ctx = Context(actor, room, community or await self.community_of(room), sent_at)
-            reply = await self._guard(lambda: self._parse_and_handle(text, ctx))
+            reply = await self._guard(
+                lambda: self._once(event, lambda: self._parse_and_handle(text, ctx, event))
+            )
             observer.on_reply(actor.platform, sent_at)
         return reply
 
     async def handle(self, cmd: Command) -> Reply:
+        reply = await self._handle(cmd, None)
+        assert reply is not None, "only an event handled before is answered by nothing"
+        return reply
+
+    async def _handle(self, cmd: Command, event: PlatformEvent | None) -> Reply | None:
         observer = self.deps.observer
         with observer.handling():
-            reply = await self._guard(lambda: self._observed(cmd))
+            reply = await self._guard(lambda: self._once(event, lambda: self._observed(cmd, event)))
             observer.on_reply(cmd.ctx.actor.platform, cmd.ctx.sent_at)
         return reply
 
-    async def _parse_and_handle(self, text: str, ctx: Context) -> Reply:
+    async def _once(
+        self, event: PlatformEvent | None, work: Callable[[], Awaitable[Reply | None]]
+    ) -> Reply | None:
+        """`work`; if it refused (`GovernanceError`), `event` is marked handled after
+        it, alone; None if it was handled before (by another instance meanwhile)."""
+        if event is None:
+            return await work()
+        try:
+            return await work()
+        except GovernanceError:
+            if not await self._mark_alone(event):
+                return None
+            raise
+
+    async def _mark_alone(self, event: PlatformEvent) -> bool:
+        """Mark `event` handled in a unit of work of its own; False if it was before."""
+
+        async def mark(uow: UnitOfWork) -> bool:
+            new = await uow.handled.mark([event])
+            await uow.commit()
+            return bool(new)
+
+        return await self._in_unit(mark, what="marking an event handled")
+
+    async def _parse_and_handle(
+        self, text: str, ctx: Context, event: PlatformEvent | None
+    ) -> Reply | None:
         try:
             cmd = parse(text, ctx)
         except Exception as error:
             self._failed(UNPARSED, error)
             raise
-        return await self._observed(cmd)
+        return await self._observed(cmd, event)
 
-    async def _observed(self, cmd: Command) -> Reply:
+    async def _observed(self, cmd: Command, event: PlatformEvent | None) -> Reply | None:
         """`_dispatch`, with its outcome told to the observer (a refusal may be a reply
-        that is not ok, or a `GovernanceError`)."""
+        that is not ok, or a `GovernanceError`); an event handled before is not told."""
         kind = type(cmd).__name__
         try:
-            reply = await self._dispatch(cmd)
+            reply = await self._dispatch(cmd, event)
         except Exception as error:
             self._failed(kind, error)
             raise
-        self.deps.observer.on_command(kind, "ok" if reply.ok else "refused")
+        if reply is not None:
+            self.deps.observer.on_command(kind, "ok" if reply.ok else "refused")
         return reply
 
     def _failed(self, kind: str, error: Exception) -> None:
         refused = isinstance(error, GovernanceError)
         self.deps.observer.on_command(kind, "refused" if refused else "error")
 
-    async def _dispatch(self, cmd: Command) -> Reply:
+    async def _dispatch(self, cmd: Command, event: PlatformEvent | None) -> Reply | None:
         if isinstance(cmd, CastVote | Unvote):
             if cmd.ctx.community is None:
                 raise GovernanceError(
                     "This room is not bound to a community; an admin can !bind it."
                 )
             try:
-                reply = await self.votes.submit(cmd)
+                voted = await self.votes.submit(cmd, event=event)
             except GovernanceError as error:
                 # Like the receipt, a refusal is the voter's alone: in a secret vote the
                 # room must not learn from it how someone meant to vote.
                 return Reply.text(str(error), Audience.QUIET, ok=False)
-            if reply.ok:
+            if voted is not None and voted.ok:
                 self._ballot_changed(cmd.ctx.community, cmd.number)
-            return reply
+            return voted
         handler = HANDLERS.get(type(cmd))
         read_only = handler is None
         if handler is None:
             handler = QUERIES[type(cmd)]
         run = handler
-        reply = await self._in_unit(
-            lambda uow: run(cmd, uow, self.deps), read_only=read_only, what=type(cmd).__name__
-        )
+        what = type(cmd).__name__
+        found: Reply | None
+        if event is None:
+            found = await self._in_unit(
+                lambda uow: run(cmd, uow, self.deps), read_only=read_only, what=what
+            )
+        elif read_only:
+            found = await self._in_unit(
+                lambda uow: run(cmd, uow, self.deps), read_only=True, what=what
+            )
+            if not await self._mark_alone(event):
+                return None
+        else:
+            found = await self._in_unit_once(event, lambda uow: run(cmd, uow, self.deps), what=what)
+        if found is None:
+            return None
+        reply = found
         if isinstance(cmd, Bind):
             self._bindings.pop(cmd.ctx.room, None)
         if isinstance(cmd, Unbind):
@@ -211,7 +276,7 @@ class Governance:
         except Exception:  # the text is deleted; the next one retries the cleanup
             log.warning("could not scrub the store after a story changed", exc_info=True)
 
-    async def _guard(self, work: Callable[[], Awaitable[Reply]]) -> Reply:
+    async def _guard(self, work: Callable[[], Awaitable[Reply | None]]) -> Reply | None:
         try:
             return await work()
         except GovernanceError as error:
@@ -225,12 +290,19 @@ class Governance:
         async with self._uow(read_only=True) as uow:
             return await uow.members.by_account(community, account)
 
-    async def move_room(self, old: RoomRef, new: RoomRef) -> CommunityId | None:
+    async def move_room(
+        self, old: RoomRef, new: RoomRef, *, event: PlatformEvent | None = None
+    ) -> CommunityId | None:
         """A room replaced by another (a Matrix room upgrade): its binding moves to the
-        new room, and the change is logged. None if the old room was not bound."""
+        new room, and the change is logged. None if the old room was not bound, or if
+        `event` (the platform's news of the upgrade) was handled before; it is marked
+        handled with the move."""
         async with self._uow() as uow:
+            if event is not None and not await uow.handled.mark([event]):
+                return None
             community = await uow.bindings.community_of(old)
             if community is None:
+                await uow.commit()  # the mark, if any
                 return None
             if await uow.bindings.community_of(new) is None:
                 await uow.bindings.bind(new, community)
@@ -324,13 +396,15 @@ class Governance:
         sent_at: datetime,
         *,
         message_id: str | None = None,
+        event: PlatformEvent | None = None,
     ) -> Reply | None:
         """A message in a prompt's thread is a story for that prompt, kept for the
         community under its author's name (the thread shows it already); the reply says
         how to share it otherwise. None if the thread is no prompt's, or its room is no
         longer bound to the prompt's community. With `message_id` (the message's id on
         `room`'s platform), the story follows that message: see `thread_story_edited` and
-        `thread_story_deleted`; the same message again is told once (None)."""
+        `thread_story_deleted`; the same message again is told once (None). `event` is
+        marked handled with the story, as in `handle_text`."""
         prompt = await self.prompt_of_thread(room, thread_id)
         if prompt is None or await self.community_of(room) != prompt.community:
             return None  # no prompt's, or in a room unbound since: talk, not a story
@@ -339,48 +413,94 @@ class Governance:
                 if await uow.stories.by_source(room.platform, message_id) is not None:
                     return None  # told already (the same message again): nothing to say
         ctx = Context(actor, room, prompt.community, sent_at)
-        return await self.handle(
-            TellStory(ctx, text, prompt=prompt.number, in_thread=True, source=message_id)
+        return await self._handle(
+            TellStory(ctx, text, prompt=prompt.number, in_thread=True, source=message_id), event
         )
 
     async def thread_story_edited(
-        self, room: RoomRef, actor: AccountRef, message_id: str, text: str
+        self,
+        room: RoomRef,
+        actor: AccountRef,
+        message_id: str,
+        text: str,
+        *,
+        event: PlatformEvent | None = None,
     ) -> Reply | None:
         """Message `message_id` in `room` was edited by `actor` to say `text`: if it was
         told as a story (`story_in_thread`) and `actor` is its author, the story follows.
         None when nothing changed (no story's message, someone else's edit, a replay);
-        else the reply, a refusal (empty, too long) for the author's eyes."""
+        else the reply, a refusal (empty, too long) for the author's eyes. `event` (the
+        edit's) is marked handled with the change, as in `handle_text`."""
         reply = await self._follow(
-            lambda uow: stories.source_edited(uow, self.deps, room, actor, message_id, text)
+            lambda uow: stories.source_edited(uow, self.deps, room, actor, message_id, text),
+            event,
         )
         if reply is not None and reply.ok:
             await self._scrub()  # the old words leave the store
         return reply
 
     async def thread_story_deleted(
-        self, room: RoomRef, actor: AccountRef | None, message_id: str
+        self,
+        room: RoomRef,
+        actor: AccountRef | None,
+        message_id: str,
+        *,
+        event: PlatformEvent | None = None,
     ) -> Reply | None:
         """Message `message_id` in `room` was deleted (redacted) by `actor` (None: the
         platform does not say who). Its author's deletion withdraws the story it was told
         as; a community moderator's hides it; anyone else's changes nothing (None), as
-        does a second deletion. See `stories.source_deleted`."""
+        does a second deletion. See `stories.source_deleted`. `event` (the deletion's)
+        is marked handled with the change, as in `handle_text`."""
         reply = await self._follow(
-            lambda uow: stories.source_deleted(uow, self.deps, room, actor, message_id)
+            lambda uow: stories.source_deleted(uow, self.deps, room, actor, message_id),
+            event,
         )
         if reply is not None and reply.ok:
             await self._scrub()
         return reply
 
-    async def _follow(self, work: Callable[[UnitOfWork], Awaitable[Reply | None]]) -> Reply | None:
+    async def _follow(
+        self,
+        work: Callable[[UnitOfWork], Awaitable[Reply | None]],
+        event: PlatformEvent | None,
+    ) -> Reply | None:
         """`work` in a unit of work, tried again after a lost race; a member's mistake
         comes back as a refusal, anything else is logged (None)."""
+        what = "following a story's message"
         try:
-            return await self._in_unit(work, what="following a story's message")
+            if event is None:
+                return await self._in_unit(work, what=what)
+            return await self._in_unit_once(event, work, what=what)
         except GovernanceError as error:
+            if event is not None and not await self._mark_alone(event):
+                return None
             return Reply.text(str(error), Audience.QUIET, ok=False)
         except Exception:
             log.exception("following a story's message failed")
             return None
+
+    async def _in_unit_once(
+        self, event: PlatformEvent, work: Callable[[UnitOfWork], Awaitable[T]], *, what: str
+    ) -> T | None:
+        """`work` in a unit of work that first marks `event` handled; None, with nothing
+        done, if it was handled before. The mark commits with what `work` commits; if
+        `work` commits nothing (it found nothing to change), the mark is written after
+        it, alone."""
+
+        async def marked(uow: UnitOfWork) -> tuple[T, bool] | None:
+            if not await uow.handled.mark([event]):
+                return None
+            result = await work(uow)
+            return result, uow.handled.unsaved
+
+        outcome = await self._in_unit(marked, what=what)
+        if outcome is None:
+            return None
+        result, unsaved = outcome
+        if unsaved and not await self._mark_alone(event):
+            return None
+        return result
 
     async def _in_unit(
         self,

@@ -580,6 +580,32 @@ class FoundStories:
     """More than `total` match: the search was not counted past `SEARCH_COUNT_LIMIT`."""
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformEvent:
+    """A platform event that carries a command (a Matrix message, a poll response):
+    its mark as handled is written in the transaction of the command's effect, so a
+    crash loses neither (a replay after a restart is then skipped, or handled anew)."""
+
+    platform: str
+    event_id: str
+    seen_at: datetime
+
+
+class HandledEvents(Protocol):
+    """Marks of the platform events handled: each is written once, ever."""
+
+    async def mark(self, events: Sequence[PlatformEvent]) -> set[PlatformEvent]:
+        """Mark `events` handled in this unit of work; the ones that were not yet (the
+        others were handled before: skip them). Another instance marking the same
+        event waits for this transaction, then finds it marked."""
+        ...
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether a mark was written since the last commit (it goes with the next)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def communities(self) -> Communities: ...
@@ -609,6 +635,8 @@ class UnitOfWork(Protocol):
     def federation(self) -> Federation: ...
     @property
     def identity(self) -> Identity: ...
+    @property
+    def handled(self) -> HandledEvents: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

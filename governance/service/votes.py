@@ -32,6 +32,7 @@ from governance.service.ports import (
     BallotKey,
     BallotWrite,
     ConflictError,
+    PlatformEvent,
     ReceiptKey,
     ReceiptWrite,
     UnitOfWork,
@@ -232,9 +233,50 @@ def _apply(group: _Group, cmd: VoteCommand) -> _Applied:
 
 
 async def apply_group(
+    uow: UnitOfWork,
+    deps: Deps,
+    commands: Sequence[VoteCommand],
+    events: Sequence[PlatformEvent | None] = (),
+) -> list[Reply | Exception | None]:
+    """Apply a group of votes in one transaction; one answer per command, in order.
+
+    `events[i]`, when given, is the platform event that carried `commands[i]`: its mark
+    as handled is written in this transaction, refused or not, so a crash loses the
+    ballot and the mark together, and a replay after it is counted. A command whose
+    event was handled before (a replay, another instance) is skipped: answer None."""
+    skipped = await _handled_before(uow, events)
+    left = [cmd for i, cmd in enumerate(commands) if i not in skipped]
+    answers: list[Reply | Exception | None] = list(await _apply_all(uow, deps, left))
+    if uow.handled.unsaved:  # refusals only: their marks still go
+        await deps.commit(uow, events=False)
+    for i in sorted(skipped):
+        answers.insert(i, None)
+    return answers
+
+
+async def _handled_before(uow: UnitOfWork, events: Sequence[PlatformEvent | None]) -> set[int]:
+    """Mark `events`; the positions of those handled before (or twice in `events`)."""
+    given = [e for e in events if e is not None]
+    if not given:
+        return set()
+    new = await uow.handled.mark(given)
+    skipped: set[int] = set()
+    for i, event in enumerate(events):
+        if event is None:
+            continue
+        if event in new:
+            new.discard(event)  # the first of the same event twice in one group counts
+        else:
+            skipped.add(i)
+    return skipped
+
+
+async def _apply_all(
     uow: UnitOfWork, deps: Deps, commands: Sequence[VoteCommand]
 ) -> list[Reply | Exception]:
-    """Apply a group of votes in one transaction; one answer per command, in order."""
+    """Check and write `commands`; committed if anything was written."""
+    if not commands:
+        return []
     group = await _load(uow, commands)
     group.random_bytes = deps.random_bytes
     if deps.federations:
@@ -275,6 +317,9 @@ async def apply_group(
     return answers
 
 
+_Waiting = tuple[VoteCommand, PlatformEvent | None, "asyncio.Future[Reply | None]"]
+
+
 class VoteWriter:
     """The single writer: callers `submit` and wait; it drains the queue in groups."""
 
@@ -282,15 +327,17 @@ class VoteWriter:
         self._uow = uow
         self._deps = deps
         self._max = max_group
-        self._queue: asyncio.Queue[tuple[VoteCommand, asyncio.Future[Reply]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.groups = 0
 
-    async def submit(self, cmd: VoteCommand) -> Reply:
+    async def submit(self, cmd: VoteCommand, *, event: PlatformEvent | None = None) -> Reply | None:
+        """The vote's answer once its group committed; None if `event` (the platform
+        event that carried it) was handled before: then nothing is done or said."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="vote-writer")
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        await self._queue.put((cmd, future))
+        future: asyncio.Future[Reply | None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((cmd, event, future))
         return await future
 
     async def close(self) -> None:
@@ -307,26 +354,27 @@ class VoteWriter:
                 batch.append(self._queue.get_nowait())
             await self._write(batch)
 
-    async def _write(self, batch: list[tuple[VoteCommand, asyncio.Future[Reply]]]) -> None:
-        commands = [cmd for cmd, _ in batch]
+    async def _write(self, batch: list[_Waiting]) -> None:
+        commands = [cmd for cmd, _, _ in batch]
+        events = [event for _, event, _ in batch]
         self.groups += 1
-        answers: Sequence[Reply | Exception]
+        answers: Sequence[Reply | Exception | None]
         for attempt in range(1, RETRIES + 1):
             try:
                 async with self._uow() as uow:
-                    answers = await apply_group(uow, self._deps, commands)
+                    answers = await apply_group(uow, self._deps, commands, events)
                 break
             except ConflictError as conflict:
                 log.info("vote group of %d lost a race (try %d)", len(batch), attempt)
                 answers = [conflict] * len(batch)
             except asyncio.CancelledError:
-                for _, future in batch:
+                for _, _, future in batch:
                     future.cancel()
                 raise
             except Exception as error:  # a bug or a lost database: every caller hears of it
                 answers = [error] * len(batch)
                 break
-        for (_, future), answer in zip(batch, answers, strict=True):
+        for (_, _, future), answer in zip(batch, answers, strict=True):
             if future.done():
                 continue
             if isinstance(answer, Exception):

@@ -1,6 +1,7 @@
 """What a platform adapter keeps in the database besides governance: the events it has
-handled (so a replay after a restart, or a second instance, handles nothing twice) and
-the direct room it shares with each member."""
+handled (so a replay after a restart, or a second instance, handles nothing twice; the
+core marks those that carry commands itself, see `governance.store.handled`) and the
+direct room it shares with each member."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ class PlatformState:
         self._platform = platform
 
     async def first_sight(self, event_id: str, *, at: datetime) -> bool:
-        """Record `event_id` as handled; False if it was already (handle it no more)."""
+        """Record `event_id` as handled, in a transaction of its own; False if it was
+        already. Only for an event whose handling is harmless to lose: one that carries
+        a command goes to `Governance` with its `PlatformEvent` instead, marked in the
+        transaction that applies the command (a crash between the two lost the vote)."""
         values = {"platform": self._platform, "event_id": event_id, "seen_at": at}
         async with self._factory() as uow:
             conn = uow.connection

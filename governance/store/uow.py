@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from governance.service.ports import ConflictError
 from governance.store.engine import READ_ONLY
 from governance.store.federation import FederationRepo
+from governance.store.handled import HandledEventRepo
 from governance.store.identity import IdentityRepo
 from governance.store.prompts import PromptRepo
 from governance.store.receipts import ReceiptRepo
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
     receipts: ReceiptRepo
     federation: FederationRepo
     identity: IdentityRepo
+    handled: HandledEventRepo
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class SqlUnitOfWork:
         self.receipts = ReceiptRepo(conn)
         self.federation = FederationRepo(conn)
         self.identity = IdentityRepo(conn)
+        self.handled = HandledEventRepo(conn)
         return self
 
     async def __aexit__(
@@ -144,6 +147,7 @@ class SqlUnitOfWork:
         await self.log.flush()
         await self.outbox.flush()
         await self._conn.commit()
+        self.handled.unsaved = False
 
 
 def _sqlstate(error: DBAPIError) -> str | None:

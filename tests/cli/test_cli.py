@@ -265,7 +265,11 @@ def test_migrations_missing_from_an_installation_get_one_clear_line(
     monkeypatch.setattr(migrate, "SCRIPT_LOCATION", str(tmp_path / "no-migrations"))
     monkeypatch.setenv("FOLKMOOT_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("FOLKMOOT_DATABASE_URL", raising=False)
-    assert cli.main(["migrate"]) == 2
+    umask = os.umask(0o022)  # main sets this process's; give the other tests theirs back
+    try:
+        assert cli.main(["migrate"]) == 2
+    finally:
+        os.umask(umask)
     err = capsys.readouterr().err
     assert err.startswith("folkmoot: the database migrations cannot be read")
     assert "reinstall folkmoot" in err and "Traceback" not in err

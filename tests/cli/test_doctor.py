@@ -56,7 +56,8 @@ def _lines(out: str, status: str) -> list[str]:
 
 async def test_a_healthy_sqlite_setup_is_all_ok(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    await _migrated(data)
+    code, _, err = await folkmoot("migrate", env=_env(data), cwd=tmp_path)
+    assert code == 0, err
     code, out, err = await folkmoot("doctor", env=_env(data), cwd=tmp_path)
     assert code == 0, out + err
     assert not _lines(out, "FAIL") and not _lines(out, "warn")

@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from governance.domain.members import Role
 from governance.service.app import Governance
 from governance.service.clocks import SystemClock
 from governance.store.engine import make_engine
+from tests.chat import Chat
 from tests.cli.test_cli import TIMEOUT, folkmoot
 from tests.conftest import COMMUNITIES
 from tests.scrape import Said, assert_no_label_holds, sample
@@ -84,6 +86,7 @@ async def test_healthz_and_metrics_over_http_change_after_commands(
             assert await response.json() == {
                 "status": "ok",
                 "database": "ok",
+                "outbox": "ok",
                 "platforms": {"record": "connected"},
             }
         async with http.get(f"{base}/metrics") as response:
@@ -142,6 +145,7 @@ async def test_healthz_names_the_part_that_is_down(tmp_path: Path) -> None:
             assert await response.json() == {
                 "status": "down",
                 "database": "ok",
+                "outbox": "unknown",  # a database with no tables: never migrated
                 "platforms": {"discord": "standby", "matrix": "down"},
                 "down": ["platform matrix"],
             }
@@ -197,3 +201,65 @@ async def test_healthcheck_asks_where_run_serves_and_fails_when_anything_is_down
     assert code == 1 and f"no answer from http://127.0.0.1:{server.port}/healthz" in out
     code, out, _ = await folkmoot("healthcheck", env={}, cwd=tmp_path)
     assert code == 1 and "/healthz is off; set FOLKMOOT_HTTP_PORT" in out
+
+
+async def test_healthz_is_degraded_while_an_announcement_waits_too_long(chat: Chat) -> None:
+    """A delivery failing for minutes (a room the bot cannot post in) is retried for a
+    day; /healthz says so once the oldest waiting announcement is older than the limit,
+    and is ok again once it is delivered, or given up on (a dead letter)."""
+    server = HealthServer(chat.app.engine, chat.clock, Metrics(), outbox_max_age=300)
+    server.platforms = {"test": lambda: "connected"}
+    await server.start("127.0.0.1", 0)
+
+    async def health() -> tuple[int, dict[str, Any]]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{server.port}/healthz") as response,
+        ):
+            return response.status, await response.json()
+
+    try:
+        chat.outlet.fail_rooms.add(chat.room)
+        await chat.ok("alice", "!propose Fix the roof")
+        assert await health() == (
+            200,
+            {"status": "ok", "database": "ok", "outbox": "ok", "platforms": {"test": "connected"}},
+        )
+        chat.clock.set(chat.clock.now() + timedelta(seconds=299))
+        assert (await health())[0] == 200
+        chat.clock.set(chat.clock.now() + timedelta(seconds=2))
+        assert await health() == (
+            503,
+            {
+                "status": "degraded",
+                "database": "ok",
+                "outbox": "stale",
+                "platforms": {"test": "connected"},
+                "degraded": ["outbox"],
+            },
+        )
+        chat.outlet.fail_rooms.clear()
+        await chat.app.dispatcher.drain()
+        assert (await health())[1]["status"] == "ok"
+
+        # Stuck again, then given up on: a dead letter waits for no delivery.
+        chat.outlet.fail_rooms.add(chat.room)
+        await chat.ok("alice", "!propose Paint the door")
+        chat.clock.set(chat.clock.now() + timedelta(minutes=10))
+        assert (await health())[1]["status"] == "degraded"
+        chat.outlet.gone_rooms.add(chat.room)
+        await chat.app.dispatcher.drain()
+        assert await health() == (
+            200,
+            {"status": "ok", "database": "ok", "outbox": "ok", "platforms": {"test": "connected"}},
+        )
+    finally:
+        await server.stop()
+
+
+def test_the_outbox_age_limit_is_set_by_the_environment_or_the_file() -> None:
+    file = FileConfig(http=HttpConfig(port=0, outbox_max_age=60))
+    assert Settings(_env_file=None).outbox_max_age(FileConfig()) == 300  # type: ignore[call-arg]
+    assert Settings(_env_file=None).outbox_max_age(file) == 60  # type: ignore[call-arg]
+    env = Settings(_env_file=None, health_outbox_max_age_seconds=90)  # type: ignore[call-arg]
+    assert env.outbox_max_age(file) == 90
