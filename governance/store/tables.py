@@ -338,8 +338,10 @@ platform_polls = Table(
     Column("kind", String(64), nullable=False),
     Index("ix_platform_polls_room", "platform", "room_id", "proposal"),
 )
-"""Native polls posted for a proposal (a Matrix poll start, by its event type), so its
-responses count as ballots and its end is sent at close."""
+"""What a platform posted for a proposal and edits later: native polls (a Matrix poll
+start, by its event type), so their responses count as ballots and their end is sent at
+close, and the proposal's card (kind ``m.room.message`` on Matrix; Discord's cards too),
+so it can be edited with the live tally and at close."""
 
 
 # Narrative prompts (migration 0008).
