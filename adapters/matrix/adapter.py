@@ -43,6 +43,7 @@ from nio import (
     MatrixRoom,
     RedactionEvent,
     RoomCreateResponse,
+    RoomEncryptionEvent,
     RoomGetEventResponse,
     RoomMemberEvent,
     RoomMessageText,
@@ -208,6 +209,7 @@ class MatrixAdapter:
         client.add_event_callback(self._on_member, RoomMemberEvent)
         client.add_event_callback(self._on_upgrade, RoomUpgradeEvent)
         client.add_event_callback(self._on_redaction, RedactionEvent)
+        client.add_event_callback(self._on_encryption, RoomEncryptionEvent)
         self._client = client
         if client.should_upload_keys:
             await client.keys_upload()
@@ -561,7 +563,9 @@ class MatrixAdapter:
         private = await self._community_for(actor) if direct else None
         if community is not None:
             await self._join(room, community, actor)
-        reply = await self._governance.handle_text(ref, actor, text, sent_at, community=private)
+        reply = await self._governance.handle_text(
+            ref, actor, text, sent_at, community=private, encrypted=room.encrypted
+        )
         if reply is None:
             return
         if community is None and reply.ok and text.lstrip().lower().startswith("!bind"):
@@ -757,3 +761,12 @@ class MatrixAdapter:
             created.room_id, MatrixRoom(created.room_id, self.settings.user_id)
         )
         return str(created.room_id)
+
+    async def _on_encryption(self, room: MatrixRoom, _: RoomEncryptionEvent) -> None:
+        """Encryption was turned on in a room (it can never be turned off): if the room
+        is bound, what begins there from now on is said in encrypted rooms only. (A
+        message in an encrypted room says so too, should this event be missed.)"""
+        try:
+            await self._governance.room_encrypted(RoomRef(PLATFORM, room.room_id))
+        except Exception:
+            log.exception("could not record that %s is encrypted", room.room_id)

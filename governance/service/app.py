@@ -82,6 +82,8 @@ class Governance:
         self.votes = VoteWriter(uow, deps)
         self._bindings: dict[RoomRef, tuple[float, asyncio.Future[CommunityId | None]]] = {}
         self._ballot_watchers: list[BallotWatcher] = []
+        self._encrypted: set[RoomRef] = set()
+        """Bound rooms recorded as encrypted by this process (encryption stays on)."""
 
     def watch_ballots(self, watcher: BallotWatcher) -> Callable[[], None]:
         """Call `watcher(community, number)` after each ballot cast, changed or withdrawn
@@ -129,14 +131,20 @@ class Governance:
         sent_at: datetime,
         *,
         community: CommunityId | None = None,
+        encrypted: bool = False,
     ) -> Reply | None:
         """Answer one chat message, or None if it is not a command. `community` is for
-        a private room, which is bound to none: the adapter says whose it is."""
+        a private room, which is bound to none: the adapter says whose it is.
+        `encrypted`: the room is end-to-end encrypted (recorded, if it is bound)."""
         if not is_command(text):
             return None
         observer = self.deps.observer
         with observer.handling():
-            ctx = Context(actor, room, community or await self.community_of(room), sent_at)
+            if encrypted:
+                await self.room_encrypted(room)
+            ctx = Context(
+                actor, room, community or await self.community_of(room), sent_at, encrypted
+            )
             reply = await self._guard(lambda: self._parse_and_handle(text, ctx))
             observer.on_reply(actor.platform, sent_at)
         return reply
@@ -221,6 +229,32 @@ class Governance:
             log.exception("command failed (ref %s)", ref)
             return Reply.text(f"Something went wrong (ref {ref}); nothing was changed.", ok=False)
 
+    async def room_encrypted(self, room: RoomRef) -> bool:
+        """The adapter saw that `room` is end-to-end encrypted (an ``m.room.encryption``
+        state event, or a message in it): if it is bound, what begins there is said in
+        its community's encrypted rooms only from now on. Returns whether this changed
+        what was recorded (once per room and process it asks the store)."""
+        if room in self._encrypted or await self.community_of(room) is None:
+            return False  # known already, or no community's (a direct room)
+        changed, recorded = await self._in_unit(
+            self._mark_encrypted(room), what="recording a room's encryption"
+        )
+        if recorded:
+            self._encrypted.add(room)
+        return changed
+
+    @staticmethod
+    def _mark_encrypted(room: RoomRef) -> Callable[[UnitOfWork], Awaitable[tuple[bool, bool]]]:
+        """(whether it was recorded now, whether it is recorded: the room is bound)."""
+
+        async def mark(uow: UnitOfWork) -> tuple[bool, bool]:
+            if await uow.bindings.mark_encrypted(room):
+                await uow.commit()
+                return True, True
+            return False, await uow.bindings.is_encrypted(room)
+
+        return mark
+
     async def member(self, community: CommunityId, account: AccountRef) -> Member | None:
         async with self._uow(read_only=True) as uow:
             return await uow.members.by_account(community, account)
@@ -233,7 +267,9 @@ class Governance:
             if community is None:
                 return None
             if await uow.bindings.community_of(new) is None:
-                await uow.bindings.bind(new, community)
+                # An upgraded room keeps its encryption (it can never be turned off).
+                encrypted = await uow.bindings.is_encrypted(old)
+                await uow.bindings.bind(new, community, encrypted=encrypted)
             await uow.bindings.unbind(old)
             await uow.log.append(
                 community,

@@ -44,7 +44,7 @@ from governance.domain.stories import (
     check_story,
     normalise_tags,
 )
-from governance.service import lookups
+from governance.service import confidentiality, lookups
 from governance.service.deps import Deps
 from governance.service.ports import Channel, StoryQuery, UnitOfWork
 from governance.text import story_export
@@ -121,6 +121,7 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             cmd.proposal,
             cmd.tags,
             deps.clock.now(),
+            encrypted_origin=await confidentiality.said_in_encrypted_room(uow, cmd.ctx),
         )
     )
     if cmd.source is not None:
