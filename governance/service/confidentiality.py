@@ -18,6 +18,7 @@ secret either: `tells_a_secret`.
 from __future__ import annotations
 
 from governance.domain.commands import Context
+from governance.domain.errors import GovernanceError
 from governance.domain.events import (
     BallotReceived,
     DeliberationEnding,
@@ -42,6 +43,7 @@ from governance.domain.events import (
     VotingOpened,
 )
 from governance.domain.ids import CommunityId, PromptNumber, ProposalNumber, RoomRef
+from governance.domain.proposal import Proposal
 from governance.service.ports import UnitOfWork
 
 OF_A_PROPOSAL = (
@@ -72,6 +74,24 @@ async def said_in_encrypted_room(uow: UnitOfWork, ctx: Context) -> bool:
     if ctx.community is None or await uow.bindings.community_of(ctx.room) != ctx.community:
         return False
     return ctx.encrypted or await uow.bindings.is_encrypted(ctx.room)
+
+
+async def said_where_encrypted(uow: UnitOfWork, ctx: Context) -> bool:
+    """Whether what a command is answered with is read in an encrypted room: a bound
+    one recorded as encrypted, or any the adapter says is (a direct room included)."""
+    return ctx.encrypted or await uow.bindings.is_encrypted(ctx.room)
+
+
+async def may_show(uow: UnitOfWork, ctx: Context, proposal: Proposal) -> bool:
+    """Whether a question asked where `ctx` says may be answered with `proposal`'s
+    title, text or result: not in an unencrypted room if it began in an encrypted one."""
+    return not proposal.encrypted_origin or await said_where_encrypted(uow, ctx)
+
+
+def kept_back(number: int) -> GovernanceError:
+    return GovernanceError(
+        f"#{number} began in an encrypted room, so it is shown in encrypted rooms only; ask there."
+    )
 
 
 async def proposal_began_encrypted(

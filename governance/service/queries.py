@@ -23,7 +23,7 @@ from governance.domain.policy import Visibility
 from governance.domain.proposal import Proposal
 from governance.domain.secrecy import open_voter_key, secret_voter_key
 from governance.domain.timing import format_local
-from governance.service import federation, lookups, records
+from governance.service import confidentiality, federation, lookups, records
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
@@ -40,6 +40,23 @@ from governance.text.render import (
 from governance.text.usage import USAGE, usage
 
 LIST_LIMIT = 20
+
+
+async def _proposal(uow: UnitOfWork, cmd: Command, number: ProposalNumber) -> Proposal:
+    """The proposal asked about, unless it began in an encrypted room and the question
+    was asked in an unencrypted one (see `confidentiality`)."""
+    p = await lookups.proposal(uow, cmd, number)
+    if not await confidentiality.may_show(uow, cmd.ctx, p):
+        raise confidentiality.kept_back(p.number)
+    return p
+
+
+async def _shown(uow: UnitOfWork, cmd: Command, community: CommunityId) -> list[Proposal]:
+    """The newest proposals, less those that may not be shown where it was asked."""
+    found = await uow.proposals.recent(community, limit=LIST_LIMIT)
+    if await confidentiality.said_where_encrypted(uow, cmd.ctx):
+        return found
+    return [p for p in found if not p.encrypted_origin]
 
 
 def _state(p: Proposal, zone: ZoneInfo) -> str:
@@ -75,7 +92,7 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     if cmd.number is None:
         open_ones = [
             p
-            for p in await uow.proposals.recent(community.id, limit=LIST_LIMIT)
+            for p in await _shown(uow, cmd, community.id)
             if p.status in (Status.DELIBERATION, Status.VOTING, Status.DRAFT)
         ]
         if not open_ones:
@@ -85,7 +102,7 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                 "Open now:", tuple(f"#{p.number} {p.title} — {_state(p, zone)}" for p in open_ones)
             )
         )
-    p = await lookups.proposal(uow, cmd, cmd.number)
+    p = await _proposal(uow, cmd, cmd.number)
     blocks: list[Block] = []
     if p.body:
         blocks.append(p.body)
@@ -174,7 +191,7 @@ async def proposals(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, ListProposals)
     community = await lookups.community(uow, cmd)
     zone = ZoneInfo(community.timezone)
-    found = await uow.proposals.recent(community.id, limit=LIST_LIMIT)
+    found = await _shown(uow, cmd, community.id)
     if not found:
         return Reply.text("No proposals yet. Start with !propose <title>.")
     return Reply(
@@ -187,7 +204,7 @@ async def proposals(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 
 async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, ShowResults)
-    p = await lookups.proposal(uow, cmd, cmd.number)
+    p = await _proposal(uow, cmd, cmd.number)
     title = f"#{p.number} {p.title}"
     if p.status is Status.CLOSED and p.result is not None:
         blocks = result_blocks(p.result, p.method_name)

@@ -122,6 +122,15 @@ async def test_a_proposal_made_in_an_encrypted_room_is_said_in_encrypted_rooms_o
     assert "#2 Paint the door" in said_in(chat, chat.room)
     assert "Change the safe code" not in said_in(chat, chat.room)
 
+    # Nor is it told when asked for from the unencrypted room; in the encrypted one it is.
+    kept_back = "#1 began in an encrypted room, so it is shown in encrypted rooms only; ask there."
+    assert await chat.fails("bob", "!status 1") == kept_back
+    assert await chat.fails("bob", "!results 1") == kept_back
+    listed = await chat.ok("bob", "!proposals")
+    assert "#2 Paint the door" in listed and "Change the safe code" not in listed
+    assert "#1 Change the safe code" in await in_sealed(chat, "bob", "!status 1")
+    assert "Change the safe code" in await in_sealed(chat, "bob", "!proposals")
+
 
 async def test_a_room_encrypted_after_it_was_bound_keeps_what_begins_there_from_then_on(
     chat: Chat,
