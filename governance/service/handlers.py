@@ -447,9 +447,6 @@ async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         raise GovernanceError(
             f"This room is bound to {bound} already; a room belongs to one community."
         )
-    warning = await confidentiality.mixing_warning(uow, target, room, encrypted=encrypted)
-    if warning is not None and not cmd.confirm:
-        raise GovernanceError(warning)
     now = deps.clock.now()
     await uow.bindings.bind(room, target, encrypted=encrypted)
     await uow.log.append(
@@ -460,6 +457,11 @@ async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         actor=None if member is None else member.id,
         data={"room": str(cmd.ctx.room)},
     )
+    # Read once the append holds the community's lock: two rooms bound at the same
+    # moment cannot make a mix that neither binding was warned of.
+    warning = await confidentiality.mixing_warning(uow, target, room, encrypted=encrypted)
+    if warning is not None and not cmd.confirm:
+        raise GovernanceError(warning)  # nothing is bound: the unit of work rolls back
     await deps.commit(uow, events=False)
     if warning is not None:
         return Reply.text(
