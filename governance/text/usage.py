@@ -99,7 +99,7 @@ USAGE: dict[str, tuple[str, str]] = {
     ),
     "bind": (
         "!bind <community> [confirm]",
-        "Bind this room to a community (admins); confirm, when asked, a mix of encrypted "
+        "Bind this room to a community (admins); confirm if asked: it mixes encrypted "
         "and unencrypted rooms.",
     ),
     "unbind": (
