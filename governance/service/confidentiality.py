@@ -4,7 +4,8 @@ A community may be bound to encrypted rooms (Matrix, end-to-end) and unencrypted
 (a Matrix room without encryption, a Discord channel, the console); binding a room that
 makes such a mix asks for ``confirm``. A proposal made in an encrypted room, and
 everything said of it (its card, deliberation, reminders in the rooms, result, outcome,
-an outcome prompt about it, a story linked to it), and a story told in an encrypted
+an outcome prompt about it, a story linked to it), a prompt scheduled in an encrypted
+room (its postings, its end, the stories told for it) and a story told in an encrypted
 room, are announced in the encrypted rooms alone. What began anywhere else goes to
 every room, as it always did. Whether a room is encrypted is recorded on its binding
 (the adapter reports it); whether something began in one is recorded on it when it is
@@ -115,9 +116,7 @@ async def began_encrypted(uow: UnitOfWork, event: Event) -> bool:
         return await proposal_began_encrypted(
             uow, event.community, event.proposal
         ) or await _prompt_began_encrypted(uow, event.community, event.prompt)
-    if isinstance(event, PromptPosted):
-        return await proposal_began_encrypted(uow, event.community, event.proposal)
-    if isinstance(event, PromptEnded):
+    if isinstance(event, PromptPosted | PromptEnded):
         return await _prompt_began_encrypted(uow, event.community, event.prompt)
     return False
 
@@ -125,11 +124,13 @@ async def began_encrypted(uow: UnitOfWork, event: Event) -> bool:
 async def _prompt_began_encrypted(
     uow: UnitOfWork, community: CommunityId, number: int | None
 ) -> bool:
-    """A prompt about a proposal (an outcome prompt) is that proposal's."""
+    """Scheduled in an encrypted room, or about a proposal made in one."""
     if number is None:
         return False
     prompt = await uow.prompts.get(community, PromptNumber(number))
-    return prompt is not None and await proposal_began_encrypted(uow, community, prompt.proposal)
+    return prompt is not None and (
+        prompt.encrypted_origin or await proposal_began_encrypted(uow, community, prompt.proposal)
+    )
 
 
 async def mixing_warning(

@@ -363,6 +363,7 @@ prompts = Table(
     Column("last_posted_at", TS),
     Column("created_by", Integer, ForeignKey("members.id")),
     Column("created_at", TS, nullable=False),
+    Column("encrypted_origin", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("community_id", "number", name="uq_prompts_number"),
     Index(
         "uq_prompts_welcome",

@@ -1,5 +1,5 @@
-"""encrypted rooms: which bound rooms are end-to-end encrypted, and which proposals and
-stories began in one, so what began there is said in encrypted rooms only
+"""encrypted rooms: which bound rooms are end-to-end encrypted, and which proposals,
+stories and prompts began in one, so what began there is said in encrypted rooms only
 
 Revision ID: 0017
 Revises: 0016
@@ -22,6 +22,7 @@ COLUMNS = (
     ("bindings", "encrypted"),
     ("proposals", "encrypted_origin"),
     ("stories", "encrypted_origin"),
+    ("prompts", "encrypted_origin"),
 )
 
 

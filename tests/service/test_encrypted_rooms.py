@@ -168,3 +168,21 @@ async def test_closed_direct_messages_tell_no_one_whose_hidden_anonymous_story_i
     await chat.ok("alice", "!role bob moderator")
     await chat.ok("bob", "!story hide 1 Off topic")
     assert not [text for text in chat.announced() if "direct messages are closed" in text]
+
+
+async def test_a_prompt_scheduled_in_an_encrypted_room_and_its_stories_stay_there(
+    chat: Chat,
+) -> None:
+    await bind_sealed(chat)
+    await in_sealed(chat, "alice", "!prompt What keeps you up at night?")
+    await chat.ok("alice", "!prompt What made you smile this week?")
+    await chat.advance(minutes=1)  # both are posted
+    await chat.private("carol", "!story #1 The rent, every month")
+    await chat.private("bob", "!story #2 The new apprentice")
+    await in_sealed(chat, "alice", "!prompt end 1")
+    sealed, plain = said_in(chat, SEALED), said_in(chat, chat.room)
+    for said in ("What keeps you up at night?", "The rent, every month", "ended"):
+        assert said in sealed
+        assert said not in plain
+    for said in ("What made you smile this week?", "The new apprentice"):
+        assert said in sealed and said in plain

@@ -314,6 +314,7 @@ def rows(rev: str) -> list[tuple[str, list[dict[str, Any]]]]:
                         "postings": 1,
                         "created_by": 1,
                         "created_at": closed,
+                        "encrypted_origin": True,  # from 0017
                     }
                 ],
             )

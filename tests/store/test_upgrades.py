@@ -83,6 +83,9 @@ async def _check(
         assert await conn.scalar(select(func.count()).select_from(t.members)) == 3
         prompts = await conn.scalar(select(func.count()).select_from(t.prompts))
         assert prompts == (1 if rev >= "0008" else 0)
+        if rev >= "0008":  # (the fixture's prompt has a kind of old: read as a row)
+            prompt_origin = await conn.scalar(select(t.prompts.c.encrypted_origin))
+            assert prompt_origin is encrypted
         sent = await conn.scalar(
             select(func.count()).where(t.deliveries.c.delivered_at.is_not(None))
         )
