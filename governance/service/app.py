@@ -298,10 +298,13 @@ class Governance:
         async with self._uow(read_only=True) as uow:
             return await uow.bindings.rooms(community)
 
-    async def pending(self, community: CommunityId) -> list[queries.Pending]:
-        """Drafts, deliberations and open votes, newest first (for menus)."""
+    async def pending(
+        self, community: CommunityId, *, encrypted: bool = False
+    ) -> list[queries.Pending]:
+        """Drafts, deliberations and open votes, newest first (for menus); for a menu
+        in an unencrypted room (not `encrypted`), without those made in an encrypted one."""
         async with self._uow(read_only=True) as uow:
-            return await queries.pending(uow, community)
+            return await queries.pending(uow, community, encrypted=encrypted)
 
     async def card_tally(self, community: CommunityId, number: int) -> tuple[Block, ...]:
         """The live part of an open vote's card: ballots so far, and the provisional

@@ -296,8 +296,11 @@ PENDING = (Status.DRAFT, Status.DELIBERATION, Status.VOTING)
 PENDING_LIMIT = 100
 
 
-async def pending(uow: UnitOfWork, community: CommunityId) -> list[Pending]:
-    """The community's drafts, deliberations and open votes, newest first."""
+async def pending(
+    uow: UnitOfWork, community: CommunityId, *, encrypted: bool = False
+) -> list[Pending]:
+    """The community's drafts, deliberations and open votes, newest first; for a menu in
+    an unencrypted room (not `encrypted`), without those made in an encrypted room."""
     found = await uow.proposals.recent(community, limit=PENDING_LIMIT)
     return [
         Pending(
@@ -309,7 +312,7 @@ async def pending(uow: UnitOfWork, community: CommunityId) -> list[Pending]:
             else None,
         )
         for p in found
-        if p.status in PENDING
+        if p.status in PENDING and (encrypted or not p.encrypted_origin)
     ]
 
 

@@ -132,6 +132,18 @@ async def test_a_proposal_made_in_an_encrypted_room_is_said_in_encrypted_rooms_o
     assert "Change the safe code" in await in_sealed(chat, "bob", "!proposals")
 
 
+async def test_menus_in_unencrypted_rooms_leave_out_proposals_made_in_an_encrypted_one(
+    chat: Chat,
+) -> None:
+    await bind_sealed(chat)
+    await in_sealed(chat, "alice", "!propose Change the safe code vote=2d")
+    await chat.ok("alice", "!propose Paint the door vote=2d")
+    governance = chat.app.governance
+    assert [p.title for p in await governance.pending(chat.community)] == ["Paint the door"]
+    titles = [p.title for p in await governance.pending(chat.community, encrypted=True)]
+    assert titles == ["Paint the door", "Change the safe code"]
+
+
 async def test_a_room_encrypted_after_it_was_bound_keeps_what_begins_there_from_then_on(
     chat: Chat,
 ) -> None:
