@@ -3,10 +3,10 @@
 Routing turns each outbox row, once, into one delivery per channel: every room bound
 to the event's community for an announcement (only its encrypted rooms for one of
 something that began in an encrypted room: see `confidentiality`), each member still
-to vote for a
-reminder (privately), a new member for a welcome prompt (privately). A deliberation or
-a prompt's posting opens a thread where the platform has them, and the core records
-it; an event marked `in_prompt_thread` is said in the prompt's latest thread.
+to vote for a reminder (privately), a new member for a welcome prompt (privately). A
+deliberation or a prompt's posting opens a thread where the platform has them, and the
+core records it; an event marked `in_prompt_thread` is said in the prompt's latest
+thread.
 
 Deliveries are then made per channel in outbox order: a channel whose oldest delivery
 is failing waits (with backoff) rather than let a later message overtake it, while
@@ -144,6 +144,8 @@ async def channels_for(
             [Channel.of_room(room) for room in encrypted],
         )
     known = rooms[event.community]
+    if len(known.encrypted) == len(known.every):  # all encrypted: nothing to hold back
+        return known.every
     if await confidentiality.began_encrypted(uow, event):
         return known.encrypted
     return known.every
