@@ -18,7 +18,7 @@ secret either: `tells_a_secret`.
 
 from __future__ import annotations
 
-from governance.domain.commands import Context
+from governance.domain.commands import Context, TellStory
 from governance.domain.errors import GovernanceError
 from governance.domain.events import (
     BallotReceived,
@@ -93,6 +93,27 @@ def kept_back(number: int) -> GovernanceError:
     return GovernanceError(
         f"#{number} began in an encrypted room, so it is shown in encrypted rooms only; ask there."
     )
+
+
+async def story_begins_encrypted(uow: UnitOfWork, cmd: TellStory) -> bool:
+    """A story told in an encrypted room, or about a proposal or for a prompt that began
+    in one."""
+    community = cmd.ctx.community
+    assert community is not None
+    return (
+        await said_in_encrypted_room(uow, cmd.ctx)
+        or await proposal_began_encrypted(uow, community, cmd.proposal)
+        or await _prompt_began_encrypted(uow, community, cmd.prompt)
+    )
+
+
+async def holds_back(uow: UnitOfWork, ctx: Context) -> bool:
+    """Whether an answer in the room of `ctx` leaves out what began in an encrypted
+    room: it is not encrypted, and its community has encrypted rooms (otherwise nothing
+    of the kind can be new, and lists are not slowed by the filter)."""
+    if ctx.community is None or await said_where_encrypted(uow, ctx):
+        return False
+    return bool(await uow.bindings.encrypted_rooms(ctx.community))
 
 
 async def proposal_began_encrypted(

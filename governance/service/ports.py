@@ -574,6 +574,8 @@ class StoryQuery:
     proposal: int | None = None
     consents: tuple[Consent, ...] = tuple(Consent)
     hidden: bool = False
+    encrypted: bool = True
+    """Whether stories that began in an encrypted room are included."""
 
 
 SEARCH_COUNT_LIMIT = 1_000

@@ -274,6 +274,8 @@ class StoryRepo(_Repo):
             where.append(S.c.consent.in_([c.value for c in query.consents]))
         if not query.hidden:
             where.append(S.c.hidden_reason.is_(None))
+        if not query.encrypted:
+            where.append(S.c.encrypted_origin.is_(False))
         if query.prompt is not None:
             where.append(S.c.prompt == query.prompt)
         if query.proposal is not None:

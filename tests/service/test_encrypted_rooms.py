@@ -128,8 +128,19 @@ async def test_a_proposal_made_in_an_encrypted_room_is_said_in_encrypted_rooms_o
     assert await chat.fails("bob", "!results 1") == kept_back
     listed = await chat.ok("bob", "!proposals")
     assert "#2 Paint the door" in listed and "Change the safe code" not in listed
+    assert await chat.fails("bob", "!export ballots 1") == kept_back
     assert "#1 Change the safe code" in await in_sealed(chat, "bob", "!status 1")
     assert "Change the safe code" in await in_sealed(chat, "bob", "!proposals")
+    # Its story (told privately, about #1) and the decision record, likewise.
+    assert await chat.say("bob", "!stories") == "No stories yet. Tell one: !story <text>"
+    assert "The old code was my birthday" in await in_sealed(chat, "bob", "!stories")
+    assert (await chat.ok("bob", "!export stories")).startswith("The stories of demo: 0,")
+    assert (await in_sealed(chat, "bob", "!export stories")).startswith("The stories of demo: 1,")
+    assert await chat.fails("bob", "!export decisions") == (
+        "demo's decision record holds proposals made in an encrypted room, so it is "
+        "exported in encrypted rooms only; ask there."
+    )
+    assert "2 proposals" in await in_sealed(chat, "bob", "!export decisions")
 
 
 async def test_menus_in_unencrypted_rooms_leave_out_proposals_made_in_an_encrypted_one(
