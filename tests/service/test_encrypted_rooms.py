@@ -134,6 +134,8 @@ async def test_a_proposal_made_in_an_encrypted_room_is_said_in_encrypted_rooms_o
     # Its story (told privately, about #1) and the decision record, likewise.
     assert await chat.say("bob", "!stories") == "No stories yet. Tell one: !story <text>"
     assert "The old code was my birthday" in await in_sealed(chat, "bob", "!stories")
+    assert await chat.say("bob", "!stories birthday") == "No stories match."
+    assert "The old code was my birthday" in await in_sealed(chat, "bob", "!stories birthday")
     assert (await chat.ok("bob", "!export stories")).startswith("The stories of demo: 0,")
     assert (await in_sealed(chat, "bob", "!export stories")).startswith("The stories of demo: 1,")
     assert await chat.fails("bob", "!export decisions") == (
