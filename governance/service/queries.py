@@ -253,9 +253,12 @@ async def undelivered(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     if not dead:
         return Reply.text("Every announcement and reminder was delivered.", Audience.QUIET)
     lines = []
+    encrypted_here = await confidentiality.said_where_encrypted(uow, cmd.ctx)
     for letter in dead:
         shown = render_event(letter.event)
         headline = shown.title if shown is not None and shown.title else type(letter.event).__name__
+        if not encrypted_here and await confidentiality.began_encrypted(uow, letter.event):
+            headline = f"{type(letter.event).__name__} (began in an encrypted room)"
         where = "a private message to" if letter.channel.kind == "dm" else "room"
         error = (letter.last_error or "unknown")[:200]
         lines.append(

@@ -145,6 +145,18 @@ async def test_a_proposal_made_in_an_encrypted_room_is_said_in_encrypted_rooms_o
     assert "2 proposals" in await in_sealed(chat, "bob", "!export decisions")
 
 
+async def test_undelivered_names_no_title_from_an_encrypted_room_in_an_unencrypted_one(
+    chat: Chat,
+) -> None:
+    await bind_sealed(chat)
+    chat.outlet.gone_rooms.add(SEALED)  # the bot was removed: what goes there is given up
+    await in_sealed(chat, "alice", "!propose Change the safe code vote=2d")
+    listed = await chat.ok("alice", "!undelivered")
+    assert "ProposalCreated (began in an encrypted room) → room test:sealed" in listed
+    assert "Change the safe code" not in listed
+    assert "#1 Change the safe code" in await in_sealed(chat, "alice", "!undelivered")
+
+
 async def test_menus_in_unencrypted_rooms_leave_out_proposals_made_in_an_encrypted_one(
     chat: Chat,
 ) -> None:
