@@ -9,7 +9,9 @@ room (its postings, its end, the stories told for it) and a story told in an enc
 room, are announced in the encrypted rooms alone. What began anywhere else goes to
 every room, as it always did. Whether a room is encrypted is recorded on its binding
 (the adapter reports it); whether something began in one is recorded on it when it is
-made, so neither depends on what an adapter remembers after a restart.
+made, so neither depends on what an adapter remembers after a restart. Questions
+asked in an unencrypted room (status, lists, exports, menus) leave it out too:
+`may_show`, `holds_back`.
 
 Private messages are the one member's concern; but where one cannot be delivered (the
 person's direct messages are closed) the notice that says so in a room must not tell a
@@ -90,6 +92,7 @@ async def may_show(uow: UnitOfWork, ctx: Context, proposal: Proposal) -> bool:
 
 
 def kept_back(number: int) -> GovernanceError:
+    """The answer to a question about proposal `number` where it may not be shown."""
     return GovernanceError(
         f"#{number} began in an encrypted room, so it is shown in encrypted rooms only; ask there."
     )
