@@ -62,6 +62,7 @@ from nio import (
     MegolmEvent,
     RedactionEvent,
     RoomCreateResponse,
+    RoomEncryptionEvent,
     RoomGetEventResponse,
     RoomGetStateResponse,
     RoomMemberEvent,
@@ -282,6 +283,7 @@ class MatrixAdapter:
         client.add_event_callback(self._on_member, RoomMemberEvent)
         client.add_event_callback(self._on_upgrade, RoomUpgradeEvent)
         client.add_event_callback(self._on_redaction, RedactionEvent)
+        client.add_event_callback(self._on_encryption, RoomEncryptionEvent)
         self._client = client
         if client.should_upload_keys:
             await client.keys_upload()
@@ -670,7 +672,13 @@ class MatrixAdapter:
         if community is not None:
             await self._join(room, community, actor)
         reply = await self._governance.handle_text(
-            ref, actor, text, sent_at, community=private, event=_mark(event_id)
+            ref,
+            actor,
+            text,
+            sent_at,
+            community=private,
+            encrypted=room.encrypted,
+            event=_mark(event_id),
         )
         if reply is None:
             return
@@ -1054,6 +1062,15 @@ class MatrixAdapter:
             raise ConnectionError(f"could not open a direct room with {user_id}: {created}")
         await self._state.remember_direct_room(user_id, created.room_id)
         return str(created.room_id)
+
+    async def _on_encryption(self, room: MatrixRoom, _: RoomEncryptionEvent) -> None:
+        """Encryption was turned on in a room (it can never be turned off): if the room
+        is bound, what begins there from now on is said in encrypted rooms only. (A
+        message in an encrypted room says so too, should this event be missed.)"""
+        try:
+            await self._governance.room_encrypted(RoomRef(PLATFORM, room.room_id))
+        except Exception:
+            log.exception("could not record that %s is encrypted", room.room_id)
 
 
 def _vote_of(message: Message) -> int | None:

@@ -22,6 +22,9 @@ class Context:
     room: RoomRef
     community: CommunityId | None
     sent_at: datetime
+    encrypted: bool = False
+    """Whether the room it was said in is end-to-end encrypted (the adapter knows; a
+    platform without encryption leaves it False)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,11 @@ class RecordOutcome(Command):
 
 @dataclass(frozen=True, slots=True)
 class Bind(Command):
+    """Bind the room to a community; one that makes the community's rooms a mix of
+    encrypted and unencrypted ones only with `confirm`."""
+
     community_name: str
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)

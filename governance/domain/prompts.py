@@ -342,6 +342,9 @@ class Prompt:
     postings: int = 0
     """How many times it has been posted (a merged catch-up counts once)."""
     last_posted_at: datetime | None = None
+    encrypted_origin: bool = False
+    """Scheduled in an encrypted room, or about a proposal made in one: it is posted in
+    the community's encrypted rooms only."""
 
     @property
     def ref(self) -> str:

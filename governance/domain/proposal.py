@@ -78,6 +78,9 @@ class Proposal:
     closed_as: ClosedAs | None = None
     roll_size: int = 0
     result: Result | None = field(default=None)
+    encrypted_origin: bool = False
+    """Proposed in an encrypted room (or part of a federation proposal that was): what
+    is said of it goes to the community's encrypted rooms only."""
 
     @property
     def method(self) -> Method:

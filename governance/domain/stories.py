@@ -64,6 +64,10 @@ class Story:
     told_at: datetime
     edited_at: datetime | None = None
     hidden_reason: str | None = None
+    encrypted_origin: bool = False
+    """Told in an encrypted room (or in a prompt's thread there), or about a proposal or
+    for a prompt that began in one: what is said of it goes to the community's encrypted
+    rooms only."""
 
     def is_by(self, member: MemberId, key: bytes) -> bool:
         if self.author is not None:

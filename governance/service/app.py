@@ -88,6 +88,8 @@ class Governance:
         self.votes = VoteWriter(uow, deps)
         self._bindings: dict[RoomRef, tuple[float, asyncio.Future[CommunityId | None]]] = {}
         self._ballot_watchers: list[BallotWatcher] = []
+        self._encrypted: set[RoomRef] = set()
+        """Bound rooms recorded as encrypted by this process (encryption stays on)."""
 
     def watch_ballots(self, watcher: BallotWatcher) -> Callable[[], None]:
         """Call `watcher(community, number)` after each ballot cast, changed or withdrawn
@@ -135,10 +137,12 @@ class Governance:
         sent_at: datetime,
         *,
         community: CommunityId | None = None,
+        encrypted: bool = False,
         event: PlatformEvent | None = None,
     ) -> Reply | None:
         """Answer one chat message, or None if it is not a command. `community` is for
         a private room, which is bound to none: the adapter says whose it is.
+        `encrypted`: the room is end-to-end encrypted (recorded, if it is bound).
 
         `event` is the platform event that carried the message, for a platform that
         may hand the same event over again (Matrix, after a restart or on a second
@@ -153,7 +157,11 @@ class Governance:
             return None
         observer = self.deps.observer
         with observer.handling():
-            ctx = Context(actor, room, community or await self.community_of(room), sent_at)
+            if encrypted:
+                await self.room_encrypted(room)
+            ctx = Context(
+                actor, room, community or await self.community_of(room), sent_at, encrypted
+            )
             reply = await self._guard(
                 lambda: self._once(event, lambda: self._parse_and_handle(text, ctx, event))
             )
@@ -286,6 +294,32 @@ class Governance:
             log.exception("command failed (ref %s)", ref)
             return Reply.text(f"Something went wrong (ref {ref}); nothing was changed.", ok=False)
 
+    async def room_encrypted(self, room: RoomRef) -> bool:
+        """The adapter saw that `room` is end-to-end encrypted (an ``m.room.encryption``
+        state event, or a message in it): if it is bound, what begins there is said in
+        its community's encrypted rooms only from now on. Returns whether this changed
+        what was recorded (once per room and process it asks the store)."""
+        if room in self._encrypted or await self.community_of(room) is None:
+            return False  # known already, or no community's (a direct room)
+        changed, recorded = await self._in_unit(
+            self._mark_encrypted(room), what="recording a room's encryption"
+        )
+        if recorded:
+            self._encrypted.add(room)
+        return changed
+
+    @staticmethod
+    def _mark_encrypted(room: RoomRef) -> Callable[[UnitOfWork], Awaitable[tuple[bool, bool]]]:
+        """(whether it was recorded now, whether it is recorded: the room is bound)."""
+
+        async def mark(uow: UnitOfWork) -> tuple[bool, bool]:
+            if await uow.bindings.mark_encrypted(room):
+                await uow.commit()
+                return True, True
+            return False, await uow.bindings.is_encrypted(room)
+
+        return mark
+
     async def member(self, community: CommunityId, account: AccountRef) -> Member | None:
         async with self._uow(read_only=True) as uow:
             return await uow.members.by_account(community, account)
@@ -305,7 +339,9 @@ class Governance:
                 await uow.commit()  # the mark, if any
                 return None
             if await uow.bindings.community_of(new) is None:
-                await uow.bindings.bind(new, community)
+                # An upgraded room keeps its encryption (it can never be turned off).
+                encrypted = await uow.bindings.is_encrypted(old)
+                await uow.bindings.bind(new, community, encrypted=encrypted)
             await uow.bindings.unbind(old)
             await uow.log.append(
                 community,
@@ -334,10 +370,13 @@ class Governance:
         async with self._uow(read_only=True) as uow:
             return await uow.bindings.rooms(community)
 
-    async def pending(self, community: CommunityId) -> list[queries.Pending]:
-        """Drafts, deliberations and open votes, newest first (for menus)."""
+    async def pending(
+        self, community: CommunityId, *, encrypted: bool = False
+    ) -> list[queries.Pending]:
+        """Drafts, deliberations and open votes, newest first (for menus); for a menu
+        in an unencrypted room (not `encrypted`), without those made in an encrypted one."""
         async with self._uow(read_only=True) as uow:
-            return await queries.pending(uow, community)
+            return await queries.pending(uow, community, encrypted=encrypted)
 
     async def card_tally(self, community: CommunityId, number: int) -> tuple[Block, ...]:
         """The live part of an open vote's card: ballots so far, and the provisional

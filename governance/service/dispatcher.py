@@ -1,10 +1,12 @@
 """The outbox dispatcher: routes committed events to their channels and delivers them.
 
 Routing turns each outbox row, once, into one delivery per channel: every room bound
-to the event's community for an announcement, each member still to vote for a
-reminder (privately), a new member for a welcome prompt (privately). A deliberation or
-a prompt's posting opens a thread where the platform has them, and the core records
-it; an event marked `in_prompt_thread` is said in the prompt's latest thread.
+to the event's community for an announcement (only its encrypted rooms for one of
+something that began in an encrypted room: see `confidentiality`), each member still
+to vote for a reminder (privately), a new member for a welcome prompt (privately). A
+deliberation or a prompt's posting opens a thread where the platform has them, and the
+core records it; an event marked `in_prompt_thread` is said in the prompt's latest
+thread.
 
 Deliveries are then made per channel in outbox order: a channel whose oldest delivery
 is failing waits (with backoff) rather than let a later message overtake it, while
@@ -12,7 +14,9 @@ other channels go on. A channel that is gone for good
 (the outlet raises `ChannelGone`), or that has been failing for a whole day, has its
 delivery given up into the dead-letter list admins can read with `!undelivered`; a
 private message is dropped instead (no record says whom it was for). A reminder
-retried past its vote's end is dropped too.
+retried past its vote's end is dropped too. Where a person's private messages are
+closed, a notice in a room says so, unless it would tell a secret: that they had not
+voted yet in a secret vote, or that a hidden anonymous story was theirs.
 
 Delivery is at-least-once: a delivery is marked done only after the outlet returned,
 and its key (``folkmoot-<row>-<channel>``) is the same on every retry, so the
@@ -27,6 +31,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from governance.domain.events import (
     AccountsLinked,
@@ -44,7 +49,14 @@ from governance.domain.events import (
 )
 from governance.domain.ids import AccountRef, CommunityId, PromptNumber, RoomRef
 from governance.domain.lifecycle import Status
-from governance.service import deliberation, identity, prompts, reminders, stories
+from governance.service import (
+    confidentiality,
+    deliberation,
+    identity,
+    prompts,
+    reminders,
+    stories,
+)
 from governance.service.deps import Deps
 from governance.service.ports import (
     Channel,
@@ -95,16 +107,24 @@ def delivery_key(outbox_id: int, channel: Channel) -> str:
     return f"folkmoot-{outbox_id}-{channel}"
 
 
+class Rooms(NamedTuple):
+    """A community's rooms, as routing reads them once per pass."""
+
+    every: list[Channel]
+    encrypted: list[Channel]
+
+
 async def channels_for(
     uow: UnitOfWork,
     event: Event,
     *,
     now: datetime,
-    rooms: dict[CommunityId, list[Channel]],
+    rooms: dict[CommunityId, Rooms],
     key: bytes = b"",
 ) -> list[Channel]:
-    """Where an event goes: the community's rooms (looked up once per `rooms` cache),
-    or a reminder's or a welcome's recipient(s)."""
+    """Where an event goes: the community's rooms (looked up once per `rooms` cache) —
+    its encrypted ones alone when the event tells of something that began in one — or
+    a reminder's or a welcome's recipient(s)."""
     if isinstance(event, ReminderDue):
         return await reminders.recipients(uow, event, now=now)
     if isinstance(event, StoryHidden):
@@ -118,8 +138,17 @@ async def channels_for(
         return []
     if event.community not in rooms:
         bound = await uow.bindings.rooms(event.community)
-        rooms[event.community] = [Channel.of_room(room) for room in bound]
-    return rooms[event.community]
+        encrypted = await uow.bindings.encrypted_rooms(event.community)
+        rooms[event.community] = Rooms(
+            [Channel.of_room(room) for room in bound],
+            [Channel.of_room(room) for room in encrypted],
+        )
+    known = rooms[event.community]
+    if len(known.encrypted) == len(known.every):  # all encrypted: nothing to hold back
+        return known.every
+    if await confidentiality.began_encrypted(uow, event):
+        return known.encrypted
+    return known.every
 
 
 class Dispatcher:
@@ -183,7 +212,7 @@ class Dispatcher:
             async with self._uow(read_only=True) as uow:
                 rows = await uow.outbox.unrouted(limit=BATCH)
                 now = self._deps.clock.now()
-                rooms: dict[CommunityId, list[Channel]] = {}
+                rooms: dict[CommunityId, Rooms] = {}
                 routes = [
                     (
                         row.id,
@@ -362,12 +391,15 @@ class Dispatcher:
 
     async def _tell(self, outlet: Outlet, delivery: Delivery, message: Message, key: str) -> None:
         """A private message; where the person's direct messages are closed, a notice in
-        one of the community's rooms on that platform says so, without the message."""
+        one of the community's rooms on that platform says so, without the message —
+        unless its mere delivery tells a secret (`confidentiality.tells_a_secret`)."""
         channel = delivery.channel
         try:
             await outlet.tell(AccountRef(channel.platform, channel.target), message, key=key)
         except DirectClosed as closed:
             async with self._uow(read_only=True) as uow:
+                if await confidentiality.tells_a_secret(uow, delivery.event):
+                    raise  # given up in silence: the notice itself would tell the secret
                 rooms = await uow.bindings.rooms(delivery.event.community)
             room = next((r for r in rooms if r.platform == channel.platform), None)
             if room is not None:

@@ -126,6 +126,7 @@ async def open_parts(
             status=Status.DRAFT,
             created_at=now,
             vote_length=proposal.vote_length,
+            encrypted_origin=proposal.encrypted_origin,
         )
         roll = await voters(uow, deps, member_id)
         part.open_voting(now=now, closes_at=proposal.closes_at, roll_size=len(roll))

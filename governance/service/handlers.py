@@ -81,6 +81,7 @@ from governance.domain.proposal import (
 )
 from governance.domain.timing import end_of, format_local
 from governance.service import (
+    confidentiality,
     deliberation,
     federation,
     identity,
@@ -174,6 +175,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         status=Status.DRAFT,
         created_at=now,
         vote_length=vote_length,
+        encrypted_origin=await confidentiality.said_in_encrypted_room(uow, cmd.ctx),
     )
     roll: list[MemberId] = []
     if cmd.draft:
@@ -435,15 +437,18 @@ async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     member = await uow.members.by_account(target, cmd.ctx.actor)
     if not _is_admin(community, member, cmd.ctx.actor):
         raise NotAllowed(f"Only an admin of {target} can bind a room to it.")
-    bound = await uow.bindings.community_of(cmd.ctx.room)
+    room, encrypted = cmd.ctx.room, cmd.ctx.encrypted
+    bound = await uow.bindings.community_of(room)
     if bound == target:
+        if encrypted and await uow.bindings.mark_encrypted(room):
+            await deps.commit(uow, events=False)
         return Reply.text(f"This room is already bound to {target}.")
     if bound is not None:
         raise GovernanceError(
             f"This room is bound to {bound} already; a room belongs to one community."
         )
     now = deps.clock.now()
-    await uow.bindings.bind(cmd.ctx.room, target)
+    await uow.bindings.bind(room, target, encrypted=encrypted)
     await uow.log.append(
         target,
         at=now,
@@ -452,7 +457,17 @@ async def bind(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         actor=None if member is None else member.id,
         data={"room": str(cmd.ctx.room)},
     )
+    # Read once the append holds the community's lock: two rooms bound at the same
+    # moment cannot make a mix that neither binding was warned of.
+    warning = await confidentiality.mixing_warning(uow, target, room, encrypted=encrypted)
+    if warning is not None and not cmd.confirm:
+        raise GovernanceError(warning)  # nothing is bound: the unit of work rolls back
     await deps.commit(uow, events=False)
+    if warning is not None:
+        return Reply.text(
+            f"This room is now bound to {target}. Its rooms are encrypted and unencrypted: "
+            "what begins in an encrypted room is posted in the encrypted rooms only."
+        )
     return Reply.text(f"This room is now bound to {target}.")
 
 

@@ -198,9 +198,24 @@ class Members(Protocol):
 
 class Bindings(Protocol):
     async def community_of(self, room: RoomRef) -> CommunityId | None: ...
-    async def bind(self, room: RoomRef, community: CommunityId) -> None: ...
+    async def bind(
+        self, room: RoomRef, community: CommunityId, *, encrypted: bool = False
+    ) -> None: ...
     async def unbind(self, room: RoomRef) -> None: ...
     async def rooms(self, community: CommunityId) -> list[RoomRef]: ...
+    async def is_encrypted(self, room: RoomRef) -> bool:
+        """Whether a bound room is known to be end-to-end encrypted (False if unbound)."""
+        ...
+
+    async def mark_encrypted(self, room: RoomRef) -> bool:
+        """Record that a bound room is encrypted now; False when it was known already or
+        is not bound (encryption is never turned off)."""
+        ...
+
+    async def encrypted_rooms(self, community: CommunityId) -> list[RoomRef]:
+        """The community's rooms known to be encrypted."""
+        ...
+
     async def on_platform(self, platform: str) -> list[tuple[RoomRef, CommunityId]]: ...
 
 
@@ -559,6 +574,8 @@ class StoryQuery:
     proposal: int | None = None
     consents: tuple[Consent, ...] = tuple(Consent)
     hidden: bool = False
+    encrypted: bool = True
+    """Whether stories that began in an encrypted room are included."""
 
 
 SEARCH_COUNT_LIMIT = 1_000

@@ -43,7 +43,7 @@ from governance.domain.prompts import (
 )
 from governance.domain.proposal import Proposal, check_text
 from governance.domain.timing import format_local
-from governance.service import lookups
+from governance.service import confidentiality, lookups
 from governance.service.deps import Deps
 from governance.service.ports import Channel, DueItem, UnitOfWork
 from governance.text.messages import Audience, Reply
@@ -129,6 +129,8 @@ async def schedule(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             next_at=first,
             created_at=now,
             created_by=member.id,
+            encrypted_origin=await confidentiality.said_in_encrypted_room(uow, cmd.ctx)
+            or await confidentiality.proposal_began_encrypted(uow, community.id, cmd.proposal),
         )
     )
     await _log(
@@ -364,6 +366,7 @@ async def after_close(uow: UnitOfWork, proposal: Proposal, *, now: datetime) -> 
             proposal=proposal.number,
             next_at=at,
             created_at=now,
+            encrypted_origin=proposal.encrypted_origin,
         )
     )
     await uow.due.add_prompt(POST, prompt.id, at)

@@ -23,7 +23,7 @@ from governance.domain.policy import Visibility
 from governance.domain.proposal import Proposal
 from governance.domain.secrecy import open_voter_key, secret_voter_key
 from governance.domain.timing import format_local
-from governance.service import federation, lookups, records
+from governance.service import confidentiality, federation, lookups, records
 from governance.service.deps import Deps
 from governance.service.lifecycle_ops import tally
 from governance.service.ports import UnitOfWork
@@ -40,6 +40,23 @@ from governance.text.render import (
 from governance.text.usage import USAGE, usage
 
 LIST_LIMIT = 20
+
+
+async def _proposal(uow: UnitOfWork, cmd: Command, number: ProposalNumber) -> Proposal:
+    """The proposal asked about, unless it began in an encrypted room and the question
+    was asked in an unencrypted one (see `confidentiality`)."""
+    p = await lookups.proposal(uow, cmd, number)
+    if not await confidentiality.may_show(uow, cmd.ctx, p):
+        raise confidentiality.kept_back(p.number)
+    return p
+
+
+async def _shown(uow: UnitOfWork, cmd: Command, community: CommunityId) -> list[Proposal]:
+    """The newest proposals, less those that may not be shown where it was asked."""
+    found = await uow.proposals.recent(community, limit=LIST_LIMIT)
+    if await confidentiality.said_where_encrypted(uow, cmd.ctx):
+        return found
+    return [p for p in found if not p.encrypted_origin]
 
 
 def _state(p: Proposal, zone: ZoneInfo) -> str:
@@ -75,7 +92,7 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     if cmd.number is None:
         open_ones = [
             p
-            for p in await uow.proposals.recent(community.id, limit=LIST_LIMIT)
+            for p in await _shown(uow, cmd, community.id)
             if p.status in (Status.DELIBERATION, Status.VOTING, Status.DRAFT)
         ]
         if not open_ones:
@@ -85,7 +102,7 @@ async def status(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                 "Open now:", tuple(f"#{p.number} {p.title} — {_state(p, zone)}" for p in open_ones)
             )
         )
-    p = await lookups.proposal(uow, cmd, cmd.number)
+    p = await _proposal(uow, cmd, cmd.number)
     blocks: list[Block] = []
     if p.body:
         blocks.append(p.body)
@@ -174,7 +191,7 @@ async def proposals(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, ListProposals)
     community = await lookups.community(uow, cmd)
     zone = ZoneInfo(community.timezone)
-    found = await uow.proposals.recent(community.id, limit=LIST_LIMIT)
+    found = await _shown(uow, cmd, community.id)
     if not found:
         return Reply.text("No proposals yet. Start with !propose <title>.")
     return Reply(
@@ -187,7 +204,7 @@ async def proposals(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 
 async def results(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, ShowResults)
-    p = await lookups.proposal(uow, cmd, cmd.number)
+    p = await _proposal(uow, cmd, cmd.number)
     title = f"#{p.number} {p.title}"
     if p.status is Status.CLOSED and p.result is not None:
         blocks = result_blocks(p.result, p.method_name)
@@ -236,9 +253,12 @@ async def undelivered(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     if not dead:
         return Reply.text("Every announcement and reminder was delivered.", Audience.PRIVATE)
     lines = []
+    encrypted_here = await confidentiality.said_where_encrypted(uow, cmd.ctx)
     for letter in dead:
         shown = render_event(letter.event)
         headline = shown.title if shown is not None and shown.title else type(letter.event).__name__
+        if not encrypted_here and await confidentiality.began_encrypted(uow, letter.event):
+            headline = f"{type(letter.event).__name__} (began in an encrypted room)"
         where = "a private message to" if letter.channel.kind == "dm" else "room"
         error = (letter.last_error or "unknown")[:200]
         lines.append(
@@ -281,8 +301,11 @@ PENDING = (Status.DRAFT, Status.DELIBERATION, Status.VOTING)
 PENDING_LIMIT = 100
 
 
-async def pending(uow: UnitOfWork, community: CommunityId) -> list[Pending]:
-    """The community's drafts, deliberations and open votes, newest first."""
+async def pending(
+    uow: UnitOfWork, community: CommunityId, *, encrypted: bool = False
+) -> list[Pending]:
+    """The community's drafts, deliberations and open votes, newest first; for a menu in
+    an unencrypted room (not `encrypted`), without those made in an encrypted room."""
     found = await uow.proposals.recent(community, limit=PENDING_LIMIT)
     return [
         Pending(
@@ -294,7 +317,7 @@ async def pending(uow: UnitOfWork, community: CommunityId) -> list[Pending]:
             else None,
         )
         for p in found
-        if p.status in PENDING
+        if p.status in PENDING and (encrypted or not p.encrypted_origin)
     ]
 
 

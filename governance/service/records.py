@@ -15,7 +15,7 @@ from governance.domain.lifecycle import Status
 from governance.domain.methods import ClassBallots
 from governance.domain.proposal import Proposal
 from governance.domain.receipts import shown as shown_code
-from governance.service import lookups
+from governance.service import confidentiality, lookups
 from governance.service.deps import Deps
 from governance.service.ports import UnitOfWork
 from governance.text import decision_export
@@ -57,6 +57,15 @@ async def export_decisions(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         await uow.proposals.recent(community.id, limit=decision_export.MAX_PROPOSALS),
         key=lambda p: p.number,
     )
+    if any(p.encrypted_origin for p in proposals) and not (
+        await confidentiality.said_where_encrypted(uow, cmd.ctx)
+    ):
+        # The log's entries name every proposal, and leaving some out would break the
+        # chain a reader verifies: the record is exported whole, where it may be read.
+        raise GovernanceError(
+            f"{community.id}'s decision record holds proposals made in an encrypted room, "
+            "so it is exported in encrypted rooms only; ask there."
+        )
     outcomes = {p.number: await uow.proposals.outcome(p.id) for p in proposals}
     entries = await uow.log.entries(community.id)
     record = decision_export.Record(community.id, deps.clock.now(), proposals, outcomes, entries)
@@ -78,6 +87,8 @@ async def export_ballots(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, ExportBallots)
     await lookups.actor(uow, cmd)
     proposal = await lookups.proposal(uow, cmd, cmd.number)
+    if not await confidentiality.may_show(uow, cmd.ctx, proposal):
+        raise confidentiality.kept_back(proposal.number)
     ref = f"#{proposal.number}"
     if proposal.status is Status.VOTING:
         raise GovernanceError(

@@ -44,7 +44,7 @@ from governance.domain.stories import (
     check_story,
     normalise_tags,
 )
-from governance.service import lookups
+from governance.service import confidentiality, lookups
 from governance.service.deps import Deps
 from governance.service.ports import Channel, StoryQuery, UnitOfWork
 from governance.text import story_export
@@ -121,6 +121,7 @@ async def tell(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             cmd.proposal,
             cmd.tags,
             deps.clock.now(),
+            encrypted_origin=await confidentiality.story_begins_encrypted(uow, cmd),
         )
     )
     if cmd.source is not None:
@@ -331,6 +332,8 @@ async def list_stories(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     assert isinstance(cmd, ListStories)
     await lookups.actor(uow, cmd)
     query = parse_search(cmd.search)
+    if await confidentiality.holds_back(uow, cmd.ctx):
+        query = replace(query, encrypted=False)
     community = lookups.community_id(cmd)
     found = await uow.stories.find(community, query, limit=PAGE, offset=(cmd.page - 1) * PAGE)
     if found.total == 0:
@@ -358,6 +361,8 @@ async def export(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     community = await lookups.community(uow, cmd)
     consents = (Consent.PUBLIC,) if cmd.public_only else tuple(Consent)
     stories = await uow.stories.all(community.id, consents)
+    if await confidentiality.holds_back(uow, cmd.ctx):
+        stories = [s for s in stories if not s.encrypted_origin]
     authors = await names(uow, stories)
     titles: dict[int, str] = {}
     for number in {s.proposal for s in stories if s.proposal is not None}:

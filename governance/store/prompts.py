@@ -43,6 +43,7 @@ def _prompt(row: Any) -> Prompt:
         created_by=None if row.created_by is None else MemberId(row.created_by),
         postings=row.postings,
         last_posted_at=row.last_posted_at,
+        encrypted_origin=row.encrypted_origin,
     )
 
 
@@ -90,6 +91,7 @@ class PromptRepo(_Repo):
                     last_posted_at=prompt.last_posted_at,
                     created_by=prompt.created_by,
                     created_at=prompt.created_at,
+                    encrypted_origin=prompt.encrypted_origin,
                 )
                 .returning(t.prompts.c.id)
             )

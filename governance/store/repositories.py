@@ -343,15 +343,40 @@ class BindingRepo(_Repo):
         )
         return None if value is None else CommunityId(value)
 
-    async def bind(self, room: RoomRef, community: CommunityId) -> None:
+    async def bind(self, room: RoomRef, community: CommunityId, *, encrypted: bool = False) -> None:
         await self.conn.execute(
             insert(t.bindings).values(
                 platform=room.platform,
                 room_id=room.room_id,
                 community_id=community,
                 bound_at=func.current_timestamp(),
+                encrypted=encrypted,
             )
         )
+
+    def _is(self, room: RoomRef) -> Any:
+        return (t.bindings.c.platform == room.platform) & (t.bindings.c.room_id == room.room_id)
+
+    async def is_encrypted(self, room: RoomRef) -> bool:
+        return bool(await self.conn.scalar(select(t.bindings.c.encrypted).where(self._is(room))))
+
+    async def mark_encrypted(self, room: RoomRef) -> bool:
+        """Record that a bound room is encrypted now; False when it was known already or
+        is not bound. (Encryption is never turned off again.)"""
+        done = await self.conn.execute(
+            update(t.bindings)
+            .where(self._is(room), t.bindings.c.encrypted.is_(False))
+            .values(encrypted=True)
+        )
+        return bool(done.rowcount)
+
+    async def encrypted_rooms(self, community: CommunityId) -> list[RoomRef]:
+        query = (
+            select(t.bindings.c.platform, t.bindings.c.room_id)
+            .where(t.bindings.c.community_id == community, t.bindings.c.encrypted.is_(True))
+            .order_by(t.bindings.c.platform, t.bindings.c.room_id)
+        )
+        return [RoomRef(r.platform, r.room_id) for r in await self.conn.execute(query)]
 
     async def unbind(self, room: RoomRef) -> None:
         await self.conn.execute(

@@ -44,6 +44,7 @@ def proposal(row: Any) -> Proposal:
         closed_as=None if row.closed_as is None else ClosedAs(row.closed_as),
         roll_size=row.roll_size,
         result=None if row.result is None else Result.from_json(row.result),
+        encrypted_origin=row.encrypted_origin,
     )
 
 
@@ -67,4 +68,5 @@ def proposal_values(p: Proposal) -> dict[str, Any]:
         "closed_at": p.closed_at,
         "roll_size": p.roll_size,
         "result": None if p.result is None else p.result.to_json(),
+        "encrypted_origin": p.encrypted_origin,
     }

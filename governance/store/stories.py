@@ -66,6 +66,7 @@ def _story(row: Any) -> Story:
         told_at=row.told_at,
         edited_at=row.edited_at,
         hidden_reason=row.hidden_reason,
+        encrypted_origin=row.encrypted_origin,
     )
 
 
@@ -105,6 +106,7 @@ class StoryRepo(_Repo):
                     proposal=story.proposal,
                     tags=f" {' '.join(story.tags)} ",
                     told_at=story.told_at,
+                    encrypted_origin=story.encrypted_origin,
                 )
                 .returning(S.c.id)
             )
@@ -129,6 +131,7 @@ class StoryRepo(_Repo):
             story.proposal,
             story.tags,
             story.told_at,
+            encrypted_origin=story.encrypted_origin,
         )
 
     async def get(self, community: CommunityId, number: int) -> Story | None:
@@ -271,6 +274,8 @@ class StoryRepo(_Repo):
             where.append(S.c.consent.in_([c.value for c in query.consents]))
         if not query.hidden:
             where.append(S.c.hidden_reason.is_(None))
+        if not query.encrypted:
+            where.append(S.c.encrypted_origin.is_(False))
         if query.prompt is not None:
             where.append(S.c.prompt == query.prompt)
         if query.proposal is not None:

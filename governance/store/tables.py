@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -111,6 +112,7 @@ bindings = Table(
     Column("room_id", String(255), primary_key=True),
     Column("community_id", String(64), ForeignKey("communities.id"), nullable=False),
     Column("bound_at", TS, nullable=False),
+    Column("encrypted", Boolean, nullable=False, server_default=false()),
 )
 
 proposals = Table(
@@ -135,6 +137,7 @@ proposals = Table(
     Column("closed_at", TS),
     Column("roll_size", Integer, nullable=False),
     Column("result", JSON),
+    Column("encrypted_origin", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("community_id", "number", name="uq_proposals_number"),
 )
 
@@ -362,6 +365,7 @@ prompts = Table(
     Column("last_posted_at", TS),
     Column("created_by", Integer, ForeignKey("members.id")),
     Column("created_at", TS, nullable=False),
+    Column("encrypted_origin", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("community_id", "number", name="uq_prompts_number"),
     Index(
         "uq_prompts_welcome",
@@ -410,6 +414,7 @@ stories = Table(
     Column("told_at", TS, nullable=False),
     Column("edited_at", TS),
     Column("hidden_reason", Text),
+    Column("encrypted_origin", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("community_id", "number", name="uq_stories_number"),
     Index("ix_stories_prompt", "community_id", "prompt"),
     Index("ix_stories_proposal", "community_id", "proposal"),

@@ -597,9 +597,13 @@ def _open(ctx: Context, args: str, rest: str) -> OpenVoting:
 
 
 def _bind(ctx: Context, args: str, rest: str) -> Bind:
-    if not args or " " in args:
-        raise _fail("bind", "Name one community, e.g. !bind demo.")
-    return Bind(ctx, args)
+    words = args.split()
+    confirm = len(words) == 2 and words[1].lower() == "confirm"
+    if confirm:
+        words.pop()
+    if len(words) != 1:
+        raise _fail("bind", "Name one community, e.g. !bind demo (and confirm, if asked).")
+    return Bind(ctx, words[0], confirm)
 
 
 def _unbind(ctx: Context, args: str, rest: str) -> Unbind:

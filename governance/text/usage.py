@@ -97,7 +97,11 @@ USAGE: dict[str, tuple[str, str]] = {
         "(with a secret vote's receipt codes). stories: the story archive as a Markdown "
         "community book, or JSON; public: only the stories shared publicly.",
     ),
-    "bind": ("!bind <community>", "Bind this room to a community (admins)."),
+    "bind": (
+        "!bind <community> [confirm]",
+        "Bind this room to a community (admins); confirm if asked: it mixes encrypted "
+        "and unencrypted rooms.",
+    ),
     "unbind": (
         "!unbind [<platform>:<room id>] [confirm]",
         "Unbind this room, or another room of the community, e.g. one that is gone "

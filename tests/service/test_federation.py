@@ -392,3 +392,31 @@ async def test_status_counts_a_federation_proposals_ballots_in_its_parts(r: Room
     assert "roll: 2 member communities" in status and "0 of 0" not in status
     assert "Vote in your own community, on its part: bakery #1, dairy #1." in status
     assert "!vote 1" not in status and "You have not voted" not in status
+
+
+async def test_a_federation_proposal_made_in_an_encrypted_room_reaches_encrypted_rooms_only(
+    r: Rooms,
+) -> None:
+    fed_sealed, bakery_sealed = RoomRef("test", "fed-sealed"), RoomRef("test", "bakery-sealed")
+    for chat, room, admin in ((r.fed, fed_sealed, "fay"), (r.bakery, bakery_sealed, "ann")):
+        bound = await chat.app.governance.handle_text(
+            room,
+            chat.account(admin),
+            f"!bind {chat.community} confirm",
+            chat.clock.now(),
+            encrypted=True,
+        )
+        assert bound is not None and bound.ok, bound.message.plain()
+    proposed = await r.fed.app.governance.handle_text(
+        fed_sealed,
+        r.fed.account("fay"),
+        "!propose Merge the co-ops vote=2d",
+        r.fed.clock.now(),
+        encrypted=True,
+    )
+    assert proposed is not None and proposed.ok, proposed.message.plain()
+    await r.fed.app.dispatcher.drain()
+    assert any("#1 Merge the co-ops" in text for text in r.said(fed_sealed))
+    assert any("#1 Merge the co-ops" in text for text in r.said(bakery_sealed))  # its part
+    for unencrypted in (FED, BAKERY, DAIRY):  # dairy has no encrypted room: it hears nothing
+        assert not any("Merge the co-ops" in text for text in r.said(unencrypted))

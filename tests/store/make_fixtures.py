@@ -3,7 +3,7 @@ on PostgreSQL, each holding rows valid at that revision.
 
 Run it once, when a new migration is released (merged), naming the new revision::
 
-    .venv/bin/python -m tests.store.make_fixtures 0016
+    .venv/bin/python -m tests.store.make_fixtures 0017
 
 and commit what it writes:
 
@@ -150,7 +150,15 @@ def rows(rev: str) -> list[tuple[str, list[dict[str, Any]]]]:
         ),
         (
             "bindings",
-            [{"platform": "test", "room_id": "room-1", "community_id": "demo", "bound_at": AT}],
+            [
+                {
+                    "platform": "test",
+                    "room_id": "room-1",
+                    "community_id": "demo",
+                    "bound_at": AT,
+                    "encrypted": True,  # from 0017
+                }
+            ],
         ),
         (
             "proposals",
@@ -173,6 +181,7 @@ def rows(rev: str) -> list[tuple[str, list[dict[str, Any]]]]:
                     "closes_at": closed,
                     "closed_at": closed,
                     "roll_size": 3,
+                    "encrypted_origin": True,  # from 0017
                     "result": Result(
                         closed_as=ClosedAs.DECIDED,
                         summary="Winner: Shed",
@@ -272,6 +281,7 @@ def rows(rev: str) -> list[tuple[str, list[dict[str, Any]]]]:
                         "proposal": 1,
                         "tags": " shed tools ",
                         "told_at": closed,
+                        "encrypted_origin": True,  # from 0017
                     }
                 ],
             )
@@ -304,6 +314,7 @@ def rows(rev: str) -> list[tuple[str, list[dict[str, Any]]]]:
                         "postings": 1,
                         "created_by": 1,
                         "created_at": closed,
+                        "encrypted_origin": True,  # from 0017
                     }
                 ],
             )

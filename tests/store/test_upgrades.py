@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from governance.domain.decision_log import verify_chain
-from governance.domain.ids import CommunityId, MemberId, ProposalId
+from governance.domain.ids import CommunityId, MemberId, ProposalId, RoomRef
 from governance.domain.stories import Consent, Story
 from governance.service.ports import StoryQuery
 from governance.store import tables as t
@@ -50,10 +50,13 @@ async def _load(backend: str, db_url: str, rev: str) -> None:
         await connection.close()
 
 
-async def _check(engine: AsyncEngine, rev: str, *, sources_kept: bool = True) -> None:
+async def _check(
+    engine: AsyncEngine, rev: str, *, sources_kept: bool = True, encryption_kept: bool = True
+) -> None:
     """Everything the fixture of `rev` holds is there at head, read through the store's
     own code, and the store goes on from it. Without `sources_kept` (after a downgrade
-    past 0016), a story no longer knows the message it was told as, and stays."""
+    past 0016), a story no longer knows the message it was told as, and stays. Without
+    `encryption_kept` (past 0017), nothing is known to be encrypted until reported."""
     factory = uow_factory(engine)
     async with factory(read_only=True) as uow:
         entries = await uow.log.entries(DEMO)
@@ -65,6 +68,10 @@ async def _check(engine: AsyncEngine, rev: str, *, sources_kept: bool = True) ->
         assert ana is not None and ana.display_name == "ana"
         proposal = await uow.proposals.get_by_id(ProposalId(1))
         assert proposal is not None and proposal.title == "Share the tools"
+        # 0017 knows which rooms are encrypted and what began in one; before, none was.
+        encrypted = rev >= "0017" and encryption_kept
+        assert await uow.bindings.is_encrypted(RoomRef("test", "room-1")) is encrypted
+        assert proposal.encrypted_origin is encrypted
         choices = await uow.ballots.choices(ProposalId(1))
         assert sorted(c.options for c in choices) == [("Garage",), ("Shed",), ("Shed",)]
         assert await uow.ballots.count(ProposalId(1)) == 3
@@ -76,6 +83,9 @@ async def _check(engine: AsyncEngine, rev: str, *, sources_kept: bool = True) ->
         assert await conn.scalar(select(func.count()).select_from(t.members)) == 3
         prompts = await conn.scalar(select(func.count()).select_from(t.prompts))
         assert prompts == (1 if rev >= "0008" else 0)
+        if rev >= "0008":  # (the fixture's prompt has a kind of old: read as a row)
+            prompt_origin = await conn.scalar(select(t.prompts.c.encrypted_origin))
+            assert prompt_origin is encrypted
         sent = await conn.scalar(
             select(func.count()).where(t.deliveries.c.delivered_at.is_not(None))
         )
@@ -88,6 +98,7 @@ async def _check(engine: AsyncEngine, rev: str, *, sources_kept: bool = True) ->
             by_words = (await uow.stories.find(DEMO, StoryQuery(words="built"), limit=5)).stories
             assert [s.number for s in by_tag] == [s.number for s in by_words] == [1]
             assert by_tag[0].tags == ("shed", "tools")
+            assert by_tag[0].encrypted_origin is encrypted
             told_as = await uow.stories.by_source("test", "$story-1")
             if rev >= "0016" and sources_kept:  # told as a chat message: it follows it
                 assert told_as is not None and told_as.number == 1
@@ -143,7 +154,12 @@ async def test_head_goes_down_one_revision_and_up_again(backend: str, db_url: st
         assert await current(engine) == previous
         await upgrade(engine)
         assert await current(engine) == head()
-        await _check(engine, newest, sources_kept=previous >= "0016")
+        await _check(
+            engine,
+            newest,
+            sources_kept=previous >= "0016",
+            encryption_kept=previous >= "0017",
+        )
     finally:
         await engine.dispose()
 

@@ -286,7 +286,10 @@ VALID: dict[str, list[tuple[str, Command]]] = {
     ],
     "remind": [("!remind #12", Remind(CTX, n(12)))],
     "undelivered": [("!undelivered", ShowUndelivered(CTX))],
-    "bind": [("!bind demo", Bind(CTX, "demo"))],
+    "bind": [
+        ("!bind demo", Bind(CTX, "demo")),
+        ("!bind demo CONFIRM", Bind(CTX, "demo", confirm=True)),
+    ],
     "unbind": [
         ("!unbind", Unbind(CTX)),
         ("!unbind CONFIRM", Unbind(CTX, confirm=True)),
@@ -494,6 +497,7 @@ def test_empty_option() -> None:
         ("!propose", "propose", "Give the proposal a title"),
         ("!propose method=consent", "propose", "Give the proposal a title"),
         ("!bind two words", "bind", "Name one community"),
+        ("!bind demo confirm twice", "bind", "Name one community"),
         ("!bind", "bind", "Name one community"),
         ("!unbind discord:1 discord:2", "unbind", "at most one room"),
         ("!unbind 1234", "unbind", "“1234” is not a room; write it platform:id"),
