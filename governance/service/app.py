@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TypeVar
 
@@ -76,6 +77,12 @@ BINDING_TTL = 30.0
 
 
 T = TypeVar("T")
+
+_MARKED_WITH_REFUSAL: ContextVar[list[PlatformEvent] | None] = ContextVar(
+    "marked_with_refusal", default=None
+)
+"""Events whose mark a refused command committed itself (a wrong link code is counted,
+and its mark with it): the refusal is still answered, and not marked again."""
 
 BallotWatcher = Callable[[CommunityId, int], None]
 """Told a proposal's community and number after a ballot on it changed."""
@@ -187,12 +194,16 @@ class Governance:
         it, alone; None if it was handled before (by another instance meanwhile)."""
         if event is None:
             return await work()
+        committed: list[PlatformEvent] = []
+        token = _MARKED_WITH_REFUSAL.set(committed)
         try:
             return await work()
         except GovernanceError:
-            if not await self._mark_alone(event):
+            if event not in committed and not await self._mark_alone(event):
                 return None
             raise
+        finally:
+            _MARKED_WITH_REFUSAL.reset(token)
 
     async def _mark_alone(self, event: PlatformEvent) -> bool:
         """Mark `event` handled in a unit of work of its own; False if it was before."""
@@ -510,10 +521,8 @@ class Governance:
         try:
             if event is None:
                 return await self._in_unit(work, what=what)
-            return await self._in_unit_once(event, work, what=what)
+            return await self._once(event, lambda: self._in_unit_once(event, work, what=what))
         except GovernanceError as error:
-            if event is not None and not await self._mark_alone(event):
-                return None
             return Reply.text(str(error), Audience.QUIET, ok=False)
         except Exception:
             log.exception("following a story's message failed")
@@ -530,7 +539,13 @@ class Governance:
         async def marked(uow: UnitOfWork) -> tuple[T, bool] | None:
             if not await uow.handled.mark([event]):
                 return None
-            result = await work(uow)
+            try:
+                result = await work(uow)
+            except GovernanceError:
+                committed = _MARKED_WITH_REFUSAL.get()
+                if not uow.handled.unsaved and committed is not None:
+                    committed.append(event)  # the refusal committed (and marked) first
+                raise
             return result, uow.handled.unsaved
 
         outcome = await self._in_unit(marked, what=what)

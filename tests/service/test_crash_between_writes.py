@@ -140,6 +140,23 @@ async def test_a_replayed_event_changes_nothing_and_answers_nothing(chat: Chat) 
         assert await _marks(chat.app, f"${event_id}") == 1
 
 
+async def test_a_refusal_that_commits_is_answered_once(chat: Chat) -> None:
+    """A wrong link code is counted (a commit) before it is refused: the member is told
+    what was wrong all the same, and the replay of that event says nothing."""
+    governance = chat.app.governance
+    bob = chat.account("bob")
+    await chat.ok("bob", "!status")  # bob is a member
+
+    async def say(text: str, event_id: str) -> str | None:
+        reply = await governance.handle_text(chat.room, bob, text, START, event=_event(event_id))
+        return None if reply is None else reply.message.plain()
+
+    wrong = await say("!link ABCDE-FGHJK", "$wrong")
+    assert wrong is not None and "not one I gave" in wrong
+    assert await say("!link ABCDE-FGHJK", "$wrong") is None
+    assert await _marks(chat.app, "$wrong") == 1
+
+
 async def test_without_an_event_every_message_is_handled(chat: Chat) -> None:
     """The console and Discord interactions pass no event: nothing is skipped."""
     await chat.ok("alice", "!propose No events")
