@@ -104,11 +104,16 @@ class HealthServer:
         return "ok"
 
     async def _outbox(self) -> str:
-        """``stale`` if an announcement has waited for delivery over `outbox_max_age`."""
+        """``stale`` if an announcement has waited for delivery over `outbox_max_age`:
+        one not yet routed to its rooms (routing keeps failing), or a delivery still
+        open (a room that keeps refusing it)."""
         d, o = t.deliveries, t.outbox
         try:
             async with asyncio.timeout(CHECK_SECONDS), self.engine.connect() as conn:
-                oldest = await conn.scalar(
+                unrouted = await conn.scalar(
+                    select(func.min(o.c.created_at)).where(o.c.routed_at.is_(None))
+                )
+                undelivered = await conn.scalar(
                     select(func.min(o.c.created_at))
                     .select_from(d.join(o, o.c.id == d.c.outbox_id))
                     .where(d.c.delivered_at.is_(None), d.c.dead_at.is_(None))
@@ -116,9 +121,10 @@ class HealthServer:
         except Exception as error:
             log.warning("health check: could not read the outbox (%s)", type(error).__name__)
             return "unknown"
-        if oldest is None:
+        waiting = [as_utc(x) for x in (unrouted, undelivered) if x is not None]
+        if not waiting:
             return "ok"
-        waited = (self.clock.now() - as_utc(oldest)).total_seconds()
+        waited = (self.clock.now() - min(waiting)).total_seconds()
         if waited <= self.outbox_max_age:
             return "ok"
         log.warning("health check: an announcement has waited %.0f s for delivery", waited)

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import insert
 
 import bot.runner
 from bot.bootstrap import App
@@ -25,6 +26,7 @@ from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.service.app import Governance
 from governance.service.clocks import SystemClock
+from governance.store import tables as t
 from governance.store.engine import make_engine
 from tests.chat import Chat
 from tests.cli.test_cli import TIMEOUT, folkmoot
@@ -253,6 +255,36 @@ async def test_healthz_is_degraded_while_an_announcement_waits_too_long(chat: Ch
             200,
             {"status": "ok", "database": "ok", "outbox": "ok", "platforms": {"test": "connected"}},
         )
+    finally:
+        await server.stop()
+
+
+async def test_healthz_counts_an_announcement_not_yet_routed(chat: Chat) -> None:
+    """An announcement the dispatcher has not routed to any room yet (routing keeps
+    failing, or no dispatcher runs) waits as much as one a room refuses."""
+    server = HealthServer(chat.app.engine, chat.clock, Metrics(), outbox_max_age=300)
+    await server.start("127.0.0.1", 0)
+
+    async def status() -> str:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{server.port}/healthz") as response,
+        ):
+            return str((await response.json())["outbox"])
+
+    try:
+        async with chat.app.engine.begin() as conn:
+            await conn.execute(
+                insert(t.outbox).values(
+                    community_id=str(chat.community),
+                    kind="ProposalCreated",
+                    payload={},
+                    created_at=chat.clock.now(),
+                )
+            )
+        assert await status() == "ok"
+        chat.clock.set(chat.clock.now() + timedelta(seconds=301))
+        assert await status() == "stale"
     finally:
         await server.stop()
 
