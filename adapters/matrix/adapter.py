@@ -749,7 +749,9 @@ class MatrixAdapter:
         rest, a reply (in the thread it was asked in)."""
         message = reply.message
         key = f"folkmoot-reply-{event_id}"
-        what = f"{_kind_of(reply)} to {event_id}"
+        # A receipt's log line names neither the event nor the member: that they cast
+        # a secret ballot is theirs alone, in the log too.
+        what = "a receipt" if reply.must_read else f"{_kind_of(reply)} to {event_id}"
         if reply.audience is Audience.QUIET and not direct:
             if reply.ok:
                 ack = render.reaction(event_id, ACK)
@@ -759,25 +761,29 @@ class MatrixAdapter:
                     room.room_id,
                 )
             if not reply.ok or message.attachment is not None or reply.must_read:
-                await self._tell_reliably(actor, message, key, what)
+                await self._tell_reliably(actor, message, key, what, named=not reply.must_read)
             return
         if reply.audience is Audience.PRIVATE and not direct:  # the member's eyes only
-            await self._tell_reliably(actor, message, key, what)
+            await self._tell_reliably(actor, message, key, what, named=not reply.must_read)
             return
         relate: Relate = (
             partial(render.in_reply_to, event_id=event_id)
             if thread is None
             else partial(render.thread_reply, root=thread, event_id=event_id)
         )
+        where = "a member's direct room" if reply.must_read else room.room_id
         await self._reliably(
-            lambda: self._say(room.room_id, message, key, relate=relate), what, room.room_id
+            lambda: self._say(room.room_id, message, key, relate=relate), what, where
         )
 
     async def _tell_reliably(
-        self, actor: AccountRef, message: Message, key: str, what: str
+        self, actor: AccountRef, message: Message, key: str, what: str, *, named: bool
     ) -> None:
-        room = await self._state.direct_room(actor.account_id) or "a new direct room"
-        where = f"{room} (with {actor.account_id})"
+        """`_reliably` to `actor`'s direct room; `named`: the log may say whose it is."""
+        where = "a member's direct room"
+        if named:
+            room = await self._state.direct_room(actor.account_id) or "a new direct room"
+            where = f"{room} (with {actor.account_id})"
         await self._reliably(lambda: self.tell(actor, message, key=key), what, where)
 
     async def _reliably(self, send: Callable[[], Awaitable[object]], what: str, where: str) -> None:
@@ -788,10 +794,10 @@ class MatrixAdapter:
             await send()
             return
         except ChannelGone as error:  # out of a shared room: no try will do
-            log.error("%s was lost: the bot cannot write to %s (%s)", what, where, error)
+            log.error("%s was lost: the bot cannot write to %s (%s)", what, where, _why(error))
             return
         except Exception as error:
-            log.warning("sending %s to %s failed (%r); trying again", what, where, error)
+            log.warning("sending %s to %s failed (%s); trying again", what, where, _why(error))
         task = asyncio.create_task(self._retry(send, what, where), name=f"retry {what}")
         self._retrying.add(task)
         task.add_done_callback(self._retrying.discard)
@@ -816,7 +822,9 @@ class MatrixAdapter:
         except asyncio.CancelledError:
             log.error("%s was lost: the bot stopped before it reached %s", what, where)
             raise
-        log.error("%s was lost: %d tries to send it to %s failed (%r)", what, tries, where, error)
+        log.error(
+            "%s was lost: %d tries to send it to %s failed (%s)", what, tries, where, _why(error)
+        )
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 
@@ -1080,12 +1088,16 @@ def _vote_of(message: Message) -> int | None:
     return None if message.poll is None else message.poll.proposal
 
 
+def _why(error: BaseException | None) -> str:
+    """An error in a log line about an answer: its kind only, since its message names
+    the room, which `where` names when it may."""
+    return "unknown" if error is None else type(error).__name__
+
+
 def _kind_of(reply: Reply) -> str:
     """What an answer is, for the log (never its words)."""
     if not reply.ok:
         return "the refusal"
-    if reply.must_read:
-        return "the receipt"
     if reply.message.attachment is not None:
         return "the file"
     if reply.audience is Audience.PRIVATE:
