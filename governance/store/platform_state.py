@@ -1,11 +1,8 @@
-"""What a platform adapter keeps in the database besides governance: the events it has
-handled (so a replay after a restart, or a second instance, handles nothing twice; the
-core marks those that carry commands itself, see `governance.store.handled`) and the
-direct room it shares with each member."""
+"""What a platform adapter keeps in the database besides governance: the polls and cards
+it posted for each proposal and the direct room it shares with each member. (The events
+it has handled are marked by the core, with their effect: `governance.store.handled`.)"""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,20 +15,6 @@ class PlatformState:
     def __init__(self, factory: SqlUnitOfWorkFactory, platform: str) -> None:
         self._factory = factory
         self._platform = platform
-
-    async def first_sight(self, event_id: str, *, at: datetime) -> bool:
-        """Record `event_id` as handled, in a transaction of its own; False if it was
-        already. Only for an event whose handling is harmless to lose: one that carries
-        a command goes to `Governance` with its `PlatformEvent` instead, marked in the
-        transaction that applies the command (a crash between the two lost the vote)."""
-        values = {"platform": self._platform, "event_id": event_id, "seen_at": at}
-        async with self._factory() as uow:
-            conn = uow.connection
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            query = dialect.insert(t.platform_events).values(values)
-            done = await conn.execute(query.on_conflict_do_nothing())
-            await uow.commit()
-        return bool(done.rowcount == 1)
 
     async def remember_poll(self, room_id: str, proposal: int, event_id: str, kind: str) -> None:
         async with self._factory() as uow:

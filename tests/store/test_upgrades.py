@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from governance.domain.decision_log import verify_chain
 from governance.domain.ids import CommunityId, MemberId, ProposalId, RoomRef
 from governance.domain.stories import Consent, Story
-from governance.service.ports import StoryQuery
+from governance.service.ports import PlatformEvent, StoryQuery
 from governance.store import tables as t
 from governance.store.engine import make_engine
 from governance.store.migrate import current, downgrade, head, revisions, upgrade
-from governance.store.platform_state import PlatformState
 from governance.store.uow import uow_factory
 from tests.store import make_fixtures
 from tests.store.make_fixtures import AT, FIXTURES, postgresql_fixture, sqlite_fixture
@@ -107,8 +106,9 @@ async def _check(
         else:
             assert await conn.scalar(select(func.count()).select_from(t.stories)) == 0
     if rev >= "0006":  # an event handled before the upgrade is not handled again
-        seen = PlatformState(factory, "test")
-        assert not await seen.first_sight("$vote-1", at=AT + timedelta(days=30))
+        async with factory() as uow:
+            again = PlatformEvent("test", "$vote-1", AT + timedelta(days=30))
+            assert not await uow.handled.mark([again])
     async with factory() as uow:  # a new story takes the next number, and a new id
         told = await uow.stories.add(
             Story(
