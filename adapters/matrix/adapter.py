@@ -101,6 +101,10 @@ THREAD_RECORD_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 """How long a reply in a prompt's thread opened a moment ago waits for the core to have
 recorded the thread (the dispatcher does it once the posting is sent): about 3 s."""
 RECENT_PROMPT_ROOTS = 256
+RECENT_SENDS = 4096
+"""How many keyed sends this process remembers having made, so that a delivery tried
+again (a result whose card edit failed) sends its first parts no more: Synapse forgets
+a transaction id after a while, and the outbox may retry for a day."""
 GONE = ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM")
 """Error codes that mean the bot may not write to the room (any more)."""
 ANSWER_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -203,6 +207,8 @@ class MatrixAdapter:
         """Prompt postings this process sent lately: their threads may not be recorded
         yet when the first reply comes."""
         self._retrying: set[asyncio.Task[None]] = set()
+        self._sent: OrderedDict[tuple[str, str], str] = OrderedDict()
+        """(room, transaction id) → event id of the keyed sends made lately."""
         """Answers being tried again in the background."""
         self._live = live.Coalesced(self._show_live, interval=LIVE_EDIT_EVERY)
         self._unwatch: Callable[[], None] | None = None
@@ -873,15 +879,22 @@ class MatrixAdapter:
     async def _send(
         self, room_id: str, kind: str, content: dict[str, Any], key: str | None = None
     ) -> str:
+        sent = None if key is None else self._sent.get((room_id, key))
+        if sent is not None:
+            return sent  # sent by an earlier try of the same delivery
         room = await self._room(room_id)
         if room.encrypted and self.client.olm is None:  # never in clear to such a room
             raise ConnectionError(f"{room_id} is encrypted and the bot's keys are not ready")
         response = await self.client.room_send(
             room_id, kind, content, tx_id=key, ignore_unverified_devices=True
         )
-        if isinstance(response, RoomSendResponse):
-            return str(response.event_id)
-        raise _failure(room_id, response)
+        if not isinstance(response, RoomSendResponse):
+            raise _failure(room_id, response)
+        if key is not None:
+            self._sent[(room_id, key)] = str(response.event_id)
+            while len(self._sent) > RECENT_SENDS:
+                self._sent.popitem(last=False)
+        return str(response.event_id)
 
     async def _say(
         self,

@@ -48,6 +48,8 @@ class HomeserverProxy:
         self.url = ""
         self._cut = asyncio.Event()
         self._faults: list[Fault] = []
+        self.requests: list[tuple[str, str]] = []
+        """(method, path) of every request the bot made through the proxy."""
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -88,6 +90,7 @@ class HomeserverProxy:
         self._faults.clear()
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
         for fault in self._faults:
             if fault.matches(request) and (fault.times is None or fault.failed < fault.times):
                 return fault.answer()

@@ -227,3 +227,43 @@ async def test_only_a_room_known_before_is_warned_of_messages_missed_and_nio_is_
         r for r in logged.records if r.name.startswith("nio") and r.levelno < logging.WARNING
     ]
     assert [r.getMessage() for r in chatter] == []
+
+
+async def test_a_result_whose_card_edit_fails_is_sent_once_while_the_edit_is_retried(
+    synapse: Synapse, members: MakeMember, bot: MakeBot
+) -> None:
+    """The result is one delivery: its message, then the card's edit. When the edit
+    fails, the delivery is tried again; its message is not sent again (Synapse would
+    drop a repeat only while it remembers the transaction, and the outbox may retry
+    for a day)."""
+    alice, bob = await members("alice"), await members("bob")
+    async with proxy_to(synapse.url) as proxy:
+        folkmoot = bot(alice)
+        folkmoot.homeserver = proxy.url
+        await folkmoot.start()
+        room = await room_with_bot(alice, [bob], folkmoot)
+        await said(alice, room, "!bind coop")
+        await said(alice, room, "!propose Paint the shop vote=1d")
+        card = await bob.wait_for(room, from_bot(folkmoot, "#1 Paint the shop"), within=WITHIN)
+        await said(bob, room, "!vote 1 yes")
+
+        edit = proxy.fail("-card", status=502, times=2)
+        await folkmoot.due_now(1)
+        await bob.wait_for(room, from_bot(folkmoot, "voting closed"), within=WITHIN)
+        await bob.wait_for(
+            room,
+            lambda e: (
+                e.sender == folkmoot.user_id
+                and relates_to(e).get("rel_type") == "m.replace"
+                and relates_to(e).get("event_id") == card.event_id
+                and "voting closed" in str(e.source["content"].get("m.new_content", {}))
+            ),
+            within=WITHIN,
+        )
+        await folkmoot.stop()
+    assert edit.failed == 2
+    puts = [path for method, path in proxy.requests if method == "PUT"]
+    card_edits = [path for path in puts if path.endswith("-card")]
+    assert len(card_edits) == 3  # two failures, then the edit
+    result = card_edits[0].removesuffix("-card")
+    assert puts.count(result) == 1
