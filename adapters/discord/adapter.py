@@ -26,6 +26,7 @@ import contextlib
 import io
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -186,6 +187,11 @@ class DiscordAdapter(discord.AutoShardedClient):
         self._known: dict[tuple[CommunityId, str], tuple[Role | None, str | None]] = {}
         """(community, account) pairs known to be members, with the role their Discord
         roles gave when last seen: a click needs no lookup, and a change is noticed."""
+        self._card_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        """One per proposal and channel: a live tally's edit and the close's edit of its
+        cards never interleave (a tally edit read before the close would undo it)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -629,37 +635,47 @@ class DiscordAdapter(discord.AutoShardedClient):
         or out of reach is left; any other failure raises, so the delivery (its nonce
         keeps the ending posted once) is retried."""
         channel = await self._channel(channel_id)
-        for message_id, kind in await self._cards.polls_of(channel_id, proposal):
-            if kind != CARD:
-                continue
-            try:
-                card = await channel.fetch_message(int(message_id))
-                if card.embeds:
-                    final = render.final_card(card.embeds[0], self._native(ending))
-                    await card.edit(embed=final, view=None, allowed_mentions=render.NO_PINGS)
-                else:
-                    await card.edit(view=None)
-            except (discord.NotFound, discord.Forbidden) as error:
-                log.warning(
-                    "the card of #%d in channel %s could not show how it ended: %s",
-                    proposal,
-                    channel_id,
-                    error.text or error.status,
-                )
+        async with self._card_lock(channel_id, proposal):
+            for message_id, kind in await self._cards.polls_of(channel_id, proposal):
+                if kind != CARD:
+                    continue
+                try:
+                    card = await channel.fetch_message(int(message_id))
+                    if card.embeds:
+                        final = render.final_card(card.embeds[0], self._native(ending))
+                        await card.edit(embed=final, view=None, allowed_mentions=render.NO_PINGS)
+                    else:
+                        await card.edit(view=None)
+                except (discord.NotFound, discord.Forbidden) as error:
+                    log.warning(
+                        "the card of #%d in channel %s could not show how it ended: %s",
+                        proposal,
+                        channel_id,
+                        error.text or error.status,
+                    )
+
+    def _card_lock(self, channel_id: str, proposal: int) -> asyncio.Lock:
+        return self._card_locks.setdefault((channel_id, proposal), asyncio.Lock())
 
     async def _show_tally(
         self, community: CommunityId, proposal: int, tally: tuple[Block, ...]
     ) -> None:
-        """Edit each card of `proposal` in the community's channels to show `tally`."""
+        """Edit each card of `proposal` in the community's channels to show its tally
+        (`tally` when it was read; read again under each channel's card lock, so a close
+        that edited the cards meanwhile is not undone: the vote is over then)."""
         for channel_id in self.menus.channels(community):
-            for message_id, kind in await self._cards.polls_of(channel_id, proposal):
-                if kind != CARD:
-                    continue
-                with contextlib.suppress(ChannelGone, discord.NotFound, discord.Forbidden):
-                    channel = await self._channel(channel_id)
-                    card = await channel.fetch_message(int(message_id))
-                    if card.embeds and not render.is_final(card.embeds[0]):
-                        await card.edit(embed=render.with_tally(card.embeds[0], tally))
+            async with self._card_lock(channel_id, proposal):
+                tally = await self._governance.card_tally(community, proposal)
+                if not tally:
+                    return  # voting is over: the result is the card's last word
+                for message_id, kind in await self._cards.polls_of(channel_id, proposal):
+                    if kind != CARD:
+                        continue
+                    with contextlib.suppress(ChannelGone, discord.NotFound, discord.Forbidden):
+                        channel = await self._channel(channel_id)
+                        card = await channel.fetch_message(int(message_id))
+                        if card.embeds and not render.is_final(card.embeds[0]):
+                            await card.edit(embed=render.with_tally(card.embeds[0], tally))
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
         sent = await self._send(room.room_id, message, key)
