@@ -114,7 +114,8 @@ class DiscordSettings:
     message_content: bool = False
     """The privileged intent: only then do ``!`` text commands work in channels."""
     server_admins: bool = True
-    """A server's owner and who may manage it are admins of the community bound there."""
+    """A server's owner and who may manage it are admins of the community bound there,
+    when all its Discord channels are in that server (not one bound in several)."""
     shard_count: int | None = None
     """How many shards the bot runs in all; None lets Discord say (``GET /gateway/bot``)."""
     shard_ids: tuple[int, ...] | None = None
@@ -524,7 +525,8 @@ class DiscordAdapter(discord.AutoShardedClient):
             return None
         actor = AccountRef(PLATFORM, str(user.id))
         key = (community, actor.account_id)
-        mapped = (self._mapped_role(user), self._mapped_class(user))
+        server_admin = await self._server_admin(community, user)
+        mapped = (self._mapped_role(user, server_admin), self._mapped_class(user))
         ctx = Context(actor, room, community, datetime.now(UTC))
         seen = self._known.get(key)
         if seen is not None and mapped[1] == CONFLICTED:  # which class? neither: as it was
@@ -542,7 +544,7 @@ class DiscordAdapter(discord.AutoShardedClient):
                 if mapped[1] and mapped[1] != CONFLICTED:
                     await self._governance.handle(FollowPlatformClass(ctx, mapped[1]))
                 seen = None  # just joined with what the roles give: nothing to follow
-            elif found.role < Role.ADMIN and self._manages_server(user):
+            elif found.role < Role.ADMIN and server_admin:
                 # The server's owner or manager, a member from before: an admin now.
                 await self._governance.handle(FollowPlatformRole(ctx, Role.ADMIN))
             self._checked[key] = now
@@ -568,25 +570,38 @@ class DiscordAdapter(discord.AutoShardedClient):
             return CONFLICTED
         return found[0] if found else ""
 
-    def _mapped_role(self, user: discord.abc.User) -> Role | None:
+    def _mapped_role(self, user: discord.abc.User, server_admin: bool) -> Role | None:
         """The role `user`'s Discord roles give by the config (the highest; member when
-        none is mapped), admin for the server's owner and managers (`server_admins`);
-        None when the config maps no Discord roles and servers give no admins."""
+        none is mapped), admin for a `server_admin` (`_server_admin`); None when the
+        config maps no Discord roles and servers give no admins."""
         names = self.settings.role_names
         if not names and not self.settings.server_admins:
             return None
         granted = [Role.named(names[r]) for r in _roles(user) if r in names]
-        if self._manages_server(user):
+        if server_admin:
             granted.append(Role.ADMIN)
         return max(granted, default=Role.MEMBER)
 
-    def _manages_server(self, user: discord.abc.User) -> bool:
+    async def _server_admin(self, community: CommunityId, user: discord.abc.User) -> bool:
         """Whether `user` owns the server or may manage it, and that makes them an admin
-        of the community bound there (`server_admins`)."""
+        of `community` (`server_admins`): only when every Discord channel bound to it is
+        in that one server. A community bound in several servers (a partner's too) has
+        its admins from the config, roles or `/role`: one server's managers are not
+        admins of the others'. A bound channel the bot cannot see (deleted, or on
+        another process's shards) counts as another server's."""
         if not self.settings.server_admins or not isinstance(user, discord.Member):
             return False
         permissions = user.resolved_permissions or user.guild_permissions
-        return permissions.manage_guild or permissions.administrator
+        if not (permissions.manage_guild or permissions.administrator):
+            return False
+        for room in await self._governance.rooms_of(community):
+            if room.platform != PLATFORM:
+                continue
+            channel = self.get_channel(int(room.room_id)) if room.room_id.isdigit() else None
+            guild = getattr(channel, "guild", None)
+            if guild is None or guild.id != user.guild.id:
+                return False
+        return True
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 
