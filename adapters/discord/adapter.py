@@ -87,6 +87,12 @@ MEMBER_TTL = 60.0
 """Seconds a member is taken as known without asking the store (clicks come in bursts)."""
 CLOSED_DMS = 50007
 """Discord's error code for a user who takes no direct messages from the bot."""
+CLOSED_DMS_NOTICE = (
+    "I could not send you a private message; use {command} (answered privately) or open "
+    "your direct messages."
+)
+"""Said in the channel when a typed command's private answer cannot reach its author
+(nothing of the answer: the channel sees it)."""
 CONTROLS = (*DYNAMIC_ITEMS, ConsentButton)
 FORMS: tuple[type[Submitted], ...] = (ProposeModal, ReasonModal, MarksModal, StoryModal)
 
@@ -458,13 +464,47 @@ class DiscordAdapter(discord.AutoShardedClient):
             if reply.ok:
                 await message.add_reaction(ACK)
             if reply.must_read or not reply.ok:  # a receipt code, or a refusal: a DM
-                with contextlib.suppress(discord.HTTPException):
-                    await self._direct(message.author, reply.message)
+                await self._privately(message, reply)
         elif reply.audience is Audience.PRIVATE:  # for the member's eyes only (a code)
-            with contextlib.suppress(discord.HTTPException):
-                await self._direct(message.author, reply.message)
+            await self._privately(message, reply)
         else:
             await self._reply(message, reply.message)
+
+    async def _privately(self, message: discord.Message, reply: Reply) -> None:
+        """The answer to a typed command, by direct message. Where that fails, the log
+        says so (never its words), and the channel hears a notice that says nothing of
+        the answer; but not for a receipt: a word in the channel would show who voted
+        in a secret ballot."""
+        what = "the receipt" if reply.must_read else "a private answer"
+        author = message.author
+        try:
+            await self._direct(author, reply.message)
+            return
+        except discord.Forbidden as error:
+            log.info(
+                "%s to %s in channel %s was not sent by direct message: %s",
+                what,
+                author.id,
+                message.channel.id,
+                "their direct messages are closed" if error.code == CLOSED_DMS else error.status,
+            )
+        except discord.HTTPException as error:
+            log.warning(
+                "%s to %s in channel %s was not sent by direct message: %s",
+                what,
+                author.id,
+                message.channel.id,
+                error.status,
+            )
+            return
+        if reply.must_read:
+            return
+        word = message.content.strip().removeprefix("!").split(maxsplit=1)[:1]
+        name = word[0].lower() if word else ""
+        command = f"/{name}" if self.tree.get_command(name) is not None else "its slash command"
+        notice = CLOSED_DMS_NOTICE.format(command=command)
+        with contextlib.suppress(discord.HTTPException):
+            await message.reply(notice, allowed_mentions=render.NO_PINGS)
 
     async def _story_in_thread(self, message: discord.Message, channel: int) -> None:
         room = RoomRef(PLATFORM, str(channel))

@@ -102,7 +102,7 @@ async def test_a_live_tally_edit_racing_the_close_does_not_open_the_card_again(
     await asyncio.wait_for(closing, WITHIN)
     embed = fake.message(card_id)["embeds"][0]
     assert embed["title"] == "#1 Paint the shop — closed early by Sam"
-    assert _field_names(embed) == ["How it ended"]
+    assert [f["name"] for f in embed.get("fields", [])] == ["How it ended"]
 
 
 async def test_a_withdrawn_and_a_cancelled_card_say_so(deployed: Deployment) -> None:
