@@ -26,6 +26,7 @@ import contextlib
 import io
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,6 +87,12 @@ MEMBER_TTL = 60.0
 """Seconds a member is taken as known without asking the store (clicks come in bursts)."""
 CLOSED_DMS = 50007
 """Discord's error code for a user who takes no direct messages from the bot."""
+CLOSED_DMS_NOTICE = (
+    "I could not send you a private message; use {command} (answered privately) or open "
+    "your direct messages."
+)
+"""Said in the channel when a typed command's private answer cannot reach its author
+(nothing of the answer: the channel sees it)."""
 CONTROLS = (*DYNAMIC_ITEMS, ConsentButton)
 FORMS: tuple[type[Submitted], ...] = (ProposeModal, ReasonModal, MarksModal, StoryModal)
 
@@ -113,7 +120,8 @@ class DiscordSettings:
     message_content: bool = False
     """The privileged intent: only then do ``!`` text commands work in channels."""
     server_admins: bool = True
-    """A server's owner and who may manage it are admins of the community bound there."""
+    """A server's owner and who may manage it are admins of the community bound there,
+    when all its Discord channels are in that server (not one bound in several)."""
     shard_count: int | None = None
     """How many shards the bot runs in all; None lets Discord say (``GET /gateway/bot``)."""
     shard_ids: tuple[int, ...] | None = None
@@ -186,6 +194,11 @@ class DiscordAdapter(discord.AutoShardedClient):
         self._known: dict[tuple[CommunityId, str], tuple[Role | None, str | None]] = {}
         """(community, account) pairs known to be members, with the role their Discord
         roles gave when last seen: a click needs no lookup, and a change is noticed."""
+        self._card_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        """One per proposal and channel: a live tally's edit and the close's edit of its
+        cards never interleave (a tally edit read before the close would undo it)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -451,13 +464,47 @@ class DiscordAdapter(discord.AutoShardedClient):
             if reply.ok:
                 await message.add_reaction(ACK)
             if reply.must_read or not reply.ok:  # a receipt code, or a refusal: a DM
-                with contextlib.suppress(discord.HTTPException):
-                    await self._direct(message.author, reply.message)
+                await self._privately(message, reply)
         elif reply.audience is Audience.PRIVATE:  # for the member's eyes only (a code)
-            with contextlib.suppress(discord.HTTPException):
-                await self._direct(message.author, reply.message)
+            await self._privately(message, reply)
         else:
             await self._reply(message, reply.message)
+
+    async def _privately(self, message: discord.Message, reply: Reply) -> None:
+        """The answer to a typed command, by direct message. Where that fails, the log
+        says so (never its words), and the channel hears a notice that says nothing of
+        the answer; but not for a receipt: a word in the channel would show who voted
+        in a secret ballot."""
+        what = "the receipt" if reply.must_read else "a private answer"
+        author = message.author
+        try:
+            await self._direct(author, reply.message)
+            return
+        except discord.Forbidden as error:
+            log.info(
+                "%s to %s in channel %s was not sent by direct message: %s",
+                what,
+                author.id,
+                message.channel.id,
+                "their direct messages are closed" if error.code == CLOSED_DMS else error.status,
+            )
+        except discord.HTTPException as error:
+            log.warning(
+                "%s to %s in channel %s was not sent by direct message: %s",
+                what,
+                author.id,
+                message.channel.id,
+                error.status,
+            )
+            return
+        if reply.must_read:
+            return
+        word = message.content.strip().removeprefix("!").split(maxsplit=1)[:1]
+        name = word[0].lower() if word else ""
+        command = f"/{name}" if self.tree.get_command(name) is not None else "its slash command"
+        notice = CLOSED_DMS_NOTICE.format(command=command)
+        with contextlib.suppress(discord.HTTPException):
+            await message.reply(notice, allowed_mentions=render.NO_PINGS)
 
     async def _story_in_thread(self, message: discord.Message, channel: int) -> None:
         room = RoomRef(PLATFORM, str(channel))
@@ -518,7 +565,8 @@ class DiscordAdapter(discord.AutoShardedClient):
             return None
         actor = AccountRef(PLATFORM, str(user.id))
         key = (community, actor.account_id)
-        mapped = (self._mapped_role(user), self._mapped_class(user))
+        server_admin = await self._server_admin(community, user)
+        mapped = (self._mapped_role(user, server_admin), self._mapped_class(user))
         ctx = Context(actor, room, community, datetime.now(UTC))
         seen = self._known.get(key)
         if seen is not None and mapped[1] == CONFLICTED:  # which class? neither: as it was
@@ -536,7 +584,7 @@ class DiscordAdapter(discord.AutoShardedClient):
                 if mapped[1] and mapped[1] != CONFLICTED:
                     await self._governance.handle(FollowPlatformClass(ctx, mapped[1]))
                 seen = None  # just joined with what the roles give: nothing to follow
-            elif found.role < Role.ADMIN and self._manages_server(user):
+            elif found.role < Role.ADMIN and server_admin:
                 # The server's owner or manager, a member from before: an admin now.
                 await self._governance.handle(FollowPlatformRole(ctx, Role.ADMIN))
             self._checked[key] = now
@@ -562,25 +610,38 @@ class DiscordAdapter(discord.AutoShardedClient):
             return CONFLICTED
         return found[0] if found else ""
 
-    def _mapped_role(self, user: discord.abc.User) -> Role | None:
+    def _mapped_role(self, user: discord.abc.User, server_admin: bool) -> Role | None:
         """The role `user`'s Discord roles give by the config (the highest; member when
-        none is mapped), admin for the server's owner and managers (`server_admins`);
-        None when the config maps no Discord roles and servers give no admins."""
+        none is mapped), admin for a `server_admin` (`_server_admin`); None when the
+        config maps no Discord roles and servers give no admins."""
         names = self.settings.role_names
         if not names and not self.settings.server_admins:
             return None
         granted = [Role.named(names[r]) for r in _roles(user) if r in names]
-        if self._manages_server(user):
+        if server_admin:
             granted.append(Role.ADMIN)
         return max(granted, default=Role.MEMBER)
 
-    def _manages_server(self, user: discord.abc.User) -> bool:
+    async def _server_admin(self, community: CommunityId, user: discord.abc.User) -> bool:
         """Whether `user` owns the server or may manage it, and that makes them an admin
-        of the community bound there (`server_admins`)."""
+        of `community` (`server_admins`): only when every Discord channel bound to it is
+        in that one server. A community bound in several servers (a partner's too) has
+        its admins from the config, roles or `/role`: one server's managers are not
+        admins of the others'. A bound channel the bot cannot see (deleted, or on
+        another process's shards) counts as another server's."""
         if not self.settings.server_admins or not isinstance(user, discord.Member):
             return False
         permissions = user.resolved_permissions or user.guild_permissions
-        return permissions.manage_guild or permissions.administrator
+        if not (permissions.manage_guild or permissions.administrator):
+            return False
+        for room in await self._governance.rooms_of(community):
+            if room.platform != PLATFORM:
+                continue
+            channel = self.get_channel(int(room.room_id)) if room.room_id.isdigit() else None
+            guild = getattr(channel, "guild", None)
+            if guild is None or guild.id != user.guild.id:
+                return False
+        return True
 
     # ------------------------------------------------------------------ outgoing (Outlet)
 
@@ -629,37 +690,47 @@ class DiscordAdapter(discord.AutoShardedClient):
         or out of reach is left; any other failure raises, so the delivery (its nonce
         keeps the ending posted once) is retried."""
         channel = await self._channel(channel_id)
-        for message_id, kind in await self._cards.polls_of(channel_id, proposal):
-            if kind != CARD:
-                continue
-            try:
-                card = await channel.fetch_message(int(message_id))
-                if card.embeds:
-                    final = render.final_card(card.embeds[0], self._native(ending))
-                    await card.edit(embed=final, view=None, allowed_mentions=render.NO_PINGS)
-                else:
-                    await card.edit(view=None)
-            except (discord.NotFound, discord.Forbidden) as error:
-                log.warning(
-                    "the card of #%d in channel %s could not show how it ended: %s",
-                    proposal,
-                    channel_id,
-                    error.text or error.status,
-                )
+        async with self._card_lock(channel_id, proposal):
+            for message_id, kind in await self._cards.polls_of(channel_id, proposal):
+                if kind != CARD:
+                    continue
+                try:
+                    card = await channel.fetch_message(int(message_id))
+                    if card.embeds:
+                        final = render.final_card(card.embeds[0], self._native(ending))
+                        await card.edit(embed=final, view=None, allowed_mentions=render.NO_PINGS)
+                    else:
+                        await card.edit(view=None)
+                except (discord.NotFound, discord.Forbidden) as error:
+                    log.warning(
+                        "the card of #%d in channel %s could not show how it ended: %s",
+                        proposal,
+                        channel_id,
+                        error.text or error.status,
+                    )
+
+    def _card_lock(self, channel_id: str, proposal: int) -> asyncio.Lock:
+        return self._card_locks.setdefault((channel_id, proposal), asyncio.Lock())
 
     async def _show_tally(
         self, community: CommunityId, proposal: int, tally: tuple[Block, ...]
     ) -> None:
-        """Edit each card of `proposal` in the community's channels to show `tally`."""
+        """Edit each card of `proposal` in the community's channels to show its tally
+        (`tally` when it was read; read again under each channel's card lock, so a close
+        that edited the cards meanwhile is not undone: the vote is over then)."""
         for channel_id in self.menus.channels(community):
-            for message_id, kind in await self._cards.polls_of(channel_id, proposal):
-                if kind != CARD:
-                    continue
-                with contextlib.suppress(ChannelGone, discord.NotFound, discord.Forbidden):
-                    channel = await self._channel(channel_id)
-                    card = await channel.fetch_message(int(message_id))
-                    if card.embeds and not render.is_final(card.embeds[0]):
-                        await card.edit(embed=render.with_tally(card.embeds[0], tally))
+            async with self._card_lock(channel_id, proposal):
+                tally = await self._governance.card_tally(community, proposal)
+                if not tally:
+                    return  # voting is over: the result is the card's last word
+                for message_id, kind in await self._cards.polls_of(channel_id, proposal):
+                    if kind != CARD:
+                        continue
+                    with contextlib.suppress(ChannelGone, discord.NotFound, discord.Forbidden):
+                        channel = await self._channel(channel_id)
+                        card = await channel.fetch_message(int(message_id))
+                        if card.embeds and not render.is_final(card.embeds[0]):
+                            await card.edit(embed=render.with_tally(card.embeds[0], tally))
 
     async def open_thread(self, room: RoomRef, message: Message, *, key: str) -> str:
         sent = await self._send(room.room_id, message, key)

@@ -16,7 +16,10 @@ What a test gets:
   ``select``, ``modal_submit``, ``react`` inject gateway dispatches as Discord would;
 - the gateway's hard cases: ``reconnect()`` (op 7), ``invalidate_session()`` (op 9),
   replay of missed events on RESUME, and ``rate_limit_once()`` (HTTP 429 with
-  ``retry_after``) on a chosen route.
+  ``retry_after``) on a chosen route;
+- races in a chosen order: ``hold()`` keeps a call unanswered until the test releases
+  it, and ``bucket_size`` answers with rate-limit headers that let discord.py send
+  several calls on one route at once, as Discord does.
 
 Real Discord's rules it keeps: an interaction must be answered within
 ``interaction_deadline`` seconds (3 s) and only once; follow-ups need an answer first;
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import hashlib
 import itertools
 import json
 import re
@@ -407,6 +411,31 @@ class _RateLimit:
 
 
 @dataclass
+class Held:
+    """A call the fake keeps unanswered until ``release()`` (``FakeDiscord.hold``): a
+    test makes a race happen in the order it wants."""
+
+    method: str
+    pattern: str
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the held call came (it is recorded, not yet answered)."""
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+    call: Call | None = None
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def reached(self, *, within: float = 2.0) -> Call:
+        """The held call, once it came (AssertionError after ``within`` seconds)."""
+        try:
+            await asyncio.wait_for(self.arrived.wait(), within)
+        except TimeoutError:
+            raise AssertionError(f"no {self.method} {self.pattern} within {within} s") from None
+        assert self.call is not None
+        return self.call
+
+
+@dataclass
 class _Failure:
     method: str
     pattern: str
@@ -478,6 +507,12 @@ class FakeDiscord:
         self._consumed_frames: set[int] = set()
         self._rate_limits: list[_RateLimit] = []
         self._failures: list[_Failure] = []
+        self._holds: list[Held] = []
+        self.bucket_size: int | None = None
+        """When set, every answer carries Discord's rate-limit headers for a bucket of
+        this many requests (never exhausted): discord.py then sends that many on one
+        route at once, as it does on Discord (five message edits per channel), where
+        without them it sends one at a time."""
         self._condition = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
@@ -1106,6 +1141,13 @@ class FakeDiscord:
         itself after sleeping)."""
         self._failures.append(_Failure(method.upper(), pattern, status, code, times))
 
+    def hold(self, method: str, pattern: str) -> Held:
+        """The next call matching is recorded, then left unanswered until the returned
+        `Held` is released (its other calls go on meanwhile)."""
+        held = Held(method.upper(), pattern)
+        self._holds.append(held)
+        return held
+
     async def dispatch(
         self, event: str, data: Any, guild_id: int | None, *, intent: int | None = None
     ) -> None:
@@ -1511,6 +1553,13 @@ class FakeDiscord:
         )
         self.calls.append(call)
         request[CALL] = call
+        held = next((h for h in self._holds if call.matches(h.method, h.pattern)), None)
+        if held is not None:
+            self._holds.remove(held)
+            held.call = call
+            held.arrived.set()
+            await self._notify()
+            await held._released.wait()
         try:
             limited = self._rate_limited(call)
             if limited is not None:
@@ -1532,6 +1581,19 @@ class FakeDiscord:
         )
         call.status = response.status
         call.response = answered
+        if self.bucket_size is not None and response.status != 429:
+            route = request.match_info.route.resource
+            template = route.canonical if route is not None else request.path
+            response.headers.update(
+                {
+                    "X-RateLimit-Bucket": hashlib.sha256(
+                        f"{request.method} {template}".encode()
+                    ).hexdigest()[:16],
+                    "X-RateLimit-Limit": str(self.bucket_size),
+                    "X-RateLimit-Remaining": str(self.bucket_size - 1),
+                    "X-RateLimit-Reset-After": "1.0",
+                }
+            )
         await self._notify()
         return response
 

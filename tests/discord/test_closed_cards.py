@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,45 @@ async def test_a_closed_cards_final_content(deployed: Deployment) -> None:
     assert "Reason: enough said" in ended and "Passed" in ended
     assert "Proposed by Alice" in embed["description"]
     assert "!vote" not in embed["description"]  # no way to vote is offered
+
+
+async def test_a_live_tally_edit_racing_the_close_does_not_open_the_card_again(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    fake.bucket_size = 5  # several edits in one channel at once, as Discord allows
+    channel = fake.channel("governance")
+    alice, bob, carol = await _members(deployed, channel, "alice", "bob", "carol")
+    sam = await _moderator(deployed, channel)
+    pace = asyncio.Event()
+    deployed.bot.tallies.pace = pace.wait
+    await deployed.propose(alice, channel, "Paint the shop", vote="3d")
+    card = await deployed.card(channel)
+    card_id = int(card.response["id"])
+    edits = rf"/channels/{channel.id}/messages/{card_id}"
+    click = await fake.click(bob, card_id, "folkmoot:vote:1:yes")
+    await fake.next_call("POST", click.webhook_path, within=WITHIN)
+    await fake.next_call("PATCH", edits, within=WITHIN)  # a first live tally
+
+    # The next live tally read the card while open; its edit is kept from Discord …
+    held = fake.hold("PATCH", edits)
+    click = await fake.click(carol, card_id, "folkmoot:vote:1:no")
+    await fake.next_call("POST", click.webhook_path, within=WITHIN)
+    pace.set()
+    stale = await held.reached(within=WITHIN)
+    assert await fake.next_call("PATCH", edits) is stale
+    # … while the vote is closed and its result delivered.
+    assert await _run(deployed, sam, "close", proposal=1, text="enough said") == "Closed #1."
+    closing = asyncio.create_task(deployed.deliver())
+    result = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    assert "closed early" in result.json["embeds"][0]["title"]
+    with contextlib.suppress(AssertionError):  # the close's edit does not wait for it …
+        await fake.next_call("PATCH", edits, within=1.0)
+    held.release()  # … or it does: either way the card ends closed
+    await asyncio.wait_for(closing, WITHIN)
+    embed = fake.message(card_id)["embeds"][0]
+    assert embed["title"] == "#1 Paint the shop — closed early by Sam"
+    assert [f["name"] for f in embed.get("fields", [])] == ["How it ended"]
 
 
 async def test_a_withdrawn_and_a_cancelled_card_say_so(deployed: Deployment) -> None:

@@ -4,22 +4,31 @@ with the role."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from adapters.discord import adapter as adapter_module
+from bot.bootstrap import ensure_binding
 from governance.domain.commands import Context, Erase, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
 from governance.store import tables as t
 from tests.discord.conftest import WITHIN, Deployment
-from tests.discord.fake import FakeDiscord, FakeUser
+from tests.discord.fake import FakeChannel, FakeDiscord, FakeUser
 
 
-async def _ask(fake: FakeDiscord, member: FakeUser, command: str, **options: str | int) -> str:
-    ix = await fake.slash(member, command, options, channel=fake.channel("governance"))
+async def _ask(
+    fake: FakeDiscord,
+    member: FakeUser,
+    command: str,
+    *,
+    channel: FakeChannel | None = None,
+    **options: str | int,
+) -> str:
+    ix = await fake.slash(member, command, options, channel=channel or fake.channel("governance"))
     answer = await fake.next_call("POST", ix.webhook_path, within=WITHIN)
     return str(answer.json["content"])
 
@@ -102,3 +111,33 @@ async def test_the_servers_owner_and_managers_are_admins_unless_the_config_says_
         quinn = fake.add_member("quinn", roles=[managers])
         refused = await _ask(fake, quinn, "role", text="bob member")
         assert refused.startswith("Only an admin")
+
+
+async def test_a_partner_servers_owner_is_no_admin_of_a_community_bound_in_both(
+    deployed: Deployment,
+) -> None:
+    fake = deployed.fake
+    bob = fake.add_member("bob")
+    assert "Nothing is open" in await _ask(fake, bob, "status")
+    # Bound in one server: its owner is an admin.
+    assert await _ask(fake, fake.owner, "role", text="bob moderator") == "Bob is now a moderator."
+    # Bound in a partner's server too, whose owner is someone else.
+    partner = fake.add_guild("Partner", channels=("commons",))
+    pat = fake.add_member("pat", guild=partner)
+    partner.owner_id = pat.id
+    fake.commands[partner.id] = copy.deepcopy(fake.commands[fake.guild.id])
+    await fake.add_bot_to_guild(partner)
+    commons = fake.channel("commons", guild=partner)
+    room = RoomRef("discord", str(commons.id))
+    await ensure_binding(deployed.app, room, CommunityId("coop"))
+    refused = await _ask(fake, pat, "role", channel=commons, text="bob member")
+    assert refused.startswith("Only an admin"), refused
+    refused = await _ask(fake, pat, "unbind", channel=commons)
+    assert refused == "Only an admin of coop can unbind a room from it.", refused
+    async with deployed.app.engine.connect() as conn:
+        role = await conn.scalar(
+            select(t.members.c.role)
+            .join(t.accounts, t.accounts.c.member_id == t.members.c.id)
+            .where(t.accounts.c.account_id == str(pat.id))
+        )
+    assert role == Role.MEMBER
