@@ -27,6 +27,7 @@ import io
 import logging
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,10 @@ PLATFORM = "discord"
 ACK = "✅"
 READY_TIMEOUT = 30.0
 CARD = "card"
+RECENT_POSTS = 4096
+"""How many announcements this process remembers having posted, by delivery key: a
+delivery tried again after a later step failed (a result whose card edit failed) posts
+its message no more, even after Discord has forgotten its nonce (a few minutes)."""
 CONFLICTED = "\x00conflict"
 """A member's Discord roles map to different classes: their class is left alone."""
 MEMBER_TTL = 60.0
@@ -194,6 +199,8 @@ class DiscordAdapter(discord.AutoShardedClient):
         self._known: dict[tuple[CommunityId, str], tuple[Role | None, str | None]] = {}
         """(community, account) pairs known to be members, with the role their Discord
         roles gave when last seen: a click needs no lookup, and a change is noticed."""
+        self._posted: OrderedDict[tuple[str, str], int] = OrderedDict()
+        """(channel, delivery key) → the message each recent announcement posted."""
         self._card_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -676,11 +683,16 @@ class DiscordAdapter(discord.AutoShardedClient):
 
     async def post(self, room: RoomRef, message: Message, *, key: str) -> None:
         form = message.ballot
-        view = card_view(form) if form is not None else None
-        sent = await self._send(room.room_id, message, key, view)
-        self.menus.posted(room.room_id, message)
+        posted = self._posted.get((room.room_id, key))
+        if posted is None:
+            view = card_view(form) if form is not None else None
+            posted = (await self._send(room.room_id, message, key, view)).id
+            self._posted[(room.room_id, key)] = posted
+            while len(self._posted) > RECENT_POSTS:
+                self._posted.popitem(last=False)
+            self.menus.posted(room.room_id, message)
         if form is not None:
-            await self._cards.remember_poll(room.room_id, form.proposal, str(sent.id), CARD)
+            await self._cards.remember_poll(room.room_id, form.proposal, str(posted), CARD)
         if message.ends_poll is not None:
             await self._end_cards(room.room_id, message.ends_poll, message)
 

@@ -494,6 +494,8 @@ class FakeDiscord:
         self.guilds: dict[int, FakeGuild] = {}
         self.channels: dict[int, FakeChannel] = {}
         self.messages: dict[int, Message] = {}
+        self._nonces_from = 0
+        """Messages with a smaller id have nonces Discord no longer remembers."""
         self.dm_channels: dict[int, FakeChannel] = {}
         self.interactions: dict[int, FakeInteraction] = {}
         self.commands: dict[int | None, dict[str, dict[str, Any]]] = {}
@@ -709,6 +711,11 @@ class FakeDiscord:
             return self.messages[message_id]
         except KeyError:
             raise KeyError(f"no message {message_id}") from None
+
+    def forget_nonces(self) -> None:
+        """Forget the nonces of every message so far, as Discord does after a few
+        minutes: a send with one of them posts a new message."""
+        self._nonces_from = max(self.messages, default=0) + 1
 
     def channel_messages(self, channel: FakeChannel | int) -> list[Message]:
         """The channel's messages, oldest first (ephemeral ones included: check flags)."""
@@ -1839,6 +1846,8 @@ class FakeDiscord:
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             for existing in self.channel_messages(channel):
+                if int(existing["id"]) < self._nonces_from:
+                    continue  # its nonce is forgotten
                 if existing.get("nonce") == nonce and int(existing["author"]["id"]) == self.bot.id:
                     return existing
         message = self._new_message(channel, self.bot, body=body)

@@ -64,11 +64,13 @@ async def test_a_retried_delivery_posts_once(deployed: Deployment) -> None:
     await deployed.propose(alice, channel, "Oil the hinges")
     await deployed.deliver()
     first = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
-    # Delivered again under the same key (as after a crash before it was marked done).
+    # Delivered again under the same key by a new process (as after a crash before it
+    # was marked done): the nonce keeps it one message.
     async with deployed.app.engine.begin() as conn:
         await conn.execute(update(t.deliveries).values(delivered_at=None))
-    await deployed.deliver()
-    again = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
+    async with deployed.restarted():
+        await deployed.deliver()
+        again = await fake.next_call("POST", rf"/channels/{channel.id}/messages", within=WITHIN)
     assert again.nonce == first.nonce
     titles = [m for m in fake.channel_messages(channel) if m.get("embeds")]
     assert len(titles) == 1
