@@ -223,3 +223,43 @@ async def test_a_prompt_scheduled_in_an_encrypted_room_and_its_stories_stay_ther
         assert said not in plain
     for said in ("What made you smile this week?", "The new apprentice"):
         assert said in sealed and said in plain
+
+
+async def test_prompts_asked_in_an_unencrypted_room_leave_out_those_of_an_encrypted_one(
+    chat: Chat,
+) -> None:
+    await bind_sealed(chat)
+    await in_sealed(chat, "alice", "!prompt What went wrong with the eviction? every=mon 10:00")
+    await in_sealed(chat, "alice", "!propose Change the safe code vote=2d")
+    # About a proposal made in the encrypted room, though scheduled in the unencrypted one.
+    await chat.ok("alice", "!prompt How did the new code go? proposal=1")
+    await chat.ok("alice", "!prompt What made you smile this week? every=fri 17:00")
+    listed = await chat.ok("bob", "!prompts")
+    assert "What made you smile" in listed
+    assert "eviction" not in listed and "new code" not in listed
+    assert "#1" not in listed and "#2" not in listed
+    sealed = await in_sealed(chat, "bob", "!prompts")
+    for said in ("eviction", "new code", "What made you smile"):
+        assert said in sealed
+    # Ended, they stay out of !prompts all there too, and out of its count.
+    await in_sealed(chat, "alice", "!prompt end 1")
+    await in_sealed(chat, "alice", "!prompt end 3")
+    assert "eviction" not in await chat.ok("bob", "!prompts all")
+    assert "eviction" in await in_sealed(chat, "bob", "!prompts all")
+
+    # Editing one echoes its question: refused in the unencrypted room, even an edit
+    # that would change nothing (it would confirm a guess).
+    kept_back = (
+        "Prompt #1 began in an encrypted room, so its question is shown and edited in "
+        "encrypted rooms only; do it there."
+    )
+    assert await chat.fails("alice", "!prompt edit 1 What went wrong with the eviction?") == (
+        kept_back
+    )
+    assert await chat.fails("alice", "!prompt edit 2 What else?") == kept_back.replace("#1", "#2")
+    assert "now asks: What else?" in await in_sealed(chat, "alice", "!prompt edit 2 What else?")
+    # Pausing, resuming and ending say nothing of the question: a moderator may, anywhere.
+    assert (await chat.ok("alice", "!prompt pause 2")).startswith("Prompt #2 is paused")
+    assert "eviction" not in said_in(chat, chat.room) and "What else" not in said_in(
+        chat, chat.room
+    )
