@@ -100,6 +100,12 @@ def kept_back(number: int) -> GovernanceError:
     )
 
 
+async def may_show_prompt(uow: UnitOfWork, ctx: Context, prompt: Prompt) -> bool:
+    """Whether a command given where `ctx` says may be answered with `prompt`'s
+    question: not in an unencrypted room if it began in an encrypted one."""
+    return not await prompt_began_encrypted(uow, prompt) or await said_where_encrypted(uow, ctx)
+
+
 def prompt_kept_back(number: int) -> GovernanceError:
     """The answer to a command that would show prompt `number`'s question where it may
     not be shown."""

@@ -251,9 +251,8 @@ async def edit(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         )
     question = _question(cmd.question)
     # The answer echoes the question (and "already asks that" would confirm a guess).
-    if await confidentiality.holds_back(uow, cmd.ctx):
-        if await confidentiality.prompt_began_encrypted(uow, prompt):
-            raise confidentiality.prompt_kept_back(cmd.number)
+    if not await confidentiality.may_show_prompt(uow, cmd.ctx, prompt):
+        raise confidentiality.prompt_kept_back(cmd.number)
     edited = prompt.edited(question)
     if question == prompt.question:
         return Reply.text(

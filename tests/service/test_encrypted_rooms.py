@@ -263,3 +263,30 @@ async def test_prompts_asked_in_an_unencrypted_room_leave_out_those_of_an_encryp
     assert "eviction" not in said_in(chat, chat.room) and "What else" not in said_in(
         chat, chat.room
     )
+
+
+async def test_a_story_told_in_a_prompts_thread_of_an_encrypted_room_began_there(
+    chat: Chat,
+) -> None:
+    chat.outlet.threads = True
+    # Bound when its encryption went unrecorded (as before migration 0017); nothing
+    # typed there since says it is encrypted.
+    reply = await send_in(chat, SEALED, "alice", "!bind demo")
+    assert reply.message.plain() == "This room is now bound to demo."
+    await chat.ok("alice", "!prompt What made you smile this week?")
+    key = next(k for where, text, k in chat.outlet.posts if where == SEALED and "#1" in text)
+    told = await chat.app.governance.story_in_thread(
+        SEALED,
+        f"thread-of-{key}",
+        chat.account("bob"),
+        "The new apprentice",
+        chat.clock.now(),
+        encrypted=True,  # the adapter says so
+    )
+    assert told is not None and told.ok, told
+    async with chat.app.uow() as uow:
+        story = await uow.stories.get(chat.community, 1)
+        assert story is not None and story.encrypted_origin
+        assert await uow.bindings.is_encrypted(SEALED)  # recorded on the way
+    assert await chat.say("bob", "!stories") == "No stories yet. Tell one: !story <text>"
+    assert "The new apprentice" in await in_sealed(chat, "bob", "!stories")
