@@ -21,7 +21,9 @@ before that commit loses nothing the replay does not do.
 The first sync after a start asks for the full state of every joined room (its
 timeline still only what is new), so every room, quiet or not, can be written to at
 once, encrypted where it must be; a room no sync has shown (a direct room opened a
-moment ago) has its state read before anything is sent there.
+moment ago) has its state read before anything is sent there. Either way the core is
+told of each encrypted room (`Governance.room_encrypted`), which nio's callbacks do not
+do for state outside the timeline.
 
 Answers to commands are sent at once; one whose sending fails is tried again a few
 times in the background over about a minute, then reported lost in the log (what and
@@ -410,6 +412,11 @@ class MatrixAdapter:
             raise MatrixStartError(str(error)) from None
         finally:
             self._skip_history = False
+        # The full state shows every room's encryption, which nio runs no callback for
+        # (it is no timeline event): a room bound before its encryption was recorded.
+        for room in list(self.client.rooms.values()):
+            if room.encrypted:
+                await self._on_encryption(room)
 
     async def _keys(self) -> None:
         client = self.client
@@ -579,7 +586,14 @@ class MatrixAdapter:
         sent_at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
         ref = RoomRef(PLATFORM, room.room_id)
         reply = await self._governance.story_in_thread(
-            ref, root, actor, text, sent_at, message_id=event.event_id, event=_mark(event.event_id)
+            ref,
+            root,
+            actor,
+            text,
+            sent_at,
+            message_id=event.event_id,
+            encrypted=room.encrypted,
+            event=_mark(event.event_id),
         )
         if reply is None:
             return
@@ -874,6 +888,7 @@ class MatrixAdapter:
             client.encrypted_rooms.add(room_id)
             if client.olm is not None:
                 client.olm.update_tracked_users(room)
+            await self._on_encryption(room)
         return room
 
     async def _send(
@@ -1084,10 +1099,11 @@ class MatrixAdapter:
         await self._state.remember_direct_room(user_id, created.room_id)
         return str(created.room_id)
 
-    async def _on_encryption(self, room: MatrixRoom, _: RoomEncryptionEvent) -> None:
-        """Encryption was turned on in a room (it can never be turned off): if the room
-        is bound, what begins there from now on is said in encrypted rooms only. (A
-        message in an encrypted room says so too, should this event be missed.)"""
+    async def _on_encryption(self, room: MatrixRoom, _: RoomEncryptionEvent | None = None) -> None:
+        """Encryption was turned on in a room (it can never be turned off), or a room's
+        state shows it is on: if the room is bound, what begins there from now on is said
+        in encrypted rooms only. (A message in an encrypted room says so too, should this
+        be missed.)"""
         try:
             await self._governance.room_encrypted(RoomRef(PLATFORM, room.room_id))
         except Exception:

@@ -446,6 +446,7 @@ class Governance:
         sent_at: datetime,
         *,
         message_id: str | None = None,
+        encrypted: bool = False,
         event: PlatformEvent | None = None,
     ) -> Reply | None:
         """A message in a prompt's thread is a story for that prompt, kept for the
@@ -453,16 +454,19 @@ class Governance:
         how to share it otherwise. None if the thread is no prompt's, or its room is no
         longer bound to the prompt's community. With `message_id` (the message's id on
         `room`'s platform), the story follows that message: see `thread_story_edited` and
-        `thread_story_deleted`; the same message again is told once (None). `event` is
-        marked handled with the story, as in `handle_text`."""
+        `thread_story_deleted`; the same message again is told once (None). `encrypted`
+        and `event` are as in `handle_text`: in an encrypted room the story began
+        encrypted (`confidentiality`), and `event` is marked handled with it."""
         prompt = await self.prompt_of_thread(room, thread_id)
         if prompt is None or await self.community_of(room) != prompt.community:
             return None  # no prompt's, or in a room unbound since: talk, not a story
+        if encrypted:
+            await self.room_encrypted(room)
         if message_id is not None:
             async with self._uow(read_only=True) as uow:
                 if await uow.stories.by_source(room.platform, message_id) is not None:
                     return None  # told already (the same message again): nothing to say
-        ctx = Context(actor, room, prompt.community, sent_at)
+        ctx = Context(actor, room, prompt.community, sent_at, encrypted)
         return await self._handle(
             TellStory(ctx, text, prompt=prompt.number, in_thread=True, source=message_id), event
         )

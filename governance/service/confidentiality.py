@@ -11,7 +11,8 @@ every room, as it always did. Whether a room is encrypted is recorded on its bin
 (the adapter reports it); whether something began in one is recorded on it when it is
 made, so neither depends on what an adapter remembers after a restart. Questions
 asked in an unencrypted room (status, lists, exports, menus) leave it out too:
-`may_show`, `holds_back`.
+`may_show`, `holds_back`; so does ``!prompts``, and ``!prompt edit`` of such a prompt,
+which would echo its question, is refused there.
 
 Private messages are the one member's concern; but where one cannot be delivered (the
 person's direct messages are closed) the notice that says so in a room must not tell a
@@ -46,6 +47,7 @@ from governance.domain.events import (
     VotingOpened,
 )
 from governance.domain.ids import CommunityId, PromptNumber, ProposalNumber, RoomRef
+from governance.domain.prompts import Prompt
 from governance.domain.proposal import Proposal
 from governance.service.ports import UnitOfWork
 
@@ -95,6 +97,21 @@ def kept_back(number: int) -> GovernanceError:
     """The answer to a question about proposal `number` where it may not be shown."""
     return GovernanceError(
         f"#{number} began in an encrypted room, so it is shown in encrypted rooms only; ask there."
+    )
+
+
+async def may_show_prompt(uow: UnitOfWork, ctx: Context, prompt: Prompt) -> bool:
+    """Whether a command given where `ctx` says may be answered with `prompt`'s
+    question: not in an unencrypted room if it began in an encrypted one."""
+    return not await prompt_began_encrypted(uow, prompt) or await said_where_encrypted(uow, ctx)
+
+
+def prompt_kept_back(number: int) -> GovernanceError:
+    """The answer to a command that would show prompt `number`'s question where it may
+    not be shown."""
+    return GovernanceError(
+        f"Prompt #{number} began in an encrypted room, so its question is shown and "
+        "edited in encrypted rooms only; do it there."
     )
 
 
@@ -152,8 +169,13 @@ async def _prompt_began_encrypted(
     if number is None:
         return False
     prompt = await uow.prompts.get(community, PromptNumber(number))
-    return prompt is not None and (
-        prompt.encrypted_origin or await proposal_began_encrypted(uow, community, prompt.proposal)
+    return prompt is not None and await prompt_began_encrypted(uow, prompt)
+
+
+async def prompt_began_encrypted(uow: UnitOfWork, prompt: Prompt) -> bool:
+    """`prompt` was scheduled in an encrypted room, or is about a proposal made in one."""
+    return prompt.encrypted_origin or await proposal_began_encrypted(
+        uow, prompt.community, prompt.proposal
     )
 
 

@@ -464,12 +464,15 @@ class Prompts(Protocol):
         ...
 
     async def listed(
-        self, community: CommunityId, *, ended: bool = False, limit: int
+        self, community: CommunityId, *, ended: bool = False, encrypted: bool = True, limit: int
     ) -> list[Prompt]:
-        """The community's prompts by number, ended ones only if asked for."""
+        """The community's prompts by number, ended ones only if asked for; without
+        `encrypted`, none that began in an encrypted room (`confidentiality`)."""
         ...
 
-    async def count(self, community: CommunityId, status: str | None = None) -> int: ...
+    async def count(
+        self, community: CommunityId, status: str | None = None, *, encrypted: bool = True
+    ) -> int: ...
     async def record_thread(
         self, prompt: PromptId, posting: int, room: RoomRef, thread_id: str, *, at: datetime
     ) -> bool:

@@ -250,6 +250,9 @@ async def edit(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             "file (welcome_prompt)."
         )
     question = _question(cmd.question)
+    # The answer echoes the question (and "already asks that" would confirm a guess).
+    if not await confidentiality.may_show_prompt(uow, cmd.ctx, prompt):
+        raise confidentiality.prompt_kept_back(cmd.number)
     edited = prompt.edited(question)
     if question == prompt.question:
         return Reply.text(
@@ -266,12 +269,16 @@ async def edit(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 
 
 async def listing(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
-    """``!prompts``: active and paused prompts (``all``: ended ones too), by number."""
+    """``!prompts``: active and paused prompts (``all``: ended ones too), by number; in
+    an unencrypted room, none that began in an encrypted one (`confidentiality`)."""
     assert isinstance(cmd, ListPrompts)
     community = await lookups.community(uow, cmd)
-    found = await uow.prompts.listed(community.id, ended=cmd.all, limit=LIST_LIMIT + 1)
+    shown = not await confidentiality.holds_back(uow, cmd.ctx)
+    found = await uow.prompts.listed(
+        community.id, ended=cmd.all, encrypted=shown, limit=LIST_LIMIT + 1
+    )
     if not found:
-        ended = await uow.prompts.count(community.id, PromptStatus.ENDED.value)
+        ended = await uow.prompts.count(community.id, PromptStatus.ENDED.value, encrypted=shown)
         more = f" ({ended} ended; !prompts all lists them)" if ended and not cmd.all else ""
         return Reply.text(
             f"No prompts yet{more}. A moderator can ask one: !prompt <question> every=mon 10:00"

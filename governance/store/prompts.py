@@ -47,6 +47,19 @@ def _prompt(row: Any) -> Prompt:
     )
 
 
+def _shown(*, encrypted: bool) -> list[Any]:
+    """Without `encrypted`: leave out prompts that began in an encrypted room (scheduled
+    there, or about a proposal made there)."""
+    if encrypted:
+        return []
+    about_sealed = (
+        select(t.proposals.c.id)
+        .where(t.proposals.c.id == t.prompts.c.proposal_id, t.proposals.c.encrypted_origin)
+        .exists()
+    )
+    return [t.prompts.c.encrypted_origin.is_(False), ~about_sealed]
+
+
 class PromptRepo(_Repo):
     def _select(self, *where: Any, lock: bool = False) -> Any:
         query = select(t.prompts, _PROPOSAL_NUMBER).where(*where)
@@ -133,16 +146,20 @@ class PromptRepo(_Repo):
         return bool(done.rowcount == 1)
 
     async def listed(
-        self, community: CommunityId, *, ended: bool = False, limit: int
+        self, community: CommunityId, *, ended: bool = False, encrypted: bool = True, limit: int
     ) -> list[Prompt]:
-        where = [t.prompts.c.community_id == community]
+        where = [t.prompts.c.community_id == community, *_shown(encrypted=encrypted)]
         if not ended:
             where.append(t.prompts.c.status != PromptStatus.ENDED.value)
         query = self._select(*where).order_by(t.prompts.c.number).limit(limit)
         return [_prompt(row) for row in await self.conn.execute(query)]
 
-    async def count(self, community: CommunityId, status: str | None = None) -> int:
-        query = select(func.count()).where(t.prompts.c.community_id == community)
+    async def count(
+        self, community: CommunityId, status: str | None = None, *, encrypted: bool = True
+    ) -> int:
+        query = select(func.count()).where(
+            t.prompts.c.community_id == community, *_shown(encrypted=encrypted)
+        )
         if status is not None:
             query = query.where(t.prompts.c.status == status)
         return int(await self.conn.scalar(query) or 0)

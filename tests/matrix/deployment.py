@@ -103,6 +103,21 @@ class Bot:
         finally:
             await engine.dispose()
 
+    async def binding_encrypted(self, room_id: str, *, set_to: bool | None = None) -> bool:
+        """Whether room `room_id`'s binding is recorded as encrypted; `set_to`: record
+        that first (the bot stopped), as a database from before it was recorded did."""
+        b = t.bindings
+        where = (b.c.platform == "matrix", b.c.room_id == room_id)
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.begin() as conn:
+                if set_to is not None:
+                    assert self.task is None, "stop the bot first"
+                    await conn.execute(update(b).where(*where).values(encrypted=set_to))
+                return bool(await conn.scalar(select(b.c.encrypted).where(*where)))
+        finally:
+            await engine.dispose()
+
     def sync_token(self) -> str:
         """Where the bot's sync has got to (what it handled is before it)."""
         return (self.data / "matrix" / "sync-token").read_text(encoding="utf-8")

@@ -4,8 +4,10 @@ begins there reaches both; binding such a mix asks for confirm."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.matrix.deployment import WITHIN, Bot, MakeBot, body, from_bot, room_with_bot, said
-from tests.matrix.member import MakeMember, Member
+from tests.matrix.member import MakeMember, Member, relates_to
 
 MIXING = (
     "This room is encrypted, and coop has an unencrypted room. What begins here — "
@@ -63,3 +65,45 @@ async def test_encryption_turned_on_in_a_bound_room_is_noticed_from_its_state_ev
     await said(alice, sealed, "!propose Change the safe code vote=2d")
     # The room is encrypted now: what began in an encrypted room is said there too.
     await alice.wait_for(plain, from_bot(folkmoot, "#1 Change the safe code"), within=WITHIN)
+
+
+async def test_an_encrypted_room_recorded_as_unencrypted_is_known_again_after_a_restart(
+    members: MakeMember, bot: MakeBot
+) -> None:
+    alice = await members("alice", encrypted=True)
+    folkmoot = bot(alice)
+    await folkmoot.start()
+    plain, sealed = await mixed_rooms(alice, folkmoot)
+    # Asked in the unencrypted room, the prompt is posted in both, opening a thread in each.
+    await said(alice, plain, "!prompt What made you smile?")
+    posting = await alice.wait_for(
+        sealed, from_bot(folkmoot, ": What made you smile?"), within=WITHIN
+    )
+    await folkmoot.stop()
+    # As a database from before rooms' encryption was recorded (migration 0017) has it.
+    assert not await folkmoot.binding_encrypted(sealed, set_to=False)
+    await folkmoot.start()
+    # The start-up sync's full state shows the room is encrypted: recorded, no command
+    # typed there.
+    async with asyncio.timeout(WITHIN):
+        while True:  # polled: no event says it
+            if await folkmoot.binding_encrypted(sealed):
+                break
+            await asyncio.sleep(0.2)
+
+    # A story told as a reply in the prompt's thread there began in an encrypted room:
+    # the unencrypted room's !stories leaves it out.
+    told = await alice.send_text(sealed, "The rent, every month", thread_root=posting.event_id)
+    answer = await alice.wait_for(
+        sealed,
+        lambda e: (
+            e.sender == folkmoot.user_id
+            and relates_to(e).get("m.in_reply_to", {}).get("event_id") == told
+        ),
+        within=WITHIN,
+    )
+    assert body(answer).startswith("Thank you: your story is #1, kept for the community")
+    _, listed = await said(alice, plain, "!stories")
+    assert body(listed) == "No stories yet. Tell one: !story <text>"
+    _, listed = await said(alice, sealed, "!stories")
+    assert "The rent, every month" in body(listed)

@@ -223,3 +223,70 @@ async def test_a_prompt_scheduled_in_an_encrypted_room_and_its_stories_stay_ther
         assert said not in plain
     for said in ("What made you smile this week?", "The new apprentice"):
         assert said in sealed and said in plain
+
+
+async def test_prompts_asked_in_an_unencrypted_room_leave_out_those_of_an_encrypted_one(
+    chat: Chat,
+) -> None:
+    await bind_sealed(chat)
+    await in_sealed(chat, "alice", "!prompt What went wrong with the eviction? every=mon 10:00")
+    await in_sealed(chat, "alice", "!propose Change the safe code vote=2d")
+    # About a proposal made in the encrypted room, though scheduled in the unencrypted one.
+    await chat.ok("alice", "!prompt How did the new code go? proposal=1")
+    await chat.ok("alice", "!prompt What made you smile this week? every=fri 17:00")
+    listed = await chat.ok("bob", "!prompts")
+    assert "What made you smile" in listed
+    assert "eviction" not in listed and "new code" not in listed
+    assert "#1" not in listed and "#2" not in listed
+    sealed = await in_sealed(chat, "bob", "!prompts")
+    for said in ("eviction", "new code", "What made you smile"):
+        assert said in sealed
+    # Ended, they stay out of !prompts all there too, and out of its count.
+    await in_sealed(chat, "alice", "!prompt end 1")
+    await in_sealed(chat, "alice", "!prompt end 3")
+    assert "eviction" not in await chat.ok("bob", "!prompts all")
+    assert "eviction" in await in_sealed(chat, "bob", "!prompts all")
+
+    # Editing one echoes its question: refused in the unencrypted room, even an edit
+    # that would change nothing (it would confirm a guess).
+    kept_back = (
+        "Prompt #1 began in an encrypted room, so its question is shown and edited in "
+        "encrypted rooms only; do it there."
+    )
+    assert await chat.fails("alice", "!prompt edit 1 What went wrong with the eviction?") == (
+        kept_back
+    )
+    assert await chat.fails("alice", "!prompt edit 2 What else?") == kept_back.replace("#1", "#2")
+    assert "now asks: What else?" in await in_sealed(chat, "alice", "!prompt edit 2 What else?")
+    # Pausing, resuming and ending say nothing of the question: a moderator may, anywhere.
+    assert (await chat.ok("alice", "!prompt pause 2")).startswith("Prompt #2 is paused")
+    assert "eviction" not in said_in(chat, chat.room) and "What else" not in said_in(
+        chat, chat.room
+    )
+
+
+async def test_a_story_told_in_a_prompts_thread_of_an_encrypted_room_began_there(
+    chat: Chat,
+) -> None:
+    chat.outlet.threads = True
+    # Bound when its encryption went unrecorded (as before migration 0017); nothing
+    # typed there since says it is encrypted.
+    reply = await send_in(chat, SEALED, "alice", "!bind demo")
+    assert reply.message.plain() == "This room is now bound to demo."
+    await chat.ok("alice", "!prompt What made you smile this week?")
+    key = next(k for where, text, k in chat.outlet.posts if where == SEALED and "#1" in text)
+    told = await chat.app.governance.story_in_thread(
+        SEALED,
+        f"thread-of-{key}",
+        chat.account("bob"),
+        "The new apprentice",
+        chat.clock.now(),
+        encrypted=True,  # the adapter says so
+    )
+    assert told is not None and told.ok, told
+    async with chat.app.uow() as uow:
+        story = await uow.stories.get(chat.community, 1)
+        assert story is not None and story.encrypted_origin
+        assert await uow.bindings.is_encrypted(SEALED)  # recorded on the way
+    assert await chat.say("bob", "!stories") == "No stories yet. Tell one: !story <text>"
+    assert "The new apprentice" in await in_sealed(chat, "bob", "!stories")
