@@ -32,7 +32,7 @@ its outbox, which retries them itself.
 
 An open vote with live results is also a poll (`polls`); its card and poll are edited
 (``m.replace``, `cards`) to show the tally as ballots come (at most one edit per
-proposal every few seconds, `live`) and once more at close, before the poll is ended.
+proposal every few seconds, `adapters.coalesce`) and once more at close, before the poll is ended.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ from nio import (
     WhoamiResponse,
 )
 
-from adapters.matrix import cards, incoming, live, polls, render
+from adapters.coalesce import Coalesced
+from adapters.matrix import cards, incoming, polls, render
 from governance.domain.commands import Context, FollowPlatformRole, Join
 from governance.domain.ids import AccountRef, CommunityId, RoomRef
 from governance.domain.members import Role
@@ -212,7 +213,7 @@ class MatrixAdapter:
         self._sent: OrderedDict[tuple[str, str], str] = OrderedDict()
         """(room, transaction id) → event id of the keyed sends made lately."""
         """Answers being tried again in the background."""
-        self._live = live.Coalesced(self._show_live, interval=LIVE_EDIT_EVERY)
+        self._live = Coalesced(self._show_live, interval=LIVE_EDIT_EVERY)
         self._unwatch: Callable[[], None] | None = None
         self._vote_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -997,9 +998,10 @@ class MatrixAdapter:
                     end_kind, content = polls.end(kind, event_id, summary)
                     await self._send(room_id, end_kind, content, f"{key}-end-{event_id}")
 
-    async def _show_live(self, community: CommunityId, number: int) -> None:
+    async def _show_live(self, community: CommunityId, number: int) -> bool:
         """The tally so far under `number`'s card, and in its poll's question, in each
-        of the community's rooms where it is a poll (its results are live)."""
+        of the community's rooms where it is a poll (its results are live); False once
+        voting is over."""
         for room in await self._governance.rooms_of(community):
             if room.platform != PLATFORM:
                 continue
@@ -1008,12 +1010,13 @@ class MatrixAdapter:
                     # Read under the lock: once the close has edited, this finds voting over.
                     tally = await self._governance.card_tally(community, number)
                     if not tally:
-                        return  # voting is over: the result is the card's last word
+                        return False  # voting is over: the result is the card's last word
                     await self._show_tally(room.room_id, number, tally)
             except Exception:  # one room's trouble is not the others'
                 log.warning(
                     "the live tally of #%d in %s was not shown", number, room.room_id, exc_info=True
                 )
+        return True
 
     async def _show_tally(self, room_id: str, number: int, tally: tuple[Block, ...]) -> None:
         posted = await self._state.polls_of(room_id, number)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -72,6 +73,19 @@ def _event(event_id: str) -> PlatformEvent:
     return PlatformEvent("matrix", event_id, START)
 
 
+def _saying(chat: Chat, name: str) -> Callable[[str, str], Awaitable[str | None]]:
+    """`name` saying a text carried by a Matrix-like event: what they are answered."""
+    account = chat.account(name)
+
+    async def say(text: str, event_id: str) -> str | None:
+        reply = await chat.app.governance.handle_text(
+            chat.room, account, text, START, event=_event(event_id)
+        )
+        return None if reply is None else reply.message.plain()
+
+    return say
+
+
 async def test_a_vote_killed_between_any_two_writes_is_counted_once_on_replay(
     chat: Chat, db_url: str
 ) -> None:
@@ -109,12 +123,7 @@ async def test_a_vote_killed_between_any_two_writes_is_counted_once_on_replay(
 
 async def test_a_replayed_event_changes_nothing_and_answers_nothing(chat: Chat) -> None:
     await chat.ok("alice", "!propose Replays")
-    governance = chat.app.governance
-    bob = chat.account("bob")
-
-    async def say(text: str, event_id: str) -> str | None:
-        reply = await governance.handle_text(chat.room, bob, text, START, event=_event(event_id))
-        return None if reply is None else reply.message.plain()
+    say = _saying(chat, "bob")
 
     first = await say("!vote 1 yes", "$a")
     assert first is not None and "recorded" in first
@@ -143,13 +152,8 @@ async def test_a_replayed_event_changes_nothing_and_answers_nothing(chat: Chat) 
 async def test_a_refusal_that_commits_is_answered_once(chat: Chat) -> None:
     """A wrong link code is counted (a commit) before it is refused: the member is told
     what was wrong all the same, and the replay of that event says nothing."""
-    governance = chat.app.governance
-    bob = chat.account("bob")
     await chat.ok("bob", "!status")  # bob is a member
-
-    async def say(text: str, event_id: str) -> str | None:
-        reply = await governance.handle_text(chat.room, bob, text, START, event=_event(event_id))
-        return None if reply is None else reply.message.plain()
+    say = _saying(chat, "bob")
 
     wrong = await say("!link ABCDE-FGHJK", "$wrong")
     assert wrong is not None and "not one I gave" in wrong

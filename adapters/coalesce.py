@@ -1,9 +1,10 @@
 """Edits that follow ballots, at most one per proposal every few seconds.
 
-Each ballot cast, changed or withdrawn marks its proposal; its cards and polls are
-edited at once if they were not edited lately, else once the interval has passed,
-showing the tally as it is then: a burst of fifty votes is one or two edits, not fifty
-events in the room (and not fifty against the homeserver's rate limit).
+Each ballot cast, changed or withdrawn marks its proposal; what shows it (a Discord
+card's live tally, a Matrix card and poll) is edited at once if it was not edited
+lately, else once the interval has passed, showing the tally as it is then: a burst of
+fifty votes is one or two edits, not fifty (and not fifty against a platform's rate
+limit on edits).
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from governance.domain.ids import CommunityId
 log = logging.getLogger(__name__)
 
 Key = tuple[CommunityId, int]
-Show = Callable[[CommunityId, int], Awaitable[None]]
+Show = Callable[[CommunityId, int], Awaitable[bool]]
+"""Show proposal `number`'s tally as it is now; False when there is nothing more to show
+(voting is over: the result is the card's last word)."""
 
 
 class Coalesced:
     def __init__(self, show: Show, *, interval: float) -> None:
         self._show = show
         self.interval = interval
+        self.pace: Callable[[], Awaitable[object]] = lambda: asyncio.sleep(self.interval)
+        """What runs between two edits (tests hold it on an event)."""
         self._running: dict[Key, asyncio.Task[None]] = {}
         self._dirty: set[Key] = set()
 
@@ -33,17 +38,18 @@ class Coalesced:
         key = (community, number)
         self._dirty.add(key)
         if key not in self._running:
-            self._running[key] = asyncio.create_task(self._run(key), name=f"live {key}")
+            self._running[key] = asyncio.create_task(self._run(key), name=f"live tally {key}")
 
     async def _run(self, key: Key) -> None:
         try:
             while key in self._dirty:
                 self._dirty.discard(key)
                 try:
-                    await self._show(*key)
+                    if not await self._show(*key):
+                        return
                 except Exception:  # the next ballot tries again
                     log.warning("the live tally of %s #%d was not shown", *key, exc_info=True)
-                await asyncio.sleep(self.interval)
+                await self.pace()  # at most one edit per interval
         finally:
             self._running.pop(key, None)
 
