@@ -134,7 +134,7 @@ Vote: !vote 1 yes, no or abstain
 (to dev) Reminder: you have not voted on #1 Buy a delivery bike; voting closes 2026-11-26 09:00 UTC.
 Vote: !vote 1 yes, no or abstain
 #1 Buy a delivery bike — voting closed
-Tied — 1 yes, 1 no.
+Rejected — 1 yes, 1 no; an even split is not more than 50%.
 choice   votes
 yes      1
 no       1
@@ -142,11 +142,11 @@ abstain  1
 Ballots: 3 of 4 on the roll.
 Quorum: 2 needed (50%) — reached.
 Threshold: yes/(yes+no) = 1/2 = 50%; needs more than 50%.
-Tie: reported as a tie (ties=report).
+An even split does not pass, whatever ties= says: it settles ties between options, never a threshold.
 It is 2026-11-26 09:00 UTC.
 (to cleo) Voting on #1 has closed.
 #1 Buy a delivery bike — result
-Tied — 1 yes, 1 no.
+Rejected — 1 yes, 1 no; an even split is not more than 50%.
 choice   votes
 yes      1
 no       1
@@ -154,7 +154,7 @@ abstain  1
 Ballots: 3 of 4 on the roll.
 Quorum: 2 needed (50%) — reached.
 Threshold: yes/(yes+no) = 1/2 = 50%; needs more than 50%.
-Tie: reported as a tie (ties=report).
+An even split does not pass, whatever ties= says: it settles ties between options, never a threshold.
 """
 
 

@@ -163,7 +163,7 @@ async def test_a_rejection_is_a_no_and_weights_are_equal_by_default(r: Rooms) ->
     await r.dairy.ok("dan", "!vote 1 yes")
     await r.fed.advance(days=2)
     result = r.said(FED)[-1]
-    assert result.splitlines()[1] == "Tied — 1 yes, 1 no."
+    assert result.splitlines()[1] == "Rejected — 1 yes, 1 no; an even split is not more than 50%."
     assert "Rejected — 0 yes, 3 no." in result
 
 
@@ -347,7 +347,10 @@ async def test_closes_due_together_in_one_batch_close_each_vote_once(r: Rooms) -
     }
     assert [t.splitlines()[:2] for t in closed[FED]] == [
         ["#1 Share an oven — voting closed", "Passed — 1 yes, 0 no."],
-        ["#2 Share a van — voting closed", "Tied — 1 yes, 1 no."],
+        [
+            "#2 Share a van — voting closed",
+            "Rejected — 1 yes, 1 no; an even split is not more than 50%.",
+        ],
     ]
     assert len(closed[BAKERY]) == 3 and len(closed[DAIRY]) == 2
     await r.fed.advance(days=5)

@@ -192,7 +192,9 @@ async def test_a_secret_weighted_vote_keeps_each_ballots_class_not_its_voter(cha
     await chat.ok("bob", "!vote 1 yes")
     await chat.ok("carol", "!vote 1 no")
     lines = await _closed(chat)
-    assert lines[1] == "Tied — 50% yes, 50% no by class weight."
+    assert lines[1] == (
+        "Rejected — 50% yes, 50% no by class weight; an even split is not more than 50%."
+    )
     async with chat.app.engine.connect() as conn:
         rows = (
             await conn.execute(select(t.ballots.c.member_id, t.ballots.c.stakeholder_class))

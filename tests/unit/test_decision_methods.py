@@ -78,34 +78,36 @@ def test_majority_rejects_with_more_no() -> None:
     assert result.summary == "Rejected — 1 yes, 2 no."
 
 
-def test_default_majority_needs_strictly_more_than_half_so_an_even_split_is_a_tie() -> None:
-    result = majority.tally(verdicts(yes=2, no=2), NO_OPTIONS, Policy(), 5)
-    assert result.closed_as is ClosedAs.TIED
-    assert result.summary == "Tied — 2 yes, 2 no."
-    assert result.summary.startswith("Tied")
-    assert "Tie: reported as a tie (ties=report)." in result.explanation
-
-
-def test_default_majority_tie_under_status_quo_is_rejected() -> None:
-    policy = Policy(ties=TieRule.STATUS_QUO)
-    result = majority.tally(verdicts(yes=2, no=2), NO_OPTIONS, policy, 5)
-    assert result.closed_as is ClosedAs.REJECTED
-    assert result.summary == "Rejected — 2 yes, 2 no; tied, the status quo holds."
-
-
-@pytest.mark.parametrize("lot_winner", ["yes", "no"])
-def test_default_majority_tie_by_lot_follows_the_published_seed(lot_winner: str) -> None:
-    seed = seed_putting_first(lot_winner, ["yes", "no"])
-    assert lot_order(seed, ["yes", "no"])[0] == lot_winner
-    policy = Policy(ties=TieRule.LOT, lot_seed=seed)
-    result = majority.tally(verdicts(yes=2, no=2), NO_OPTIONS, policy, 5)
-    if lot_winner == "yes":
-        assert result.closed_as is ClosedAs.PASSED
-        assert result.summary == "Passed — 2 yes, 2 no; tie settled by lot."
-    else:
+@pytest.mark.parametrize("ties", list(TieRule))
+def test_an_even_split_under_more_than_half_is_rejected_whatever_ties_says(
+    ties: TieRule,
+) -> None:
+    """A threshold is never a tie: 2–2 is not "more than 50%", with any tie rule (a lot
+    once passed it under the very line saying it needed more than 50%)."""
+    for seed in ("seed-0", "seed-1", "seed-2", "seed-3"):  # lots putting yes or no first
+        policy = Policy(ties=ties, lot_seed=seed if ties is TieRule.LOT else None)
+        result = majority.tally(verdicts(yes=2, no=2), NO_OPTIONS, policy, 5)
         assert result.closed_as is ClosedAs.REJECTED
-        assert result.summary == "Rejected — 2 yes, 2 no; tie settled by lot."
-    assert f"Tie settled by lot: seed {seed} puts {lot_winner} first." in result.explanation
+        assert result.summary == "Rejected — 2 yes, 2 no; an even split is not more than 50%."
+        assert "Threshold: yes/(yes+no) = 2/4 = 50%; needs more than 50%." in result.explanation
+        assert not any(line.startswith("Tie") for line in result.explanation)
+
+
+@pytest.mark.parametrize("ties", list(TieRule))
+def test_an_even_split_of_a_consensus_is_rejected_whatever_ties_says(ties: TieRule) -> None:
+    policy = Policy(ties=ties, lot_seed="seed-1" if ties is TieRule.LOT else None)
+    result = consensus.tally(verdicts(agree=1, disagree=1), NO_OPTIONS, policy, 6)
+    assert result.closed_as is ClosedAs.REJECTED
+    assert result.summary == "Rejected — 1 agree, 1 disagree; an even split is not more than 50%."
+
+
+def test_a_set_threshold_of_half_is_met_by_an_even_split() -> None:
+    """threshold=50% reads "at least 50%": 2–2 meets it, with no tie involved."""
+    result = majority.tally(
+        verdicts(yes=2, no=2), NO_OPTIONS, Policy(threshold=Fraction(1, 2)), 5
+    )
+    assert result.closed_as is ClosedAs.PASSED
+    assert result.summary == "Passed — 2 yes, 2 no."
 
 
 def test_explicit_two_thirds_threshold_is_met_at_exactly_two_thirds() -> None:
@@ -249,12 +251,6 @@ def test_consensus_without_block_uses_the_threshold() -> None:
     assert rejected.summary == "Rejected — 2 agree, 1 disagree."
 
 
-def test_consensus_even_split_is_a_tie_by_default() -> None:
-    result = consensus.tally(verdicts(agree=1, disagree=1), NO_OPTIONS, Policy(), 6)
-    assert result.closed_as is ClosedAs.TIED
-    assert result.summary == "Tied — 1 agree, 1 disagree."
-
-
 # --- choice -----------------------------------------------------------------------------
 
 
@@ -333,6 +329,29 @@ def test_approval_two_seats_tie_at_the_boundary_is_reported() -> None:
     )
     assert result.winners == ("Acorn",)
     assert "Tie: Big Oak and Cedar have 3 votes each for 1 seat." in result.explanation
+
+
+def test_approval_two_seats_tie_at_the_boundary_under_status_quo_keeps_the_sure_winner() -> None:
+    ballots = picks((0, 1), (0, 2), (0, 1, 2), (1, 2), (0,))  # Acorn 4, Big Oak 3, Cedar 3
+    result = approval.tally(ballots, OPTIONS, Policy(seats=2, ties=TieRule.STATUS_QUO), 5)
+    assert result.closed_as is ClosedAs.DECIDED
+    assert result.winners == ("Acorn",)
+    assert result.summary == (
+        "Winner: Acorn — Big Oak and Cedar tied for 1 seat; the status quo leaves it unfilled."
+    )
+    assert (
+        "The status quo holds for the tied 1 seat: nobody is chosen for it; Acorn won "
+        "whatever the tie." in result.explanation
+    )
+
+
+def test_stv_two_seats_tie_for_the_second_under_status_quo_keeps_the_sure_winner() -> None:
+    stv = METHODS["stv"]
+    ballots = [Choice(options=(0,))] * 4 + [Choice(options=(1,)), Choice(options=(2,))]
+    result = stv.tally(ballots, OPTIONS, Policy(seats=2, ties=TieRule.STATUS_QUO), 6)
+    assert result.closed_as is ClosedAs.DECIDED
+    assert result.winners == ("Acorn",)
+    assert result.summary.startswith("Winner: Acorn — Big Oak and Cedar tied for 1 seat")
 
 
 def test_approval_two_seats_tie_at_the_boundary_by_lot_keeps_the_sure_winner() -> None:

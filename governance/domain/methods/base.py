@@ -347,7 +347,7 @@ def settle_threshold(
         if policy.threshold is None
         else f"at least {format_share(policy.threshold)}"
     )
-    tie_note = ""
+    note = ""
     if decided == 0:
         lines.append(f"No {for_word} or {against_word} votes; {needs} {for_word} was needed.")
         kind = ClosedAs.REJECTED
@@ -358,14 +358,15 @@ def settle_threshold(
             f"Threshold: {for_word}/({for_word}+{against_word}) = {shown} = "
             f"{percent(share)}; needs {needs}."
         )
-        if policy.threshold is None:
-            met, tied = share > HALF, share == HALF
-        else:
-            met, tied = share >= policy.threshold, False
+        met = share > HALF if policy.threshold is None else share >= policy.threshold
         kind = ClosedAs.PASSED if met else ClosedAs.REJECTED
-        if tied:
-            kind, tie_note = _settle_pass_fail_tie(policy, for_word, against_word, lines)
-    word = {ClosedAs.PASSED: "Passed", ClosedAs.REJECTED: "Rejected", ClosedAs.TIED: "Tied"}[kind]
+        if policy.threshold is None and share == HALF:
+            lines.append(
+                "An even split does not pass, whatever ties= says: it settles ties "
+                "between options, never a threshold."
+            )
+            note = "; an even split is not more than 50%"
+    word = {ClosedAs.PASSED: "Passed", ClosedAs.REJECTED: "Rejected"}[kind]
     if tally.unit is None:
         tally_text = f"{n_for} {for_word}, {n_against} {against_word}"
     else:
@@ -373,22 +374,8 @@ def settle_threshold(
             f"{tally.show(n_for)} {for_word}, {tally.show(n_against)} {against_word} "
             "by class weight"
         )
-    summary = f"{word} — {tally_text}{tie_note}."
+    summary = f"{word} — {tally_text}{note}."
     return Result(kind, summary, counts, tally.ballots, tally.roll, True, (), tuple(lines))
-
-
-def _settle_pass_fail_tie(
-    policy: Policy, for_word: str, against_word: str, lines: list[str]
-) -> tuple[ClosedAs, str]:
-    if policy.ties is TieRule.STATUS_QUO:
-        lines.append("Tie: the status quo holds, so the proposal does not pass.")
-        return ClosedAs.REJECTED, "; tied, the status quo holds"
-    if policy.ties is TieRule.LOT and policy.lot_seed is not None:
-        first = lot_order(policy.lot_seed, [for_word, against_word])[0]
-        lines.append(f"Tie settled by lot: seed {policy.lot_seed} puts {first} first.")
-        return (ClosedAs.PASSED if first == for_word else ClosedAs.REJECTED), "; tie settled by lot"
-    lines.append("Tie: reported as a tie (ties=report).")
-    return ClosedAs.TIED, ""
 
 
 def winners_result(
@@ -453,19 +440,34 @@ def unsettled(
     summary: str | None = None,
     winners: tuple[str, ...] = (),
 ) -> Result:
-    """Several options could win and no lot settles it: the status quo holds (nothing is
-    chosen), or the tie is reported. `winners` are those elected whatever the tie."""
+    """Several options could win and no lot settles it (yet): the status quo holds for
+    what is tied (nothing is chosen, but `winners`, elected whatever the tie, keep their
+    seats), or the tie is reported. While voting is open a lot is not drawn: the seed
+    stays secret until close."""
     text = list_names(names)
-    if policy.ties is TieRule.STATUS_QUO:
-        lines.append("The status quo holds: no option is chosen.")
-        kind, summary, winners = (
-            ClosedAs.REJECTED,
-            f"Rejected — {text} tied; the status quo holds.",
-            (),
+    kind = ClosedAs.TIED
+    if policy.ties is TieRule.STATUS_QUO and winners:
+        left = policy.seats - len(winners)
+        it = "it" if left == 1 else "them"
+        lines.append(
+            f"The status quo holds for the tied {plural(left, 'seat')}: nobody is chosen "
+            f"for {it}; {list_names(winners)} won whatever the tie."
         )
+        kind = ClosedAs.DECIDED
+        head = "Winner" if len(winners) == 1 else "Winners"
+        summary = (
+            f"{head}: {', '.join(winners)} — {text} tied for {plural(left, 'seat')}; "
+            f"the status quo leaves {it} unfilled."
+        )
+    elif policy.ties is TieRule.STATUS_QUO:
+        lines.append("The status quo holds: no option is chosen.")
+        kind, summary = ClosedAs.REJECTED, f"Rejected — {text} tied; the status quo holds."
+    elif policy.ties is TieRule.LOT:
+        lines.append("A lot settles this tie when voting closes (ties=lot).")
+        summary = summary or f"Tied — {text}."
     else:
         lines.append("Reported as a tie (ties=report).")
-        kind, summary = ClosedAs.TIED, summary or f"Tied — {text}."
+        summary = summary or f"Tied — {text}."
     return Result(
         kind, summary, counts, t.ballots, t.roll, True, winners, tuple(lines), tables=tables
     )
