@@ -3,12 +3,13 @@ result visibility and the tie rule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
 from governance.domain.errors import InvalidProposal
+from governance.domain.tiebreak import commitment
 
 MAX_SEATS = 20
 MAX_DOTS = 100
@@ -87,6 +88,10 @@ class Policy:
     results: Visibility = Visibility.LIVE
     ties: TieRule = TieRule.REPORT
     lot_seed: str | None = None
+    """Secret until the vote closes (`to_json` leaves it out unless told to reveal it)."""
+    lot_commitment: str | None = None
+    """The SHA-256 of `lot_seed`, published from the start; set from the seed when one is
+    given, kept alone in a policy whose seed is `sealed`."""
     allow_change: bool = True
     strength: Strength = Strength.MARGINS
     classes: tuple[ClassRule, ...] = ()
@@ -101,7 +106,17 @@ class Policy:
     def dot_budget(self) -> int:
         return DEFAULT_DOTS if self.dots is None else self.dots
 
+    def sealed(self) -> Policy:
+        """This policy without its lot's seed (its commitment kept): what a count made
+        while voting is open may use, so no lot is drawn before close."""
+        return replace(self, lot_seed=None)
+
     def __post_init__(self) -> None:
+        if self.lot_seed is not None:
+            made = commitment(self.lot_seed)
+            if self.lot_commitment not in (None, made):
+                raise ValueError("a lot's seed does not match its commitment")
+            object.__setattr__(self, "lot_commitment", made)
         if self.threshold is not None and not (0 < self.threshold <= 1):
             raise InvalidProposal("A threshold must be more than 0 and at most 100%.")
         if self.quorum is not None:
@@ -116,8 +131,10 @@ class Policy:
             raise InvalidProposal(f"dots= must be between 1 and {MAX_DOTS}.")
         check_classes(self.classes)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, reveal: bool = False) -> dict[str, Any]:
+        """The policy as members may read it; the lot's seed only with `reveal` (after
+        close, and for the database)."""
+        data: dict[str, Any] = {
             "quorum": _quorum_json(self.quorum),
             "threshold": None if self.threshold is None else str(self.threshold),
             "seats": self.seats,
@@ -125,7 +142,7 @@ class Policy:
             "secret": self.secret,
             "results": self.results.value,
             "ties": self.ties.value,
-            "lot_seed": self.lot_seed,
+            "lot_commitment": self.lot_commitment,
             "allow_change": self.allow_change,
             "strength": self.strength.value,
             "classes": [
@@ -137,6 +154,9 @@ class Policy:
                 for rule in self.classes
             ],
         }
+        if reveal and self.lot_seed is not None:
+            data["lot_seed"] = self.lot_seed
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Policy:
@@ -149,6 +169,7 @@ class Policy:
             results=Visibility(data.get("results", "live")),
             ties=TieRule(data.get("ties", "report")),
             lot_seed=data.get("lot_seed"),
+            lot_commitment=data.get("lot_commitment"),
             allow_change=data.get("allow_change", True),
             strength=Strength(data.get("strength", "margins")),
             classes=tuple(

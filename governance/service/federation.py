@@ -246,7 +246,9 @@ async def provisional(uow: UnitOfWork, deps: Deps, proposal: Proposal) -> Result
         assert part is not None
         result = part.result if part.status is not Status.VOTING else await tally(uow, part)
         parts.append(Part(part.community, part.number, ref.roll, ref.weight, Status.CLOSED, result))
-    return federate(proposal.method, proposal.options, proposal.policy, parts, federation.weighting)
+    return federate(
+        proposal.method, proposal.options, proposal.policy.sealed(), parts, federation.weighting
+    )
 
 
 async def ballots_so_far(uow: UnitOfWork, proposal: Proposal) -> str:

@@ -79,6 +79,7 @@ from governance.domain.proposal import (
     Proposal,
     check_text,
 )
+from governance.domain.tiebreak import LOT_SEED_BYTES
 from governance.domain.timing import end_of, format_local
 from governance.service import (
     confidentiality,
@@ -131,7 +132,7 @@ def _policy(
         secret=cmd.secret,
         results=Visibility.CLOSED if cmd.secret else (cmd.results or Visibility.LIVE),
         ties=ties,
-        lot_seed=deps.random_bytes(8).hex() if ties is TieRule.LOT else None,
+        lot_seed=deps.random_bytes(LOT_SEED_BYTES).hex() if ties is TieRule.LOT else None,
         strength=cmd.strength or Strength.MARGINS,
         classes=cmd.classes or _default_classes(community, method),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,8 +12,10 @@ from governance.domain.ids import MemberId
 from governance.domain.lifecycle import Move, Status, next_status
 from governance.domain.members import Community, Member
 from governance.domain.methods import ClassBallots, decide
+from governance.domain.policy import TieRule
 from governance.domain.proposal import Proposal
 from governance.domain.result import Result
+from governance.domain.tiebreak import reveal_line
 from governance.domain.timing import end_of, to_timedelta
 from governance.service import prompts, records, reminders
 from governance.service.deps import Deps
@@ -168,14 +171,16 @@ async def cancel_unopenable(
     )
 
 
-async def tally(uow: UnitOfWork, proposal: Proposal) -> Result:
-    """The proposal's result from its ballots now (provisional while voting is open)."""
+async def tally(uow: UnitOfWork, proposal: Proposal, *, final: bool = False) -> Result:
+    """The proposal's result from its ballots now: provisional while voting is open (no
+    lot is drawn: its seed stays secret), `final` when it closes."""
+    policy = proposal.policy if final else proposal.policy.sealed()
     if proposal.policy.classes:
         groups = await uow.ballots.by_class(proposal.id)
     else:
         ballots = await uow.ballots.choices(proposal.id)
         groups = [ClassBallots(None, proposal.roll_size, ballots)]
-    return decide(proposal.method, groups, proposal.options, proposal.policy)
+    return decide(proposal.method, groups, proposal.options, policy)
 
 
 async def close_vote(
@@ -191,7 +196,12 @@ async def close_vote(
     """Tally and close. False if someone else closed it first (the update is conditional).
     `result`: counted already (a federation's, from its parts)."""
     if result is None:
-        result = await tally(uow, proposal)
+        result = await tally(uow, proposal, final=True)
+    seed = proposal.policy.lot_seed if proposal.policy.ties is TieRule.LOT else None
+    if seed is not None:  # revealed now, for anyone to check against the commitment
+        result = replace(
+            result, explanation=(*result.explanation, reveal_line(seed, proposal.options))
+        )
     proposal.close(result=result, now=now)
     if not await uow.proposals.update(proposal, expect=Status.VOTING):
         return False
@@ -204,6 +214,8 @@ async def close_vote(
         "ballots": result.ballots,
         "roll": result.roll,
     }
+    if seed is not None:
+        data["lot_seed"] = seed
     if early_reason:
         data["early_reason"] = early_reason
     if receipts is not None:

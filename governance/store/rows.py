@@ -57,7 +57,7 @@ def proposal_values(p: Proposal) -> dict[str, Any]:
         "author_id": p.author,
         "method": p.method_name,
         "options": list(p.options),
-        "policy": p.policy.to_json(),
+        "policy": p.policy.to_json(reveal=True),
         "status": p.status.value,
         "closed_as": None if p.closed_as is None else p.closed_as.value,
         "vote_length": p.vote_length,

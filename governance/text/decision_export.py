@@ -27,6 +27,7 @@ import rfc8785
 from governance.domain.ballot import Choice
 from governance.domain.decision_log import GENESIS, LogEntry
 from governance.domain.ids import ProposalNumber
+from governance.domain.lifecycle import Status
 from governance.domain.methods import BallotShape, ClassBallots
 from governance.domain.proposal import Proposal
 from governance.domain.receipts import shown as shown_code
@@ -98,7 +99,7 @@ class Record:
             "author": p.author,
             "method": p.method_name,
             "options": list(p.options),
-            "policy": p.policy.to_json(),
+            "policy": p.policy.to_json(reveal=p.status is Status.CLOSED),
             "status": p.status.value,
             "closed_as": None if p.closed_as is None else p.closed_as.value,
             "created_at": _iso(p.created_at),
@@ -197,7 +198,7 @@ class Record:
                     p.title,
                     p.method_name,
                     " | ".join(p.options),
-                    rfc8785.dumps(p.policy.to_json()).decode(),
+                    rfc8785.dumps(p.policy.to_json(reveal=p.status is Status.CLOSED)).decode(),
                     p.status.value,
                     None if p.closed_as is None else p.closed_as.value,
                     _iso(p.opened_at),
@@ -319,7 +320,7 @@ class BallotSheet:
             "title": p.title,
             "method": p.method_name,
             "options": list(p.options),
-            "policy": p.policy.to_json(),
+            "policy": p.policy.to_json(reveal=p.status is Status.CLOSED),
             "closed_at": _iso(p.closed_at),
             "roll_size": p.roll_size,
             "result": None if p.result is None else p.result.to_json(),
@@ -343,7 +344,7 @@ class BallotSheet:
             f"folkmoot ballots of {p.community} #{p.number} {p.title}",
             f"method: {p.method_name}",
             "options: " + " | ".join(p.options),
-            "policy: " + rfc8785.dumps(p.policy.to_json()).decode(),
+            "policy: " + rfc8785.dumps(p.policy.to_json(reveal=p.status is Status.CLOSED)).decode(),
             _CSV_MEANING[p.method.shape] + "; sorted by content, not by time",
         ]
         if p.result is not None:

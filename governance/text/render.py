@@ -24,7 +24,7 @@ from governance.domain.events import (
     VotingOpened,
 )
 from governance.domain.methods import METHODS, BallotShape, plural
-from governance.domain.policy import Policy, Strength, Visibility, format_share
+from governance.domain.policy import Policy, Strength, TieRule, Visibility, format_share
 from governance.domain.result import Result
 from governance.domain.timing import format_local
 from governance.text.messages import BallotForm, Block, Deadline, Message, Poll, Table
@@ -71,6 +71,10 @@ def policy_line(method: str, policy: Policy, roll_size: int | None, *, communiti
         parts.append(f"dots: {policy.dot_budget} each")
     if policy.strength is not Strength.MARGINS:
         parts.append(f"strength: {policy.strength.value}")
+    if policy.ties is TieRule.LOT and policy.lot_commitment is not None:
+        parts.append(
+            f"ties: by lot, from a seed revealed at close whose SHA-256 is {policy.lot_commitment}"
+        )
     weights = [f"{r.name} {format_share(r.weight)}" for r in policy.classes if r.weight]
     if weights:
         parts.append("class weights: " + ", ".join(weights))

@@ -103,9 +103,7 @@ def test_an_even_split_of_a_consensus_is_rejected_whatever_ties_says(ties: TieRu
 
 def test_a_set_threshold_of_half_is_met_by_an_even_split() -> None:
     """threshold=50% reads "at least 50%": 2–2 meets it, with no tie involved."""
-    result = majority.tally(
-        verdicts(yes=2, no=2), NO_OPTIONS, Policy(threshold=Fraction(1, 2)), 5
-    )
+    result = majority.tally(verdicts(yes=2, no=2), NO_OPTIONS, Policy(threshold=Fraction(1, 2)), 5)
     assert result.closed_as is ClosedAs.PASSED
     assert result.summary == "Passed — 2 yes, 2 no."
 
@@ -590,8 +588,34 @@ def test_result_json_round_trip() -> None:
     ids=["default", "count", "everything", "voted"],
 )
 def test_policy_json_round_trip(policy: Policy) -> None:
-    data = json.loads(json.dumps(policy.to_json()))
+    data = json.loads(json.dumps(policy.to_json(reveal=True)))
     assert Policy.from_json(data) == policy
+
+
+def test_a_policys_json_holds_the_lots_commitment_not_its_seed_unless_revealed() -> None:
+    seed = "5eed" * 8
+    policy = Policy(ties=TieRule.LOT, lot_seed=seed)
+    public = policy.to_json()
+    assert seed not in json.dumps(public)
+    assert public["lot_commitment"] == hashlib.sha256(seed.encode()).hexdigest()
+    assert Policy.from_json(public) == policy.sealed()
+    assert Policy.from_json(public).lot_commitment == policy.lot_commitment
+    assert policy.to_json(reveal=True)["lot_seed"] == seed
+    with pytest.raises(ValueError, match="commitment"):
+        Policy(ties=TieRule.LOT, lot_seed=seed, lot_commitment="0" * 64)
+
+
+def test_a_count_while_voting_is_open_draws_no_lot() -> None:
+    """Without its seed (sealed while voting is open) a lot's tie stays a tie, and says a
+    lot settles it at close; with the seed, the close settles it."""
+    policy = Policy(ties=TieRule.LOT, lot_seed="seed-1")
+    provisional = choice.tally(picks((0,), (1,)), OPTIONS, policy.sealed(), 5)
+    assert provisional.closed_as is ClosedAs.TIED
+    assert provisional.summary == "Tied — Acorn and Big Oak, 1 vote each."
+    assert "A lot settles this tie when voting closes (ties=lot)." in provisional.explanation
+    assert not any("seed" in line for line in provisional.explanation)
+    final = choice.tally(picks((0,), (1,)), OPTIONS, policy, 5)
+    assert final.closed_as is ClosedAs.DECIDED
 
 
 @pytest.mark.parametrize(

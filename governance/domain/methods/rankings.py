@@ -1,14 +1,15 @@
 """Methods on ranked ballots: instant-runoff (`ranked`), Schulze (`condorcet`) and the
 single transferable vote (`stv`), each with every round, path or stage shown.
 
-Ties. With ``ties=lot`` the published seed fixes one ordering of the options that
-settles every tie, eliminations included (the option later in the lot's order is
-eliminated). Otherwise every way of breaking the count's ties is followed — for
+Ties. With ``ties=lot`` the seed (secret until close, when it is revealed) fixes one
+ordering of the options that settles every tie, eliminations included (the option later
+in the lot's order is eliminated). Otherwise (and for a count made while voting is open,
+which draws no lot) every way of breaking the count's ties is followed — for
 instant-runoff by counting each set of eliminated options once (`possible_winners`), for
 STV by replaying the count down each branch (`explore`, up to `MAX_BRANCHES`), options
 with no votes being interchangeable — and if they all give the same winners the tie did
 not matter and the explanation says so; if not, the result is a tie (or, with
-``ties=status-quo``, no option is chosen).
+``ties=status-quo``, no option is chosen for what is tied).
 
 Stakeholder-class weights apply to `ranked` and `condorcet` (each ballot counts with
 its class's weight). They do not apply to `stv`: its quota and transfers count whole
