@@ -142,7 +142,6 @@ class Policy:
             "secret": self.secret,
             "results": self.results.value,
             "ties": self.ties.value,
-            "lot_commitment": self.lot_commitment,
             "allow_change": self.allow_change,
             "strength": self.strength.value,
             "classes": [
@@ -154,6 +153,8 @@ class Policy:
                 for rule in self.classes
             ],
         }
+        if self.lot_commitment is not None:
+            data["lot_commitment"] = self.lot_commitment
         if reveal and self.lot_seed is not None:
             data["lot_seed"] = self.lot_seed
         return data
