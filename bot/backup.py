@@ -98,11 +98,15 @@ def backup(settings: Settings, destination: Path) -> dict[str, Any]:
             revision = _sqlite_snapshot(_sqlite_path(url), database)
             files[SQLITE_MEMBER] = database
             kind = "sqlite"
+            secret = _sqlite_open_secret_votes(database)
         else:
             dump = staged / "folkmoot.pgdump"
+            before = asyncio.run(_pg_open_secret_votes(url))
             revision = _pg_dump(url, dump)
             files[PGDUMP_MEMBER] = dump
             kind = "postgresql"
+            # Any vote open at some point of the dump may be in it.
+            secret = sorted(set(before) | set(asyncio.run(_pg_open_secret_votes(url))))
         files.update(_data_files(settings.data_dir, staged / "data"))
         members = [_member(name, path) for name, path in files.items()]
         manifest: dict[str, Any] = {
@@ -111,6 +115,7 @@ def backup(settings: Settings, destination: Path) -> dict[str, Any]:
             "schema_revision": revision,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "members": [{"name": m.name, "size": m.size, "sha256": m.sha256} for m in members],
+            "open_secret_votes": secret,
         }
         partial = staged / "archive.tar.gz"
         _write_archive(partial, manifest, files)
@@ -124,6 +129,39 @@ def backup(settings: Settings, destination: Path) -> dict[str, Any]:
             shutil.copyfile(partial, destination)
             os.chmod(destination, 0o600)
     return manifest
+
+
+_OPEN_SECRET_VOTES = (
+    "SELECT p.community_id, p.number FROM proposal_keys k "
+    "JOIN proposals p ON p.id = k.proposal_id ORDER BY p.community_id, p.number"
+)
+"""The secret votes whose keys a copy of the database holds: those open when it was made."""
+
+
+def _sqlite_open_secret_votes(database: Path) -> list[str]:
+    connection = sqlite3.connect(database)
+    try:
+        rows = connection.execute(_OPEN_SECRET_VOTES).fetchall()
+    except sqlite3.OperationalError:  # a schema from before secret votes
+        rows = []
+    finally:
+        connection.close()
+    return [f"{community} #{number}" for community, number in rows]
+
+
+async def _pg_open_secret_votes(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            if not await conn.scalar(text("SELECT to_regclass('proposal_keys') IS NOT NULL")):
+                return []  # a database not migrated yet
+            rows = (await conn.execute(text(_OPEN_SECRET_VOTES))).all()
+    except DBAPIError as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise BackupError(f"cannot read the database: {reason}") from None
+    finally:
+        await engine.dispose()
+    return [f"{community} #{number}" for community, number in rows]
 
 
 def _sqlite_path(url: str) -> Path:
@@ -580,6 +618,14 @@ def backup_command(settings: Settings, file: str) -> int:
         f"backup written to {file}: {manifest['database']} at schema "
         f"{manifest['schema_revision']}, {len(manifest['members'])} files"
     )
+    if manifest["open_secret_votes"]:
+        print(
+            "it holds the keys of secret votes still open ("
+            + ", ".join(manifest["open_secret_votes"])
+            + "): whoever holds this file can link their ballots to voters, even after "
+            "they close. Keep it as private as the database, and replace it with a "
+            "backup made after they close"
+        )
     return 0
 
 

@@ -20,7 +20,7 @@ from governance.service.deps import Deps
 from governance.service.dispatcher import Dispatcher
 from governance.service.ports import Clock, Outlet, Wakeup
 from governance.store.migrate import upgrade
-from governance.store.stories import checkpoint
+from governance.store.scrub import scrub
 from governance.store.uow import SqlUnitOfWork, SqlUnitOfWorkFactory, uow_factory
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ async def bootstrap(
     deps = Deps(clock=clock)
     if author_key is not None:
         deps.author_key = author_key
-    deps.after_withdrawal = lambda: checkpoint(engine)
+    deps.scrub_store = lambda: scrub(engine)
     deps.federations = {
         CommunityId(c.name): Federation(
             CommunityId(c.name),

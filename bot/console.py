@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from adapters.console.outlet import ConsoleOutlet
 from adapters.console.session import COMMUNITY, ROOM, ConsoleSession
+from bot import console_clock
 from bot.bootstrap import author_key, bootstrap, ensure_binding
 from bot.config import CommunityConfig, FileConfig, Settings
 from bot.private import private_data_dir
@@ -29,7 +30,8 @@ async def run_console(
     settings: Settings, config: FileConfig, *, start: datetime | None = None
 ) -> int:
     private_data_dir(settings.data_dir)
-    clock = SimulatedClock(start or datetime.now(UTC).replace(second=0, microsecond=0))
+    clock = SimulatedClock(console_clock.start_time(settings.data_dir, start))
+    console_clock.save(settings.data_dir, clock.now())
     outlet = ConsoleOutlet(lambda text: print(text, flush=True), settings.data_dir / "exports")
     demo = console_community(config)
     communities = [c for c in config.communities if c.name != COMMUNITY] + [demo]
@@ -44,7 +46,12 @@ async def run_console(
     try:
         await ensure_binding(app, ROOM, COMMUNITY)
         session = ConsoleSession(
-            app.governance, app.dispatcher, clock, outlet, zone=ZoneInfo(demo.timezone)
+            app.governance,
+            app.dispatcher,
+            clock,
+            outlet,
+            zone=ZoneInfo(demo.timezone),
+            on_time=lambda moment: console_clock.save(settings.data_dir, moment),
         )
         interactive = sys.stdin.isatty()
         if interactive:

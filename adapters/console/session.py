@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from adapters.console.outlet import ConsoleOutlet
@@ -46,7 +46,9 @@ class ConsoleSession:
         *,
         community: CommunityId = COMMUNITY,
         zone: ZoneInfo | None = None,
+        on_time: Callable[[datetime], None] = lambda moment: None,
     ) -> None:
+        """`on_time` is told where the clock is about to move (to keep it across runs)."""
         self._gov = governance
         self._dispatcher = dispatcher
         self._clock = clock
@@ -55,6 +57,7 @@ class ConsoleSession:
         self._room = RoomRef(PLATFORM, community)
         self.actor: str | None = None
         self._zone = zone or ZoneInfo("UTC")
+        self._on_time = on_time
 
     async def run(
         self,
@@ -172,5 +175,6 @@ class ConsoleSession:
             return
         days, hours, minutes = (int(g) if g else 0 for g in match.groups())
         target = self._clock.now() + timedelta(days=days, hours=hours, minutes=minutes)
+        self._on_time(target)  # first: what runs on the way is never after the kept time
         await advance(self._gov, self._dispatcher, self._clock, target)
         self._out.reply_text(f"It is {format_local(target, self._zone)}.")

@@ -284,16 +284,8 @@ class Governance:
         if isinstance(cmd, Unbind):
             self._bindings.pop(cmd.room or cmd.ctx.room, None)
         if isinstance(cmd, WithdrawStory | EditStory | Erase) and reply.ok:
-            await self._scrub()
+            await self.deps.scrub()  # the story's old words leave the store
         return reply
-
-    async def _scrub(self) -> None:
-        """After a story's text was deleted or replaced, with its unit of work closed:
-        let the store drop the old pages (SQLite: fold and empty the WAL)."""
-        try:
-            await self.deps.after_withdrawal()
-        except Exception:  # the text is deleted; the next one retries the cleanup
-            log.warning("could not scrub the store after a story changed", exc_info=True)
 
     async def _guard(self, work: Callable[[], Awaitable[Reply | None]]) -> Reply | None:
         try:
@@ -490,7 +482,7 @@ class Governance:
             event,
         )
         if reply is not None and reply.ok:
-            await self._scrub()  # the old words leave the store
+            await self.deps.scrub()  # the old words leave the store
         return reply
 
     async def thread_story_deleted(
@@ -511,7 +503,7 @@ class Governance:
             event,
         )
         if reply is not None and reply.ok:
-            await self._scrub()
+            await self.deps.scrub()
         return reply
 
     async def _follow(
@@ -572,7 +564,10 @@ class Governance:
         for attempt in range(1, RETRIES + 1):
             try:
                 async with self._uow(read_only=read_only) as uow:
-                    return await work(uow)
+                    found = await work(uow)
+                if uow.ballots.keys_destroyed:  # a secret vote was sealed
+                    await self.deps.scrub()
+                return found
             except ConflictError:
                 if attempt == RETRIES:
                     raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -12,6 +13,8 @@ from datetime import datetime
 from governance.domain.federation import Federation
 from governance.domain.ids import CommunityId
 from governance.service.ports import Clock, DueItem, Observer, Outcome, UnitOfWork, Wakeup
+
+log = logging.getLogger(__name__)
 
 
 async def _nothing() -> None:
@@ -42,8 +45,10 @@ class Deps:
     author_key: bytes = field(default_factory=lambda: os.urandom(32))
     """Keys anonymous stories' links to their authors. Kept outside the database (a
     file beside it), so the database alone does not say who told what."""
-    after_withdrawal: Callable[[], Awaitable[None]] = lambda: _nothing()
-    """Run after a story's withdrawal is committed (SQLite: fold and empty the WAL)."""
+    scrub_store: Callable[[], Awaitable[None]] = lambda: _nothing()
+    """Run after a deletion for good is committed (a story's words, a secret vote's key
+    and tags): the store drops its old copies (SQLite: fold and empty the WAL;
+    PostgreSQL: vacuum). Use `scrub`, which never raises."""
     on_events: Callable[[], None] = lambda: None
     """Called after a commit that wrote events to the outbox (wakes the dispatcher)."""
     on_due_ran: Callable[[Sequence[DueItem]], None] = lambda items: None
@@ -65,6 +70,14 @@ class Deps:
 
     def __post_init__(self) -> None:
         self.due_idle.set()
+
+    async def scrub(self) -> None:
+        """`scrub_store`, with a failure logged: what was deleted is gone from the
+        tables, and the next scrub (a withdrawal's, a seal's) does it all again."""
+        try:
+            await self.scrub_store()
+        except Exception:
+            log.warning("could not scrub the store after a deletion", exc_info=True)
 
     async def commit(self, uow: UnitOfWork, *, events: bool = True) -> None:
         """Commit, then wake up by the earliest due work the commit added or moved."""

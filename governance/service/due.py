@@ -76,6 +76,8 @@ async def _run_due(
                         breath = time.monotonic()
                 await deps.commit(uow)
             deps.on_due_ran(items)
+            if uow.ballots.keys_destroyed:  # secret votes closed: no copy of their keys
+                await deps.scrub()
         except ConflictError:
             log.info("due work met another writer's change; trying again")
         except Exception:

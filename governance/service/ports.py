@@ -300,7 +300,15 @@ class Ballots(Protocol):
 
     async def set_key(self, proposal: ProposalId, key: bytes) -> None: ...
     async def keys(self, proposals: Sequence[ProposalId]) -> dict[ProposalId, bytes]: ...
-    async def destroy_key(self, proposal: ProposalId) -> None: ...
+    async def destroy_key(self, proposal: ProposalId) -> None:
+        """Delete a secret vote's key; `keys_destroyed` is then true for this unit of
+        work, whose caller scrubs the store once it is committed (`Deps.scrub`)."""
+        ...
+
+    @property
+    def keys_destroyed(self) -> bool:
+        """Whether this unit of work destroyed a secret vote's key."""
+        ...
 
 
 class Receipts(Protocol):

@@ -650,6 +650,7 @@ class BallotRepo(_Repo):
     def __init__(self, conn: AsyncConnection) -> None:
         super().__init__(conn)
         self._choices: dict[ProposalId, list[Choice]] = {}
+        self.keys_destroyed = False
 
     async def prefetch_choices(self, proposals: Sequence[ProposalId]) -> None:
         """Read the ballots of these proposals in one statement; the next
@@ -864,6 +865,7 @@ class BallotRepo(_Repo):
         await self.conn.execute(
             delete(t.proposal_keys).where(t.proposal_keys.c.proposal_id == proposal)
         )
+        self.keys_destroyed = True
 
 
 class LogRepo(_Repo):

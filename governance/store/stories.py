@@ -3,7 +3,7 @@ PostgreSQL's ``to_tsvector('simple', …)`` under a GIN index.
 
 Withdrawing deletes for real: the row goes (SQLite's ``secure_delete`` zeroes it),
 the FTS5 index is optimised so the story's words leave its segments, and the caller
-checkpoints the WAL after the commit (`checkpoint`).
+scrubs the store after the commit (`governance.store.scrub`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from governance.domain.ids import CommunityId, MemberId
 from governance.domain.stories import Consent, Story
@@ -394,20 +393,3 @@ class StoryRepo(_Repo):
             .order_by(S.c.prompt.is_(None), S.c.prompt, S.c.number)
         )
         return [_story(r) for r in found]
-
-
-async def checkpoint(engine: AsyncEngine) -> None:
-    """After a withdrawal: fold the WAL (which still holds the old pages) into the
-    database and empty it. A no-op on PostgreSQL."""
-    if engine.dialect.name != "sqlite":
-        return
-    async with engine.connect() as conn:
-        # On the driver's connection itself: a checkpoint cannot run inside the
-        # transaction SQLAlchemy would begin.
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy, _, _ = await cursor.fetchone()
-        await cursor.close()
-        if busy:
-            raise RuntimeError("the WAL checkpoint was blocked by a reader; it runs again later")

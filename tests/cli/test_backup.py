@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import tarfile
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,31 @@ def _rewrite(
             info.size = len(content)
             new.addfile(info, io.BytesIO(content))
     return target
+
+
+async def test_a_backup_made_while_a_secret_vote_is_open_says_it_holds_its_key(
+    db_url: str, tmp_path: Path
+) -> None:
+    if not db_url.startswith("sqlite") and shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    data = tmp_path / "data"
+    data.mkdir()
+    async with room_at(db_url, SimulatedClock(START)) as chat:
+        await chat.join("alice", admin=True)
+        await chat.ok("alice", "!propose Elect a treasurer options=Ana | Ben secret vote=1d")
+        await chat.ok("alice", "!propose Buy bread")
+        await chat.ok("alice", "!vote 1 Ana")
+    archive = tmp_path / "open.backup"
+    code, out, err = await folkmoot("backup", str(archive), env=_env(data, db_url), cwd=tmp_path)
+    assert code == 0, err
+    assert "it holds the keys of secret votes still open (demo #1): whoever holds" in out
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("manifest.json")
+        assert member is not None
+        assert json.load(member)["open_secret_votes"] == ["demo #1"]
+    async with room_at(db_url, SimulatedClock(START + timedelta(days=1, minutes=1))) as chat:
+        await chat.app.governance.run_due()
+    closed = tmp_path / "closed.backup"
+    code, out, err = await folkmoot("backup", str(closed), env=_env(data, db_url), cwd=tmp_path)
+    assert code == 0, err
+    assert "secret" not in out

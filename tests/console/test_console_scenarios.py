@@ -6,12 +6,24 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 START = "2026-11-23T09:00+00:00"
 
 
-async def console(tmp_path: Path, script: str) -> str:
+async def console(tmp_path: Path, script: str, *, start: str | None = START) -> str:
+    out, err, returncode = await console_run(tmp_path, script, start=start)
+    assert returncode == 0, err
+    assert "Traceback" not in err, err
+    return out
+
+
+async def console_run(
+    tmp_path: Path, script: str, *, start: str | None = START
+) -> tuple[str, str, int | None]:
+    """One `folkmoot console` run in `tmp_path`'s data directory: its output, errors
+    and exit status."""
     env = {**os.environ, "FOLKMOOT_DATA_DIR": str(tmp_path / "data")}
     env.pop("FOLKMOOT_DATABASE_URL", None)
     env.pop("FOLKMOOT_CONFIG", None)
@@ -20,8 +32,7 @@ async def console(tmp_path: Path, script: str) -> str:
         "-m",
         "bot.cli",
         "console",
-        "--start",
-        START,
+        *(["--start", start] if start else []),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -29,9 +40,7 @@ async def console(tmp_path: Path, script: str) -> str:
         cwd=tmp_path,
     )
     out, err = await asyncio.wait_for(process.communicate(script.encode()), timeout=60)
-    assert process.returncode == 0, err.decode()
-    assert b"Traceback" not in err, err.decode()
-    return out.decode()
+    return out.decode(), err.decode(), process.returncode
 
 
 CONSENT = """\
@@ -445,3 +454,30 @@ async def test_the_consoles_one_room_is_unbound_only_when_confirmed_and_bound_at
     assert await console(tmp_path, "/as alice\n!status\n") == (
         "Open now:\n#1 Paint the shop — voting until 2026-11-30 09:00 UTC\n"
     )
+
+
+def _clock_lines(output: str) -> list[datetime]:
+    return [
+        datetime.strptime(line, "It is %Y-%m-%d %H:%M UTC.").replace(tzinfo=UTC)
+        for line in output.splitlines()
+        if line.startswith("It is ")
+    ]
+
+
+async def test_a_restart_never_moves_the_simulated_clock_backwards(tmp_path: Path) -> None:
+    first = await console(tmp_path, "/as alice\n!propose Paint the shed vote=1d\n\n/clock +17d\n")
+    assert _clock_lines(first) == [datetime(2026, 12, 10, 9, tzinfo=UTC)]
+    # Started again without --start: where the first run left off (or now, if later).
+    second = await console(
+        tmp_path, "/clock\n/as alice\n!propose Fix the gate vote=1d\n\n", start=None
+    )
+    (resumed,) = _clock_lines(second)
+    assert resumed >= datetime(2026, 12, 10, 9, tzinfo=UTC)
+    assert f"voting open until {(resumed + timedelta(days=1)):%Y-%m-%d %H:%M} UTC" in second
+    # An earlier --start is refused with one line, and nothing runs.
+    out, err, returncode = await console_run(tmp_path, "/clock\n", start=START)
+    assert returncode == 2 and out == ""
+    assert err.startswith(f"folkmoot: --start {datetime.fromisoformat(START).isoformat()} is")
+    assert "before the console's clock in this data directory" in err
+    later = await console(tmp_path, "/clock\n", start="2027-01-01T12:00+00:00")
+    assert _clock_lines(later) == [datetime(2027, 1, 1, 12, tzinfo=UTC)]

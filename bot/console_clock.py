@@ -1,0 +1,56 @@
+"""The console's simulated time, kept in the data directory (``console-clock``) so a
+restart never moves it backwards: what the database recorded (votes, closes, the
+decision log) stays in the past of whatever comes next."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import ConfigError
+
+FILE = "console-clock"
+
+
+def saved(data_dir: Path) -> datetime | None:
+    """Where the last console left its clock; None if no console ran here yet."""
+    path = data_dir / FILE
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ConfigError(
+            f"{path} does not hold a time with a UTC offset; correct it, or delete it "
+            "to start the console's clock from now"
+        )
+    return moment.astimezone(UTC)
+
+
+def start_time(data_dir: Path, asked: datetime | None) -> datetime:
+    """The clock's start: `asked` (``--start``), refused if before the saved time; with
+    none, now or the saved time, whichever is later."""
+    last = saved(data_dir)
+    if asked is not None:
+        if last is not None and asked < last:
+            raise ConfigError(
+                f"--start {asked.isoformat()} is before the console's clock in this data "
+                f"directory ({last.isoformat()}): its time never runs backwards. Start "
+                "later, or without --start, or use a new FOLKMOOT_DATA_DIR"
+            )
+        return asked
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now if last is None or now > last else last
+
+
+def save(data_dir: Path, moment: datetime) -> None:
+    """Keep `moment` as the clock's time: written beside, then renamed over the file."""
+    path = data_dir / FILE
+    partial = path.with_name(f".{FILE}.partial")
+    partial.write_text(moment.astimezone(UTC).isoformat() + "\n", encoding="utf-8")
+    os.replace(partial, path)

@@ -1,0 +1,64 @@
+"""After something was deleted for good is committed (a secret vote's key and tags at
+its seal, a story's words at its withdrawal): make the database drop its own old copies.
+
+SQLite: deleted rows are zeroed in place (``secure_delete``, set on every connection),
+but the WAL still holds the pages as they were: fold it into the database and empty it
+(``wal_checkpoint(TRUNCATE)``). PostgreSQL: a delete leaves the old row versions in the
+table's pages until VACUUM, which cannot run inside a transaction: vacuum the tables
+that held them. What stays outside the bot's reach (PostgreSQL's WAL segments and
+archives, physical backups) the README lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from governance.store import tables as t
+
+SCRUBBED = (
+    t.proposal_keys,
+    t.ballots,
+    t.ballot_history,
+    t.receipts,
+    t.stories,
+    t.story_tags,
+    t.story_sources,
+)
+"""The tables whose deleted rows held what must go: keys, tags, old ballots, words."""
+
+LOCK_TIMEOUT_MS = 2000
+"""How long PostgreSQL's scrub waits for a table another transaction is using."""
+
+
+async def scrub(engine: AsyncEngine) -> None:
+    """Raises if a reader blocked it (SQLite); the next scrub does it all again."""
+    if engine.dialect.name == "sqlite":
+        await _checkpoint(engine)
+    else:
+        await _vacuum(engine)
+
+
+async def _checkpoint(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        # On the driver's connection itself: a checkpoint cannot run inside the
+        # transaction SQLAlchemy would begin.
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = await cursor.fetchone()
+        await cursor.close()
+        if busy:
+            raise RuntimeError("the WAL checkpoint was blocked by a reader; it runs again later")
+
+
+async def _vacuum(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        # A rewrite needs each table to itself for a moment: never wait long for it
+        # (votes queue behind the wait); the next scrub tries again.
+        await conn.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
+        names = ", ".join(table.name for table in SCRUBBED)
+        await conn.execute(text(f"VACUUM (FULL) {names}"))
