@@ -5,8 +5,11 @@ SQLite: deleted rows are zeroed in place (``secure_delete``, set on every connec
 but the WAL still holds the pages as they were: fold it into the database and empty it
 (``wal_checkpoint(TRUNCATE)``). PostgreSQL: a delete leaves the old row versions in the
 table's pages until VACUUM, which cannot run inside a transaction: vacuum the tables
-that held them. What stays outside the bot's reach (PostgreSQL's WAL segments and
-archives, physical backups) the README lists.
+that held them — a plain VACUUM, which blocks no vote (``VACUUM FULL`` would lock every
+ballot out while it rewrites the tables); the bytes of dead index entries can stay in
+index pages until those are reused, which the README says, with what an operator can
+run. What stays outside the bot's reach (PostgreSQL's WAL segments and archives,
+physical backups) the README lists too.
 """
 
 from __future__ import annotations
@@ -28,9 +31,6 @@ SCRUBBED = (
     t.story_sources,
 )
 """The tables whose deleted rows held what must go: keys, tags, old ballots, words."""
-
-LOCK_TIMEOUT_MS = 2000
-"""How long PostgreSQL's scrub waits for a table another transaction is using."""
 
 
 async def scrub(engine: AsyncEngine) -> None:
@@ -57,8 +57,5 @@ async def _checkpoint(engine: AsyncEngine) -> None:
 async def _vacuum(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        # A rewrite needs each table to itself for a moment: never wait long for it
-        # (votes queue behind the wait); the next scrub tries again.
-        await conn.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
         names = ", ".join(table.name for table in SCRUBBED)
-        await conn.execute(text(f"VACUUM (FULL) {names}"))
+        await conn.execute(text(f"VACUUM {names}"))
