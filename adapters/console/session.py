@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from adapters.console.outlet import ConsoleOutlet
@@ -23,6 +23,8 @@ from governance.service.simulation import advance
 PLATFORM = "console"
 COMMUNITY = CommunityId("demo")
 ROOM = RoomRef(PLATFORM, "demo")
+_LAST_YEAR = timedelta(days=366)
+"""Room kept before the end of year 9999, the last datetimes have: for deadlines."""
 _CLOCK_RE = re.compile(r"\+(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.ASCII)
 _NAME_RE = re.compile(r"[^\W\d_][\w.-]{0,39}")
 
@@ -171,6 +173,14 @@ class ConsoleSession:
             self._out.reply_text("Usage: /clock +3d, /clock +2d1h or /clock +90m")
             return
         days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-        target = self._clock.now() + timedelta(days=days, hours=hours, minutes=minutes)
+        now = self._clock.now()
+        step = timedelta(days=days, hours=hours, minutes=minutes)
+        if step > datetime.max.replace(tzinfo=now.tzinfo) - now - _LAST_YEAR:
+            self._out.reply_text(
+                f"/clock {arg[:20]} would take the clock into year 9999 or later, where "
+                "dates run out (deadlines need room after it); move it less."
+            )
+            return
+        target = now + step
         await advance(self._gov, self._dispatcher, self._clock, target)
         self._out.reply_text(f"It is {format_local(target, self._zone)}.")
