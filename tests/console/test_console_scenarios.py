@@ -11,7 +11,7 @@ from pathlib import Path
 START = "2026-11-23T09:00+00:00"
 
 
-async def console(tmp_path: Path, script: str) -> str:
+async def console(tmp_path: Path, script: str | bytes) -> str:
     env = {**os.environ, "FOLKMOOT_DATA_DIR": str(tmp_path / "data")}
     env.pop("FOLKMOOT_DATABASE_URL", None)
     env.pop("FOLKMOOT_CONFIG", None)
@@ -28,7 +28,9 @@ async def console(tmp_path: Path, script: str) -> str:
         env=env,
         cwd=tmp_path,
     )
-    out, err = await asyncio.wait_for(process.communicate(script.encode()), timeout=60)
+    out, err = await asyncio.wait_for(
+        process.communicate(script if isinstance(script, bytes) else script.encode()), timeout=60
+    )
     assert process.returncode == 0, err.decode()
     assert b"Traceback" not in err, err.decode()
     return out.decode()
@@ -445,3 +447,17 @@ async def test_the_consoles_one_room_is_unbound_only_when_confirmed_and_bound_at
     assert await console(tmp_path, "/as alice\n!status\n") == (
         "Open now:\n#1 Paint the shop — voting until 2026-11-30 09:00 UTC\n"
     )
+
+
+async def test_bad_bytes_and_a_clock_past_year_9998_get_answers(tmp_path: Path) -> None:
+    script = b"/as alice\n!propose Fix the \xff roof\n\n" + b"/clock +9999d\n" * 300
+    seen = (await console(tmp_path, script + b"!proposals\n")).splitlines()
+    assert seen[1].startswith("That message holds a broken character (U+DCFF")
+    assert seen[-1] == "No proposals yet. Start with !propose <title>."
+    refusals = [line for line in seen if "year 9999" in line]
+    assert refusals[0] == (
+        "/clock +9999d would take the clock into year 9999 or later, where dates run "
+        "out (deadlines need room after it); move it less."
+    )
+    assert seen[-2] == refusals[0]
+    assert seen[-len(refusals) - 2] == "It is 9993-05-29 09:00 UTC."  # the last step taken
