@@ -53,6 +53,8 @@ SHAPES: dict[str, str] = {
     'quoted pairs  "a" "a"': _fill("!propose ", '"a" '),
     "many =  a=b=c=": _fill("!propose x ", "a="),
     "misspelt keys  qourum=1": _fill("!propose x ", "qourum=1 "),
+    "prose keys  kdbn=1 (title)": _fill("!propose x ", "kdbn=1 "),
+    "unknown keys after vote=": _fill("!propose x vote=1d ", "kdbn=1 "),
     "flags  secret secret": _fill("!propose x ", "secret "),
     "quoted bars  options=": _fill("!propose x options=", '"a|b" | '),
     "many >  (ballot)": _fill("!vote 1 ", "Big Oak > "),

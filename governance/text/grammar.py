@@ -78,8 +78,10 @@ from governance.domain.policy import (
     TieRule,
     Visibility,
 )
+from governance.domain.proposal import MAX_TITLE
 from governance.domain.stories import Consent, normalise_tags
 from governance.domain.timing import Deadline, Length, LocalTime, NextWeekday
+from governance.text.suggest import closest
 from governance.text.usage import USAGE, usage
 
 PREFIX = "!"
@@ -355,6 +357,7 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     quoted = _quoted_spans(line)
     matches = [m for m in _KEY_RE.finditer(line) if not _inside(m.start(), quoted)]
     title_end = matches[0].start() if matches else len(line)
+    _refuse_unknown_keys(cmd, line, quoted, title_end)
     # ``secret`` and ``draft`` are flags wherever keys are given, and as the title's
     # last words.
     flags = [
@@ -440,6 +443,44 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
             cmd, values.get("weights", ""), values.get("class-quorum", "")
         )
     return Propose(ctx, title=title, body=body.strip(), secret=secret, **fields)  # type: ignore[arg-type]
+
+
+_WORD_KEY_RE = re.compile(r"(?<!\S)([^\W\d_][\w-]*)=")
+"""A word shaped like a setting: letters (digits, ``-`` and ``_`` after the first), then
+``=``."""
+_TITLE_READ = 2 * MAX_TITLE
+"""How far into the title misspelt keys are looked for: a longer title is refused."""
+_MISSPELT = 0.75
+"""How like a known key (difflib's ratio) a word must be to be taken as its misspelling:
+``qourum`` (0.83), ``methd`` (0.91) and ``vot`` (0.86) are; ``colour`` and ``x`` are not."""
+
+
+def _refuse_unknown_keys(
+    cmd: str, line: str, quoted: list[tuple[int, int]], title_end: int
+) -> None:
+    """A word shaped ``name=`` that is no key is refused if it looks like a misspelt key
+    anywhere, or if it stands among the settings (after the first key): there a value
+    holding such a word goes in double quotes. In the title, ``x=y`` is prose."""
+    # Past _TITLE_READ, a title is refused for its length: no vote opens under defaults.
+    in_title = _WORD_KEY_RE.finditer(line, 0, min(title_end, _TITLE_READ))
+    for match in itertools.chain(in_title, _WORD_KEY_RE.finditer(line, title_end)):
+        name = match.group(1).lower()
+        if name in PROPOSE_KEYS or _inside(match.start(), quoted):
+            continue
+        near = closest(name, PROPOSE_KEYS, cutoff=_MISSPELT)
+        shown = match.group(1)[:30]
+        if near is not None:
+            raise _fail(
+                cmd,
+                f"“{shown}=” is not a setting (did you mean {near}=?); nothing was proposed.",
+            )
+        if match.start() > title_end:
+            raise _fail(
+                cmd,
+                f"“{shown}=” is not a setting; settings are "
+                + ", ".join(k + "=" for k in PROPOSE_KEYS)
+                + ". A value that holds “=” goes in double quotes.",
+            )
 
 
 _PLACEHOLDER = "\x00title"
