@@ -103,6 +103,7 @@ from governance.service.lifecycle_ops import (
 from governance.service.ports import Channel, UnitOfWork
 from governance.text.grammar import parse_classes, parse_quorum
 from governance.text.messages import Audience, Reply
+from governance.text.suggest import closest
 from governance.text.usage import usage
 
 Handler = Callable[[Command, UnitOfWork, Deps], Awaitable[Reply]]
@@ -139,6 +140,25 @@ def _policy(
     return policy
 
 
+async def _check_class_names(uow: UnitOfWork, cmd: Propose, community: Community) -> None:
+    """``weights=`` and ``class-quorum=`` name classes a member holds or the config
+    declares: a misspelt class would weigh nobody, or wait for a quorum never met."""
+    if not cmd.classes:
+        return
+    declared = parse_classes("propose", community.weights or "", community.class_quorum or "")
+    known = {rule.name for rule in declared} | await uow.members.classes(community.id)
+    for rule in cmd.classes:
+        if rule.name in known:
+            continue
+        near = closest(rule.name, sorted(known))
+        hint = f" (did you mean {near}?)" if near else ""
+        listed = ", ".join(sorted(known)) if known else "none yet (!class <member> <class>)"
+        raise InvalidProposal(
+            f"No member is in the class “{rule.name[:40]}” and the configuration declares "
+            f"none by that name{hint}; classes here: {listed}. Nothing was proposed."
+        )
+
+
 def _default_classes(community: Community, method: Method) -> tuple[ClassRule, ...]:
     """The community's configured class weights and quorums; for a method that cannot
     use weights (stv), the class quorums alone."""
@@ -158,6 +178,7 @@ async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     method = method_named(method_name)
     method.check_options(options)
     policy = _policy(cmd, method_name, options, community, deps)
+    await _check_class_names(uow, cmd, community)
     await federation.check_rooms(uow, deps, community.id)
     now = deps.clock.now()
     zone = ZoneInfo(community.timezone)
