@@ -72,9 +72,24 @@ class ConsoleSession:
                 return
             line = line.rstrip("\n")
             if line.startswith("!propose"):
+                refused = await self._refused_at_once(line)
                 line = await self._with_body(line, read_line, prompt)
+                if refused:
+                    continue  # answered before its body, which is passed over
             if not await self.handle(line):
                 return
+
+    async def _refused_at_once(self, line: str) -> bool:
+        """A ``!propose`` whose first line will be refused (no title, a misspelt
+        setting) is answered now, not after its body has been typed."""
+        if self.actor is None:
+            return False
+        reply = await self._gov.refusal_before_body(
+            self._room, AccountRef(PLATFORM, self.actor), line, self._clock.now()
+        )
+        if reply is not None:
+            self._out.reply(reply, self.actor)
+        return reply is not None
 
     async def _with_body(
         self,

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from governance.text.usage import USAGE
+
 START = "2026-11-23T09:00+00:00"
 
 
@@ -461,3 +463,44 @@ async def test_bad_bytes_and_a_clock_past_year_9998_get_answers(tmp_path: Path) 
     )
     assert seen[-2] == refusals[0]
     assert seen[-len(refusals) - 2] == "It is 9993-05-29 09:00 UTC."  # the last step taken
+
+
+async def test_a_propose_that_will_be_refused_is_answered_before_its_body(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "FOLKMOOT_DATA_DIR": str(tmp_path / "data")}
+    env.pop("FOLKMOOT_DATABASE_URL", None)
+    env.pop("FOLKMOOT_CONFIG", None)
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "console", "--start", START),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None and process.stdout is not None
+
+    async def answer_to(line: str) -> list[str]:
+        """Send `line` and read up to the usage line that ends a refusal; the body is
+        not sent yet, so only an answer given at once arrives."""
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(line.encode() + b"\n")
+        await process.stdin.drain()
+        seen: list[str] = []
+        while not seen or not seen[-1].startswith("Usage:"):
+            seen.append((await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip())
+        return seen
+
+    process.stdin.write(b"/as alice\n")
+    assert (await answer_to("!propose Raise dues qourum=60%"))[-2:] == [
+        "“qourum=” is not a setting (did you mean quorum=?); nothing was proposed.",
+        "Usage: " + USAGE["propose"][0],
+    ]
+    process.stdin.write(b"The body, passed over\n!vote 1 yes, passed over too\n\n")
+    assert (await answer_to("!propose vote=3d"))[-2] == "Give the proposal a title."
+    process.stdin.write(b"\n!proposals\n")
+    process.stdin.close()
+    rest, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert rest.decode().splitlines() == ["No proposals yet. Start with !propose <title>."]
+    assert process.returncode == 0

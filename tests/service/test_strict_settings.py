@@ -34,3 +34,25 @@ async def test_a_misspelt_setting_is_refused_and_opens_no_vote(chat: Chat) -> No
     later = await chat.fails("alice", "!propose Raise dues vote=1d methd=ranked")
     assert later.startswith("“methd=” is not a setting (did you mean method=?)")
     await _nothing_proposed(chat)
+
+
+async def test_a_first_line_that_will_be_refused_is_answered_before_the_body(chat: Chat) -> None:
+    governance, alice = chat.app.governance, chat.account("alice")
+
+    async def before_body(line: str) -> str | None:
+        reply = await governance.refusal_before_body(chat.room, alice, line, chat.clock.now())
+        return None if reply is None else reply.message.plain().splitlines()[0]
+
+    await chat.ok("alice", "!class bob workers")
+    assert await before_body("!propose Open on Sundays weights=wokers:100") == (
+        "No member is in the class “wokers” and the configuration declares none by that "
+        "name (did you mean workers?); classes here: workers. Nothing was proposed."
+    )
+    assert await before_body("!propose " + "t" * 201) == (
+        "The title is 201 characters; the limit is 200."
+    )
+    assert await before_body("!propose Raise dues methd=ranked") == (
+        "“methd=” is not a setting (did you mean method=?); nothing was proposed."
+    )
+    assert await before_body("!propose Open on Sundays weights=workers:100") is None
+    await _nothing_proposed(chat)
