@@ -23,6 +23,8 @@ from governance.service.simulation import advance
 PLATFORM = "console"
 COMMUNITY = CommunityId("demo")
 ROOM = RoomRef(PLATFORM, "demo")
+_LAST_YEAR = timedelta(days=366)
+"""Room kept before the end of year 9999, the last datetimes have: for deadlines."""
 _CLOCK_RE = re.compile(r"\+(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.ASCII)
 _NAME_RE = re.compile(r"[^\W\d_][\w.-]{0,39}")
 
@@ -73,9 +75,24 @@ class ConsoleSession:
                 return
             line = line.rstrip("\n")
             if line.startswith("!propose"):
+                refused = await self._refused_at_once(line)
                 line = await self._with_body(line, read_line, prompt)
+                if refused:
+                    continue  # answered before its body, which is passed over
             if not await self.handle(line):
                 return
+
+    async def _refused_at_once(self, line: str) -> bool:
+        """A ``!propose`` whose first line will be refused (no title, a misspelt
+        setting) is answered now, not after its body has been typed."""
+        if self.actor is None:
+            return False
+        reply = await self._gov.refusal_before_body(
+            self._room, AccountRef(PLATFORM, self.actor), line, self._clock.now()
+        )
+        if reply is not None:
+            self._out.reply(reply, self.actor)
+        return reply is not None
 
     async def _with_body(
         self,
@@ -174,7 +191,15 @@ class ConsoleSession:
             self._out.reply_text("Usage: /clock +3d, /clock +2d1h or /clock +90m")
             return
         days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-        target = self._clock.now() + timedelta(days=days, hours=hours, minutes=minutes)
+        now = self._clock.now()
+        step = timedelta(days=days, hours=hours, minutes=minutes)
+        if step > datetime.max.replace(tzinfo=now.tzinfo) - now - _LAST_YEAR:
+            self._out.reply_text(
+                f"/clock {arg[:20]} would take the clock into year 9999 or later, where "
+                "dates run out (deadlines need room after it); move it less."
+            )
+            return
+        target = now + step
         self._on_time(target)  # first: what runs on the way is never after the kept time
         await advance(self._gov, self._dispatcher, self._clock, target)
         self._out.reply_text(f"It is {format_local(target, self._zone)}.")

@@ -40,6 +40,11 @@ def check_text(
     for ch in text:
         if ch in "\n\t" and multiline:
             continue
+        if unicodedata.category(ch) == "Cs":
+            raise InvalidProposal(
+                f"The {label} contains a broken character (U+{ord(ch):04X}, half of a "
+                "character pair); remove it."
+            )
         if unicodedata.category(ch) == "Cc":
             raise InvalidProposal(
                 f"The {label} contains a control character (U+{ord(ch):04X}); remove it."

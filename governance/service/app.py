@@ -31,6 +31,7 @@ from governance.domain.commands import (
     ListPrompts,
     ListProposals,
     ListStories,
+    Propose,
     ShowResults,
     ShowStatus,
     ShowUndelivered,
@@ -43,7 +44,7 @@ from governance.domain.errors import GovernanceError
 from governance.domain.ids import AccountRef, CommunityId, PromptNumber, ProposalNumber, RoomRef
 from governance.domain.members import Member
 from governance.domain.prompts import Prompt
-from governance.service import deliberation, prompts, queries, records, stories
+from governance.service import deliberation, handlers, prompts, queries, records, stories
 from governance.service.deps import Deps
 from governance.service.due import run_due
 from governance.service.handlers import HANDLERS, Handler
@@ -174,6 +175,32 @@ class Governance:
             )
             observer.on_reply(actor.platform, sent_at)
         return reply
+
+    async def refusal_before_body(
+        self,
+        room: RoomRef,
+        actor: AccountRef,
+        first_line: str,
+        sent_at: datetime,
+        *,
+        community: CommunityId | None = None,
+    ) -> Reply | None:
+        """For an adapter that collects a ``!propose``'s body line by line after it (the
+        console): the refusal its first line alone gets (no title, a misspelt or refused
+        setting, a class no one holds), to answer before the body is typed; None if the
+        line would be taken. Changes nothing."""
+        ctx = Context(actor, room, community or await self.community_of(room), sent_at)
+        try:
+            cmd = parse(first_line, ctx)
+            if isinstance(cmd, Propose):
+                await self._in_unit(
+                    lambda uow: handlers.check_first_line(cmd, uow, self.deps),
+                    what="checking a proposal's first line",
+                    read_only=True,
+                )
+        except GovernanceError as error:
+            return Reply.text(str(error), ok=False)
+        return None
 
     async def handle(self, cmd: Command) -> Reply:
         reply = await self._handle(cmd, None)

@@ -104,6 +104,7 @@ from governance.service.lifecycle_ops import (
 from governance.service.ports import Channel, UnitOfWork
 from governance.text.grammar import parse_classes, parse_quorum
 from governance.text.messages import Audience, Reply
+from governance.text.suggest import closest
 from governance.text.usage import usage
 
 Handler = Callable[[Command, UnitOfWork, Deps], Awaitable[Reply]]
@@ -140,6 +141,25 @@ def _policy(
     return policy
 
 
+async def _check_class_names(uow: UnitOfWork, cmd: Propose, community: Community) -> None:
+    """``weights=`` and ``class-quorum=`` name classes a member holds or the config
+    declares: a misspelt class would weigh nobody, or wait for a quorum never met."""
+    if not cmd.classes:
+        return
+    declared = parse_classes("propose", community.weights or "", community.class_quorum or "")
+    known = {rule.name for rule in declared} | await uow.members.classes(community.id)
+    for rule in cmd.classes:
+        if rule.name in known:
+            continue
+        near = closest(rule.name, sorted(known))
+        hint = f" (did you mean {near}?)" if near else ""
+        listed = ", ".join(sorted(known)) if known else "none yet (!class <member> <class>)"
+        raise InvalidProposal(
+            f"No member is in the class “{rule.name[:40]}” and the configuration declares "
+            f"none by that name{hint}; classes here: {listed}. Nothing was proposed."
+        )
+
+
 def _default_classes(community: Community, method: Method) -> tuple[ClassRule, ...]:
     """The community's configured class weights and quorums; for a method that cannot
     use weights (stv), the class quorums alone."""
@@ -147,18 +167,36 @@ def _default_classes(community: Community, method: Method) -> tuple[ClassRule, .
     return parse_classes("propose", weights or "", community.class_quorum or "")
 
 
-async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
-    assert isinstance(cmd, Propose)
+async def _first_line(
+    cmd: Propose, uow: UnitOfWork, deps: Deps
+) -> tuple[Community, Member, str, tuple[str, ...], str, Policy]:
+    """What `propose` checks of the command's first line: who may propose, the title,
+    options and settings (refused here, before the body)."""
     community = await lookups.community(uow, cmd)
     author = await lookups.actor(uow, cmd)
     author.require(Role.MEMBER, "propose")
     title = check_text("title", cmd.title, MAX_TITLE)
-    body = check_text("body", cmd.body, MAX_BODY, required=False, multiline=True)
     options = tuple(check_text("option", o, 100) for o in cmd.options)
     method_name = cmd.method or ("choice" if options else "majority")
-    method = method_named(method_name)
-    method.check_options(options)
+    method_named(method_name).check_options(options)
     policy = _policy(cmd, method_name, options, community, deps)
+    await _check_class_names(uow, cmd, community)
+    return community, author, title, options, method_name, policy
+
+
+async def check_first_line(cmd: Propose, uow: UnitOfWork, deps: Deps) -> None:
+    """Refuse (`GovernanceError`) what `propose` would refuse of the first line alone,
+    changing nothing: for an adapter that collects the body after it (the console)."""
+    try:
+        await _first_line(cmd, uow, deps)
+    except InvalidProposal as error:
+        raise InvalidProposal(error.message, usage=error.usage or usage("propose")) from None
+
+
+async def propose(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    assert isinstance(cmd, Propose)
+    community, author, title, options, method_name, policy = await _first_line(cmd, uow, deps)
+    body = check_text("body", cmd.body, MAX_BODY, required=False, multiline=True)
     await federation.check_rooms(uow, deps, community.id)
     now = deps.clock.now()
     zone = ZoneInfo(community.timezone)

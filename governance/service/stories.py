@@ -52,6 +52,10 @@ from governance.text.messages import Audience, Message, Reply
 
 PAGE = 10
 _FILTER_RE = re.compile(r"(?<!\S)(tag|prompt|proposal):(\S+)", re.IGNORECASE)
+_NUMBER_RE = re.compile(r"[0-9]{1,9}")
+MAX_NUMBER = 999_999_999
+"""The largest number a filter takes, as ids are read everywhere: nine digits, well
+inside the store's integers (PostgreSQL's end at 2,147,483,647)."""
 
 
 async def _story(uow: UnitOfWork, cmd: Command, number: int) -> Story:
@@ -310,8 +314,11 @@ def parse_search(text: str) -> StoryQuery:
         if key == "tag":
             tags.extend(normalise_tags(value))
             continue
-        if not value.isdigit():
-            raise InvalidStory(f"{key}: takes a number, e.g. {key}:3.")
+        if _NUMBER_RE.fullmatch(value) is None:
+            raise InvalidStory(
+                f"{key}:{value[:12]} is not a {key} number; write it in digits 0-9, "
+                f"at most {MAX_NUMBER:,}, e.g. {key}:3."
+            )
         if key == "prompt":
             prompt = int(value)
         else:

@@ -298,6 +298,18 @@ class MemberRepo(_Repo):
         )
         return [MemberId(i) for i in (await self.conn.scalars(query))]
 
+    async def classes(self, community: CommunityId) -> set[str]:
+        query = (
+            select(t.members.c.stakeholder_class)
+            .where(
+                t.members.c.community_id == community,
+                t.members.c.stakeholder_class.is_not(None),
+                *_present(),
+            )
+            .distinct()
+        )
+        return {str(name) for name in await self.conn.scalars(query)}
+
     async def communities_of(self, account: AccountRef) -> list[CommunityId]:
         query = (
             select(t.accounts.c.community_id)

@@ -132,11 +132,13 @@ def _verdict(words: list[str], method: Method, options: tuple[str, ...]) -> Choi
 
 def _options(words: list[str], options: tuple[str, ...], method: Method) -> list[int]:
     by_name = {name.casefold(): i for i, name in enumerate(options)}
+    longest = max((len(name.split()) for name in options), default=1)
     chosen: list[int] = []
     i = 0
     cleaned = [piece for word in words for piece in word.split(",") if piece]
     while i < len(cleaned):
-        for j in range(len(cleaned), i, -1):
+        # No name is longer than `longest` words: a long ballot costs no more per word.
+        for j in range(min(len(cleaned), i + longest), i, -1):
             index = by_name.get(" ".join(cleaned[i:j]).casefold())
             if index is not None:
                 break

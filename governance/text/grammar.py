@@ -11,6 +11,7 @@ A proposal's body is the rest of the message. Ids are ``12`` or ``#12``.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Callable
@@ -77,8 +78,10 @@ from governance.domain.policy import (
     TieRule,
     Visibility,
 )
+from governance.domain.proposal import MAX_TITLE
 from governance.domain.stories import Consent, normalise_tags
 from governance.domain.timing import Deadline, Length, LocalTime, NextWeekday
+from governance.text.suggest import closest
 from governance.text.usage import USAGE, usage
 
 PREFIX = "!"
@@ -101,7 +104,7 @@ PROPOSE_KEYS = (
 _KEY_RE = re.compile(r"(?<!\S)(" + "|".join(PROPOSE_KEYS) + r")=", re.IGNORECASE)
 _LENGTH_RE = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?", re.IGNORECASE | re.ASCII)
 _FLAG_RE = re.compile(r"(?<!\S)(secret|draft)(?=\s|$)", re.IGNORECASE)
-_TRAILING_FLAG_RE = re.compile(r"(?<!\S)(secret|draft)\s*$", re.IGNORECASE)
+_FLAG_WORD_RE = re.compile(r"secret|draft", re.IGNORECASE)
 _ID_RE = re.compile(r"#?(\d{1,9})", re.ASCII)
 _ROOM_RE = re.compile(r"([a-z][a-z0-9_-]{0,15}):(\S+)", re.IGNORECASE | re.ASCII)
 """A room as the store and logs write it (`RoomRef`'s text): ``platform:room id``."""
@@ -127,8 +130,18 @@ def is_command(text: str) -> bool:
     return text.lstrip().startswith(PREFIX)
 
 
-def parse(text: str, ctx: Context) -> Command:
-    """Parse one message that starts with ``!`` into a command for `ctx`."""
+MAX_MESSAGE = 16_384
+"""The longest command message read, in characters: room for the longest story (10,000)
+or proposal body (4,000) with its command line. A longer one is refused unread."""
+
+
+def parse(text: str, ctx: Context, *, limit: int | None = MAX_MESSAGE) -> Command:
+    """Parse one message that starts with ``!`` into a command for `ctx`.
+
+    A message over `limit` characters, or holding a character that is no text (a lone
+    surrogate, as an invalid UTF-8 byte or a platform's stray ``\ud800`` arrives), is
+    refused before it is read. The work is linear in the length of the message."""
+    check_message(text, limit=limit)
     stripped = text.strip()
     if not stripped.startswith(PREFIX):
         raise ParseError("Commands start with !, e.g. !help.", usage=usage("help"))
@@ -143,6 +156,27 @@ def parse(text: str, ctx: Context) -> Command:
             usage=usage("help"),
         )
     return parser(ctx, args.strip(), rest)
+
+
+def check_message(text: str, *, limit: int | None = MAX_MESSAGE) -> None:
+    """Refuse a message too long to read or that is not all text (see `parse`)."""
+    if limit is not None and len(text) > limit:
+        raise ParseError(
+            f"That message is {len(text):,} characters; a command may be at most "
+            f"{limit:,}. Nothing was done: shorten it and send it again.",
+            usage=usage("help"),
+        )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            bad = ord(text[error.start])
+            raise ParseError(
+                f"That message holds a broken character (U+{bad:04X}: invalid UTF-8, or "
+                "half of a character pair), so it cannot be read. Nothing was done: send "
+                "it again as plain text.",
+                usage=usage("help"),
+            ) from None
 
 
 def _fail(command: str, message: str) -> ParseError:
@@ -254,30 +288,40 @@ def _quoted_spans(line: str) -> list[tuple[int, int]]:
     """Where quoted text stands: keys, flags and bars inside quotes are just text.
 
     A quote opens only at the start of a word (or of a value) and closes only at the end
-    of one, so an apostrophe in "don't" or "co-op's" quotes nothing.
+    of one, so an apostrophe in "don't" or "co-op's" quotes nothing. Each quote mark is
+    looked at once, and each opening finds its closing by bisection, so an unclosed quote
+    costs no more than a closed one.
     """
-    spans, i = [], 0
-    while i < len(line):
-        close = _QUOTES.get(line[i])
-        if close is not None and (i == 0 or line[i - 1] in _OPENS_AFTER):
-            end = next(
-                (
-                    j
-                    for j in range(i + 1, len(line))
-                    if line[j] == close and (j + 1 == len(line) or line[j + 1] in _CLOSES_BEFORE)
-                ),
-                -1,
-            )
-            if end > i:
-                spans.append((i, end))
-                i = end
-        i += 1
+    closings = {
+        close: [
+            m.start()
+            for m in re.finditer(re.escape(close), line)
+            if m.end() == len(line) or line[m.end()] in _CLOSES_BEFORE
+        ]
+        for close in set(_QUOTES.values())
+    }
+    spans: list[tuple[int, int]] = []
+    covered = -1
+    for mark in _QUOTE_MARK_RE.finditer(line):
+        i = mark.start()
+        if i <= covered or not (i == 0 or line[i - 1] in _OPENS_AFTER):
+            continue
+        ends = closings[_QUOTES[line[i]]]
+        k = bisect.bisect_right(ends, i)
+        if k < len(ends):
+            spans.append((i, ends[k]))
+            covered = ends[k]
     return spans
+
+
+_QUOTE_MARK_RE = re.compile("[" + re.escape("".join(_QUOTES)) + "]")
 
 
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
     spans = _quoted_spans(text)
-    cuts = [i for i, ch in enumerate(text) if ch == separator and not _inside(i, spans)]
+    cuts = [
+        m.start() for m in re.finditer(re.escape(separator), text) if not _inside(m.start(), spans)
+    ]
     bounds = [-1, *cuts, len(text)]
     return [text[a + 1 : b] for a, b in itertools.pairwise(bounds)]
 
@@ -289,7 +333,15 @@ def _first_word(text: str) -> tuple[str, str]:
 
 
 def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start < position < end for start, end in spans)
+    """Whether `position` is inside one of `spans` (sorted, apart): by bisection."""
+    k = bisect.bisect_left(spans, (position,)) - 1
+    return k >= 0 and spans[k][0] < position < spans[k][1]
+
+
+def _next_after(position: int, starts: list[int], default: int) -> int:
+    """The first of the sorted `starts` after `position`, else `default`."""
+    k = bisect.bisect_right(starts, position)
+    return starts[k] if k < len(starts) else default
 
 
 def _choice_of(command: str, key: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -305,6 +357,7 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     quoted = _quoted_spans(line)
     matches = [m for m in _KEY_RE.finditer(line) if not _inside(m.start(), quoted)]
     title_end = matches[0].start() if matches else len(line)
+    _refuse_unknown_keys(cmd, line, quoted, title_end)
     # ``secret`` and ``draft`` are flags wherever keys are given, and as the title's
     # last words.
     flags = [
@@ -313,19 +366,21 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
         if m.start() >= title_end and not _inside(m.start(), quoted)
     ]
     named = {m.group(1).lower() for m in flags}
-    title_part = line[:title_end]
-    while (trailing := _TRAILING_FLAG_RE.search(title_part)) and not _inside(
-        trailing.start(), quoted
+    title_words = list(re.finditer(r"\S+", line[:title_end]))
+    while (
+        title_words
+        and _FLAG_WORD_RE.fullmatch(title_words[-1].group())
+        and not _inside(title_words[-1].start(), quoted)
     ):
-        named.add(trailing.group(1).lower())
-        title_part = title_part[: trailing.start()]
+        named.add(title_words.pop().group().lower())
+    title_part = line[: title_words[-1].end()] if title_words else ""
     secret = "secret" in named
     title = _unquote(title_part)
     if not title:
         raise _fail(cmd, "Give the proposal a title.")
     starts = sorted([m.start() for m in matches] + [m.start() for m in flags])
     for flag in flags:
-        stray = line[flag.end() : next((s for s in starts if s > flag.start()), len(line))]
+        stray = line[flag.end() : _next_after(flag.start(), starts, len(line))]
         word = flag.group(1).lower()
         if stray.strip():
             raise _fail(
@@ -336,7 +391,7 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     values: dict[str, str] = {}
     for match in matches:
         key = match.group(1).lower()
-        end = next((s for s in starts if s > match.start()), len(line))
+        end = _next_after(match.start(), starts, len(line))
         if key in values:
             raise _fail(cmd, f"{key}= is given twice.")
         values[key] = _unquote(line[match.end() : end])
@@ -390,6 +445,44 @@ def _propose(ctx: Context, args: str, body: str) -> Propose:
     return Propose(ctx, title=title, body=body.strip(), secret=secret, **fields)  # type: ignore[arg-type]
 
 
+_WORD_KEY_RE = re.compile(r"(?<!\S)([^\W\d_][\w-]*)=")
+"""A word shaped like a setting: letters (digits, ``-`` and ``_`` after the first), then
+``=``."""
+_TITLE_READ = 2 * MAX_TITLE
+"""How far into the title misspelt keys are looked for: a longer title is refused."""
+_MISSPELT = 0.75
+"""How like a known key (difflib's ratio) a word must be to be taken as its misspelling:
+``qourum`` (0.83), ``methd`` (0.91) and ``vot`` (0.86) are; ``colour`` and ``x`` are not."""
+
+
+def _refuse_unknown_keys(
+    cmd: str, line: str, quoted: list[tuple[int, int]], title_end: int
+) -> None:
+    """A word shaped ``name=`` that is no key is refused if it looks like a misspelt key
+    anywhere, or if it stands among the settings (after the first key): there a value
+    holding such a word goes in double quotes. In the title, ``x=y`` is prose."""
+    # Past _TITLE_READ, a title is refused for its length: no vote opens under defaults.
+    in_title = _WORD_KEY_RE.finditer(line, 0, min(title_end, _TITLE_READ))
+    for match in itertools.chain(in_title, _WORD_KEY_RE.finditer(line, title_end)):
+        name = match.group(1).lower()
+        if name in PROPOSE_KEYS or _inside(match.start(), quoted):
+            continue
+        near = closest(name, PROPOSE_KEYS, cutoff=_MISSPELT)
+        shown = match.group(1)[:30]
+        if near is not None:
+            raise _fail(
+                cmd,
+                f"“{shown}=” is not a setting (did you mean {near}=?); nothing was proposed.",
+            )
+        if match.start() > title_end:
+            raise _fail(
+                cmd,
+                f"“{shown}=” is not a setting; settings are "
+                + ", ".join(k + "=" for k in PROPOSE_KEYS)
+                + ". A value that holds “=” goes in double quotes.",
+            )
+
+
 _PLACEHOLDER = "\x00title"
 
 
@@ -400,6 +493,8 @@ def parse_propose_form(
     line) taken as they are, so a key= or a bar in them is just text; the settings
     (method=, vote=, secret …) read as on the command line. Options without a method
     make a single-choice vote."""
+    for part in (title, body, options, settings):
+        check_message(part)
     title = " ".join(title.split())
     if not title:
         raise _fail("propose", "Give the proposal a title.")
@@ -706,8 +801,13 @@ def _stories(ctx: Context, args: str, rest: str) -> ListStories:
     page = 1
     found = _PAGE_RE.search(args)
     if found is not None:
-        if not found.group(1).isdigit() or not 1 <= int(found.group(1)) <= 10_000:
-            raise _fail("stories", "page= takes a page number, e.g. page=2.")
+        if (
+            not re.fullmatch(r"[0-9]{1,5}", found.group(1))
+            or not 1 <= int(found.group(1)) <= 10_000
+        ):
+            raise _fail(
+                "stories", "page= takes a page number from 1 to 10,000 in digits 0-9, e.g. page=2."
+            )
         page = int(found.group(1))
         args = _PAGE_RE.sub("", args)
     return ListStories(ctx, " ".join(args.split()), page)

@@ -14,7 +14,9 @@ USAGE: dict[str, tuple[str, str]] = {
         "keeps it as a draft (for a moderator's !deliberate, or !open). "
         "Methods: majority, consent, consensus (on the proposal itself); choice, approval, "
         "ranked (instant-runoff), condorcet (Schulze), stv (seats=k), score (0–5), dots "
-        "(options=…); advice, sense-check (non-binding).",
+        "(options=…); advice, sense-check (non-binding). After the first setting every "
+        "word shaped name= must be a setting, and one like a misspelt setting (qourum=) "
+        "is refused anywhere; x=y in the title is text; quote a value that holds =.",
     ),
     "vote": (
         "!vote <id> <ballot> e.g. !vote 12 yes · object <reason> · A C · B > A > C · "

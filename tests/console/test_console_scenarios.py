@@ -9,10 +9,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from governance.text.usage import USAGE
+
 START = "2026-11-23T09:00+00:00"
 
 
-async def console(tmp_path: Path, script: str, *, start: str | None = START) -> str:
+async def console(tmp_path: Path, script: str | bytes, *, start: str | None = START) -> str:
     out, err, returncode = await console_run(tmp_path, script, start=start)
     assert returncode == 0, err
     assert "Traceback" not in err, err
@@ -20,7 +22,7 @@ async def console(tmp_path: Path, script: str, *, start: str | None = START) -> 
 
 
 async def console_run(
-    tmp_path: Path, script: str, *, start: str | None = START
+    tmp_path: Path, script: str | bytes, *, start: str | None = START
 ) -> tuple[str, str, int | None]:
     """One `folkmoot console` run in `tmp_path`'s data directory: its output, errors
     and exit status."""
@@ -39,7 +41,9 @@ async def console_run(
         env=env,
         cwd=tmp_path,
     )
-    out, err = await asyncio.wait_for(process.communicate(script.encode()), timeout=60)
+    out, err = await asyncio.wait_for(
+        process.communicate(script if isinstance(script, bytes) else script.encode()), timeout=60
+    )
     return out.decode(), err.decode(), process.returncode
 
 
@@ -481,3 +485,58 @@ async def test_a_restart_never_moves_the_simulated_clock_backwards(tmp_path: Pat
     assert "before the console's clock in this data directory" in err
     later = await console(tmp_path, "/clock\n", start="2027-01-01T12:00+00:00")
     assert _clock_lines(later) == [datetime(2027, 1, 1, 12, tzinfo=UTC)]
+
+
+async def test_bad_bytes_and_a_clock_past_year_9998_get_answers(tmp_path: Path) -> None:
+    script = b"/as alice\n!propose Fix the \xff roof\n\n" + b"/clock +9999d\n" * 300
+    seen = (await console(tmp_path, script + b"!proposals\n")).splitlines()
+    assert seen[1].startswith("That message holds a broken character (U+DCFF")
+    assert seen[-1] == "No proposals yet. Start with !propose <title>."
+    refusals = [line for line in seen if "year 9999" in line]
+    assert refusals[0] == (
+        "/clock +9999d would take the clock into year 9999 or later, where dates run "
+        "out (deadlines need room after it); move it less."
+    )
+    assert seen[-2] == refusals[0]
+    assert seen[-len(refusals) - 2] == "It is 9993-05-29 09:00 UTC."  # the last step taken
+
+
+async def test_a_propose_that_will_be_refused_is_answered_before_its_body(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "FOLKMOOT_DATA_DIR": str(tmp_path / "data")}
+    env.pop("FOLKMOOT_DATABASE_URL", None)
+    env.pop("FOLKMOOT_CONFIG", None)
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "console", "--start", START),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None and process.stdout is not None
+
+    async def answer_to(line: str) -> list[str]:
+        """Send `line` and read up to the usage line that ends a refusal; the body is
+        not sent yet, so only an answer given at once arrives."""
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(line.encode() + b"\n")
+        await process.stdin.drain()
+        seen: list[str] = []
+        while not seen or not seen[-1].startswith("Usage:"):
+            seen.append((await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip())
+        return seen
+
+    process.stdin.write(b"/as alice\n")
+    assert (await answer_to("!propose Raise dues qourum=60%"))[-2:] == [
+        "“qourum=” is not a setting (did you mean quorum=?); nothing was proposed.",
+        "Usage: " + USAGE["propose"][0],
+    ]
+    process.stdin.write(b"The body, passed over\n!vote 1 yes, passed over too\n\n")
+    assert (await answer_to("!propose vote=3d"))[-2] == "Give the proposal a title."
+    process.stdin.write(b"\n!proposals\n")
+    process.stdin.close()
+    rest, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert rest.decode().splitlines() == ["No proposals yet. Start with !propose <title>."]
+    assert process.returncode == 0
