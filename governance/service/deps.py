@@ -16,6 +16,9 @@ from governance.service.ports import Clock, DueItem, Observer, Outcome, UnitOfWo
 
 log = logging.getLogger(__name__)
 
+SCRUB_RETRY_WAITS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
+"""Seconds between tries of a scrub that failed: a long reader may hold the WAL."""
+
 
 async def _nothing() -> None:
     return None
@@ -68,16 +71,39 @@ class Deps:
     due_runs: int = 0
     """How many due-work runs are going on (`due_idle` is set when none is)."""
 
+    _scrub_retry: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    """The background retry of a scrub that failed, while it runs (one at a time)."""
+
     def __post_init__(self) -> None:
         self.due_idle.set()
 
     async def scrub(self) -> None:
         """`scrub_store`, with a failure logged: what was deleted is gone from the
-        tables, and the next scrub (a withdrawal's, a seal's) does it all again."""
+        tables; the store's copies go at a retry in the background (a reader held the
+        WAL, a table was locked), or at the next withdrawal's or seal's scrub."""
         try:
             await self.scrub_store()
-        except Exception:
-            log.warning("could not scrub the store after a deletion", exc_info=True)
+        except Exception as error:
+            log.warning("could not scrub the store after a deletion (%s); retrying", error)
+            if self._scrub_retry is None or self._scrub_retry.done():
+                self._scrub_retry = asyncio.create_task(self._retry_scrub(), name="scrub")
+
+    async def scrub_settled(self) -> None:
+        """Return once no retry of a failed scrub is pending (at stop, and in tests)."""
+        if self._scrub_retry is not None:
+            await asyncio.shield(self._scrub_retry)
+
+    async def _retry_scrub(self) -> None:
+        for wait in SCRUB_RETRY_WAITS:
+            await asyncio.sleep(wait)
+            try:
+                await self.scrub_store()
+            except Exception as error:
+                log.info("the store's scrub failed again (%s)", error)
+                continue
+            log.info("the store was scrubbed at a retry")
+            return
+        log.warning("the store's scrub kept failing; the next withdrawal or seal tries again")
 
     async def commit(self, uow: UnitOfWork, *, events: bool = True) -> None:
         """Commit, then wake up by the earliest due work the commit added or moved."""

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 READ_ONLY = "folkmoot_read_only"
+BUSY_TIMEOUT_MS = 30_000
+"""How long an SQLite connection waits for the write lock (or a checkpoint's readers)."""
 """Execution option of a connection whose transaction only reads: on SQLite it begins
 deferred, so it reads a snapshot beside the writer instead of queueing for its lock."""
 
@@ -65,7 +67,7 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> Asyn
         # Deleted rows (a destroyed secret-ballot key, a sealed ballot) are overwritten,
         # not left readable in free pages.
         cursor.execute("PRAGMA secure_delete=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

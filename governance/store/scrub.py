@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from governance.store import tables as t
+from governance.store.engine import BUSY_TIMEOUT_MS
 
 SCRUBBED = (
     t.proposal_keys,
@@ -31,6 +32,11 @@ SCRUBBED = (
     t.story_sources,
 )
 """The tables whose deleted rows held what must go: keys, tags, old ballots, words."""
+
+CHECKPOINT_PATIENCE_MS = 100
+"""How long SQLite's checkpoint waits for readers (it blocks writers meanwhile)."""
+LOCK_TIMEOUT_MS = 2000
+"""How long PostgreSQL's vacuum waits for a table's lock."""
 
 
 async def scrub(engine: AsyncEngine) -> None:
@@ -47,15 +53,25 @@ async def _checkpoint(engine: AsyncEngine) -> None:
         # transaction SQLAlchemy would begin.
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
-        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy, _, _ = await cursor.fetchone()
-        await cursor.close()
+        # A TRUNCATE checkpoint holds the write lock while it waits for readers: with
+        # the connections' usual patience (30 s) a long reader (a backup, verify-log)
+        # would hold every vote that long. It waits a moment only, and is retried.
+        await driver.execute(f"PRAGMA busy_timeout={CHECKPOINT_PATIENCE_MS}")
+        try:
+            cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = await cursor.fetchone()
+            await cursor.close()
+        finally:
+            await driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if busy:
-            raise RuntimeError("the WAL checkpoint was blocked by a reader; it runs again later")
+            raise RuntimeError("the WAL checkpoint was blocked by a reader")
 
 
 async def _vacuum(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        # VACUUM's lock conflicts with no vote, only with another vacuum or a schema
+        # change: never wait long behind one (the scrub is retried).
+        await conn.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
         names = ", ".join(table.name for table in SCRUBBED)
         await conn.execute(text(f"VACUUM {names}"))

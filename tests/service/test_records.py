@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,7 @@ from governance.domain.decision_log import GENESIS
 from governance.domain.ids import CommunityId, MemberId
 from governance.domain.receipts import receipt_holder
 from governance.domain.secrecy import secret_voter_key
+from governance.service import deps as deps_module
 from governance.service.clocks import SimulatedClock
 from governance.store import tables as t
 from governance.store.engine import make_engine
@@ -526,3 +528,36 @@ async def test_after_close_no_key_or_tag_is_left_in_the_database_files(
     left = [(where, "key") for where, data in stored.items() if key in data]
     left += [(where, tag) for where, data in stored.items() for tag in tags if tag.encode() in data]
     assert left == []
+
+
+async def test_a_long_reader_holds_no_vote_at_a_seal_and_the_scrub_comes_later(
+    chat: Chat, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader holding SQLite's WAL (a backup, verify-log) when a secret vote closes:
+    the close and the next votes go on at once; the WAL is emptied of the key once the
+    reader is gone, by a retry in the background."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's WAL checkpoint waits for readers; PostgreSQL's vacuum does not")
+    monkeypatch.setattr(deps_module, "SCRUB_RETRY_WAITS", (0.2,) * 50)
+    await chat.ok("alice", "!propose Pick a colour options=Red | Blue secret vote=1d")
+    await chat.ok("alice", "!propose Paint the door vote=3d")
+    await chat.ok("bob", "!vote 1 Red")
+    async with chat.app.engine.connect() as conn:
+        key = bytes(await conn.scalar(select(t.proposal_keys.c.secret_key)))
+    path = db_url.removeprefix("sqlite:///")
+    reader = sqlite3.connect(path, check_same_thread=False)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM ballots").fetchone()  # an old snapshot, held
+        async with asyncio.timeout(10):  # not the connections' 30 s patience
+            await chat.advance(days=1)  # the secret vote closes
+            assert "Red" in await chat.ok("carol", "!results 1")
+            assert "recorded" in await chat.ok("bob", "!vote 2 yes")
+        wal = await asyncio.to_thread(Path(path + "-wal").read_bytes)
+        assert key in wal  # the reader holds it there for now
+    finally:
+        reader.close()
+    async with asyncio.timeout(10):
+        await chat.app.governance.deps.scrub_settled()
+    stored = await asyncio.to_thread(_stored_bytes, db_url)
+    assert not [where for where, data in stored.items() if key in data]
