@@ -450,9 +450,10 @@ _WORD_KEY_RE = re.compile(r"(?<!\S)([^\W\d_][\w-]*)=")
 ``=``."""
 _TITLE_READ = 2 * MAX_TITLE
 """How far into the title misspelt keys are looked for: a longer title is refused."""
-_MISSPELT = 0.75
+_MISSPELT = 0.8
 """How like a known key (difflib's ratio) a word must be to be taken as its misspelling:
-``qourum`` (0.83), ``methd`` (0.91) and ``vot`` (0.86) are; ``colour`` and ``x`` are not."""
+``qourum`` (0.83), ``methd`` (0.91) and ``vot`` (0.86) are; ``note`` (0.75), ``colour``
+and ``x`` are not."""
 
 
 def _refuse_unknown_keys(

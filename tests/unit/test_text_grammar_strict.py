@@ -61,5 +61,8 @@ def test_prose_with_an_equals_sign_stays_in_the_title() -> None:
     assert isinstance(command, Propose)
     assert command.title == "Make x=y the rule and colour=blue ours"
     assert command.vote == Length(3) and command.quorum == Quorum(count=2)
+    # A word only somewhat like a key (note= is 75 % like vote=) is prose too.
+    noted = parse("!propose Adopt the note=draft policy vote=3d", CTX)
+    assert isinstance(noted, Propose) and noted.title == "Adopt the note=draft policy"
     quoted = parse('!propose Pick method=choice options="size=M" | Large', CTX)
     assert isinstance(quoted, Propose) and quoted.options == ("size=M", "Large")
