@@ -145,6 +145,10 @@ def _shown_url(url: str) -> str:
         return "(not a database URL)"
 
 
+LAST_START_YEAR = 9998
+"""The console's clock starts before this year, as `/clock` stops short of 9999."""
+
+
 def _start_time(text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -154,6 +158,11 @@ def _start_time(text: str | None) -> datetime | None:
         raise ConfigError(f"--start {text!r} is not an ISO 8601 time") from None
     if start.tzinfo is None:
         raise ConfigError("--start needs a UTC offset, e.g. 2026-11-23T09:00+00:00")
+    if start.year >= LAST_START_YEAR:
+        raise ConfigError(
+            f"--start {text[:40]!r} is too late: dates run out in year 9999, and votes need "
+            f"room after it; start before {LAST_START_YEAR}"
+        )
     return start
 
 

@@ -20,16 +20,18 @@ def saved(data_dir: Path) -> datetime | None:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read the console's clock in {path}: {error}") from None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+        if moment.tzinfo is None:
+            raise ValueError("no UTC offset")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ConfigError(
             f"{path} does not hold a time with a UTC offset; correct it, or delete it "
             "to start the console's clock from now"
-        )
-    return moment.astimezone(UTC)
+        ) from None
 
 
 def start_time(data_dir: Path, asked: datetime | None) -> datetime:
@@ -52,5 +54,8 @@ def save(data_dir: Path, moment: datetime) -> None:
     """Keep `moment` as the clock's time: written beside, then renamed over the file."""
     path = data_dir / FILE
     partial = path.with_name(f".{FILE}.partial")
-    partial.write_text(moment.astimezone(UTC).isoformat() + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(moment.astimezone(UTC).isoformat() + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        raise ConfigError(f"cannot keep the console's clock in {path}: {error}") from None

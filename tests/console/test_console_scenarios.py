@@ -540,3 +540,20 @@ async def test_a_propose_that_will_be_refused_is_answered_before_its_body(
     rest, _ = await asyncio.wait_for(process.communicate(), 60)
     assert rest.decode().splitlines() == ["No proposals yet. Start with !propose <title>."]
     assert process.returncode == 0
+
+
+async def test_a_broken_kept_clock_or_a_start_past_the_calendar_is_one_line(
+    tmp_path: Path,
+) -> None:
+    clock = tmp_path / "data" / "console-clock"
+    clock.parent.mkdir()
+    for broken in (b"\xff\xfe not text", b"9999-12-31T23:00-05:00\n", b"yesterday\n"):
+        clock.write_bytes(broken)
+        out, err, returncode = await console_run(tmp_path, "/clock\n", start=None)
+        assert returncode == 2 and out == "", err
+        assert err.startswith("folkmoot: ") and "console-clock" in err, err
+        assert "Traceback" not in err
+    clock.unlink()
+    out, err, returncode = await console_run(tmp_path, "/clock\n", start="9999-06-01T00:00+00:00")
+    assert returncode == 2 and out == ""
+    assert "dates run out in year 9999" in err and "Traceback" not in err
