@@ -69,7 +69,7 @@ from governance.domain.ids import (
 from governance.domain.lifecycle import Status
 from governance.domain.members import MAX_CLASS_LENGTH, Community, Member, Role, article
 from governance.domain.methods import Method, method_named, plural
-from governance.domain.methods.base import list_names
+from governance.domain.methods.base import BallotShape, list_names
 from governance.domain.policy import ClassRule, Policy, Strength, TieRule, Visibility
 from governance.domain.proposal import (
     MAX_BODY,
@@ -133,7 +133,13 @@ def _policy(
         secret=cmd.secret,
         results=Visibility.CLOSED if cmd.secret else (cmd.results or Visibility.LIVE),
         ties=ties,
-        lot_seed=deps.random_bytes(LOT_SEED_BYTES).hex() if ties is TieRule.LOT else None,
+        # A lot orders options; a vote on the proposal itself has none to order (and a
+        # threshold is never settled by lot), so it draws no seed and shows no lot.
+        lot_seed=(
+            deps.random_bytes(LOT_SEED_BYTES).hex()
+            if ties is TieRule.LOT and method.shape is not BallotShape.VERDICT
+            else None
+        ),
         strength=cmd.strength or Strength.MARGINS,
         classes=cmd.classes or _default_classes(community, method),
     )

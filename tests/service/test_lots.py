@@ -90,12 +90,25 @@ async def test_the_lot_is_committed_at_opening_hidden_while_voting_and_revealed_
 
 
 async def test_a_lot_that_settles_nothing_still_reveals_its_seed_at_close(chat: Chat) -> None:
-    await chat.ok("alice", "!propose Buy a van ties=lot")
+    await chat.ok("alice", "!propose Buy a van method=choice options=Red | Blue ties=lot")
     for name in ("alice", "bob"):
-        await chat.ok(name, "!vote 1 yes")
+        await chat.ok(name, "!vote 1 Red")
     seed = await _stored_seed(chat)
     assert [where for where, text in (await _member_facing(chat)).items() if seed in text] == []
     await chat.advance(days=7)
     result = chat.announced()[-1]
-    assert result.splitlines()[1] == "Passed — 2 yes, 0 no."
+    assert result.splitlines()[1] == "Winner: Red"
     assert f"Lot seed (secret until close): {seed};" in result
+
+
+async def test_a_vote_on_the_proposal_itself_shows_no_lot(chat: Chat) -> None:
+    """ties=lot orders options; a majority vote has none, and its threshold is never
+    settled by lot: no commitment on its card, no seed at close."""
+    await chat.ok("alice", "!propose Raise dues ties=lot vote=1d")
+    await chat.ok("alice", "!vote 1 yes")
+    await chat.ok("bob", "!vote 1 no")
+    assert "by lot" not in (await chat.ok("bob", "!status 1"))
+    await chat.advance(days=1)
+    closed = "\n".join(chat.announced())
+    assert "Rejected" in closed
+    assert "Lot seed" not in closed and "by lot" not in closed
