@@ -112,11 +112,10 @@ class Policy:
         return replace(self, lot_seed=None)
 
     def __post_init__(self) -> None:
-        if self.lot_seed is not None:
-            made = commitment(self.lot_seed)
-            if self.lot_commitment not in (None, made):
-                raise ValueError("a lot's seed does not match its commitment")
-            object.__setattr__(self, "lot_commitment", made)
+        if self.lot_seed is not None and self.lot_commitment is None:
+            object.__setattr__(self, "lot_commitment", commitment(self.lot_seed))
+        # A seed that does not match its published commitment (changed in the store) is
+        # kept as it is: the close says the lot cannot be trusted (`reveal_line`).
         if self.threshold is not None and not (0 < self.threshold <= 1):
             raise InvalidProposal("A threshold must be more than 0 and at most 100%.")
         if self.quorum is not None:

@@ -26,10 +26,18 @@ def commitment(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()
 
 
-def reveal_line(seed: str, labels: Iterable[str]) -> str:
-    """The result's line that reveals the seed at close, for anyone to check."""
+def reveal_line(seed: str, labels: Iterable[str], published: str | None) -> str:
+    """The result's line that reveals the seed at close, for anyone to check against
+    `published`, the commitment shown since the vote was proposed."""
+    made = commitment(seed)
+    if published is not None and made != published:
+        return (
+            f"Lot seed: {seed}; its SHA-256 {made} is NOT the commitment published when "
+            f"the vote was proposed ({published}): the seed was changed since, and this "
+            "lot cannot be trusted."
+        )
     return (
-        f"Lot seed (secret until close): {seed}; its SHA-256 {commitment(seed)} is the "
+        f"Lot seed (secret until close): {seed}; its SHA-256 {made} is the "
         f"commitment published when the vote was proposed. The lot orders the options "
         f"{' > '.join(lot_order(seed, labels))}."
     )

@@ -200,7 +200,11 @@ async def close_vote(
     seed = proposal.policy.lot_seed if proposal.policy.ties is TieRule.LOT else None
     if seed is not None:  # revealed now, for anyone to check against the commitment
         result = replace(
-            result, explanation=(*result.explanation, reveal_line(seed, proposal.options))
+            result,
+            explanation=(
+                *result.explanation,
+                reveal_line(seed, proposal.options, proposal.policy.lot_commitment),
+            ),
         )
     proposal.close(result=result, now=now)
     if not await uow.proposals.update(proposal, expect=Status.VOTING):

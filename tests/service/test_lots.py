@@ -9,7 +9,10 @@ import hashlib
 import json
 import re
 
+from sqlalchemy import select, update
+
 from governance.domain.ids import ProposalNumber
+from governance.store import tables as t
 from tests.chat import Chat
 from tests.service.test_records import export, verify_exported_chain
 
@@ -112,3 +115,21 @@ async def test_a_vote_on_the_proposal_itself_shows_no_lot(chat: Chat) -> None:
     closed = "\n".join(chat.announced())
     assert "Rejected" in closed
     assert "Lot seed" not in closed and "by lot" not in closed
+
+
+async def test_a_seed_changed_after_its_commitment_is_said_at_close_not_a_crash(
+    chat: Chat,
+) -> None:
+    await chat.ok("alice", "!propose Pick a colour method=choice options=Red | Blue ties=lot")
+    await chat.ok("alice", "!vote 1 Red")
+    await chat.ok("bob", "!vote 1 Blue")
+    async with chat.app.engine.begin() as conn:  # someone with the database's keys
+        stored = await conn.scalar(select(t.proposals.c.policy))
+        forged = {**(json.loads(stored) if isinstance(stored, str) else stored)}
+        forged["lot_seed"] = "00" * 16
+        await conn.execute(update(t.proposals).values(policy=forged))
+    assert "#1 Pick a colour" in await chat.ok("bob", "!status 1")
+    await chat.advance(days=7)
+    result = chat.announced()[-1]
+    assert "is NOT the commitment published when the vote was proposed" in result
+    assert "this lot cannot be trusted" in result
