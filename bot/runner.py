@@ -331,6 +331,8 @@ async def _run(settings: Settings, config: FileConfig, stop: asyncio.Event | Non
     except BaseException:
         await engine.dispose()
         raise
+    if config.discord is not None:
+        app.governance.deps.platform_classes = frozenset(config.discord.classes.values())
     settle_memory()
     wakeup = SchedulerWakeup(app.governance.run_due, clock)
     app.deps.wakeup = wakeup

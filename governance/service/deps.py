@@ -64,6 +64,10 @@ class Deps:
     federations: dict[CommunityId, Federation] = field(default_factory=dict)
     """The configured federations, by name: communities whose voters are communities."""
 
+    platform_classes: frozenset[str] = frozenset()
+    """Stakeholder classes the platforms' configuration maps roles to (Discord's
+    ``classes``): declared, so ``weights=`` may name one before any member holds it."""
+
     due_idle: asyncio.Event = field(default_factory=asyncio.Event)
     """Clear while due work runs: the outbox dispatcher waits for it, so a burst of
     closes is not slowed by announcing the closes already made (they go right after)."""

@@ -147,13 +147,16 @@ def _policy(
     return policy
 
 
-async def _check_class_names(uow: UnitOfWork, cmd: Propose, community: Community) -> None:
+async def _check_class_names(
+    uow: UnitOfWork, deps: Deps, cmd: Propose, community: Community
+) -> None:
     """``weights=`` and ``class-quorum=`` name classes a member holds or the config
     declares: a misspelt class would weigh nobody, or wait for a quorum never met."""
     if not cmd.classes:
         return
     declared = parse_classes("propose", community.weights or "", community.class_quorum or "")
-    known = {rule.name for rule in declared} | await uow.members.classes(community.id)
+    known = {rule.name for rule in declared} | deps.platform_classes
+    known |= await uow.members.classes(community.id)
     for rule in cmd.classes:
         if rule.name in known:
             continue
@@ -186,7 +189,7 @@ async def _first_line(
     method_name = cmd.method or ("choice" if options else "majority")
     method_named(method_name).check_options(options)
     policy = _policy(cmd, method_name, options, community, deps)
-    await _check_class_names(uow, cmd, community)
+    await _check_class_names(uow, deps, cmd, community)
     return community, author, title, options, method_name, policy
 
 

@@ -26,6 +26,10 @@ async def test_weights_or_class_quorum_naming_an_unheld_class_are_refused(chat: 
     assert unheld.startswith("No member is in the class “investors”")
     await _nothing_proposed(chat)
     await chat.ok("alice", "!propose Open on Sundays weights=workers:40 users:60")
+    # A class a platform's roles map to (Discord's [discord] classes) is declared too,
+    # before anyone holds it.
+    chat.app.governance.deps.platform_classes = frozenset({"investors"})
+    await chat.ok("alice", "!propose Buy a van class-quorum=investors:50%")
 
 
 async def test_a_misspelt_setting_is_refused_and_opens_no_vote(chat: Chat) -> None:
