@@ -272,9 +272,17 @@ def _count(command: str, key: str, value: str, *, high: int) -> int:
 
 
 def _unquote(value: str) -> str:
+    """`value` without the quotes around it, when one quoted span is the whole of it
+    (``"rate=10" | "rate=12"`` is two quoted parts, not one: it is left as it is)."""
     value = value.strip()
+    whole = [(0, len(value) - 1)]
     for left, right in _QUOTES.items():
-        if len(value) >= 2 and value.startswith(left) and value.endswith(right):
+        if (
+            len(value) >= 2
+            and value.startswith(left)
+            and value.endswith(right)
+            and _quoted_spans(value) == whole
+        ):
             return value[1:-1].strip()
     return value
 

@@ -64,5 +64,8 @@ def test_prose_with_an_equals_sign_stays_in_the_title() -> None:
     # A word only somewhat like a key (note= is 75 % like vote=) is prose too.
     noted = parse("!propose Adopt the note=draft policy vote=3d", CTX)
     assert isinstance(noted, Propose) and noted.title == "Adopt the note=draft policy"
+    # Each option quoted, as the refusal of a bare rate= advises: two options.
+    rates = parse('!propose Pick a rate options="rate=10" | "rate=12"', CTX)
+    assert isinstance(rates, Propose) and rates.options == ("rate=10", "rate=12")
     quoted = parse('!propose Pick method=choice options="size=M" | Large', CTX)
     assert isinstance(quoted, Propose) and quoted.options == ("size=M", "Large")
