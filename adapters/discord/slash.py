@@ -20,8 +20,12 @@ from discord import app_commands, ui
 from adapters.discord.components import Voting, answered, voting
 from adapters.discord.forms import FORM, Form, Forms, form_id
 from adapters.discord.rooms import interaction_room
+from governance.domain.commands import Context
+from governance.domain.errors import GovernanceError
+from governance.domain.ids import AccountRef, RoomRef
 from governance.domain.methods import METHODS
 from governance.domain.proposal import MAX_BODY, MAX_TITLE
+from governance.text.grammar import parse_propose_form
 from governance.text.usage import USAGE
 
 CHOICES = 25
@@ -213,6 +217,13 @@ def _propose() -> app_commands.Command[Any, ..., None]:
         words = [f"{key}={value}" for key, value in given.items() if value]
         if settings:
             words.append(settings)
+        refusal = _settings_refusal(interaction, " ".join(words))
+        if refusal is not None:  # said now, before the member writes a body for nothing
+            await interaction.response.send_message(
+                refusal, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            answered(interaction)
+            return
         client = interaction.client
         assert isinstance(client, Proposing)
         client.forms.keep(interaction.id, interaction.user.id, " ".join(words))
@@ -223,6 +234,23 @@ def _propose() -> app_commands.Command[Any, ..., None]:
     return app_commands.Command(
         name="propose", description=USAGE["propose"][1][:100], callback=propose
     )
+
+
+def _settings_refusal(interaction: discord.Interaction, settings: str) -> str | None:
+    """What is wrong with `/propose`'s settings (a misspelt key, a bad length), read as
+    the form will read them; None if the form may open. Reads no store: the modal must
+    be the first answer, within Discord's three seconds."""
+    ctx = Context(
+        AccountRef("discord", str(interaction.user.id)),
+        RoomRef("discord", interaction_room(interaction)),
+        None,
+        interaction.created_at,
+    )
+    try:
+        parse_propose_form(ctx, title="-", body="", options="", settings=settings)
+    except GovernanceError as refusal:
+        return refusal.message
+    return None
 
 
 def _plain(name: str) -> app_commands.Command[Any, ..., None]:

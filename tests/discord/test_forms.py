@@ -140,3 +140,18 @@ async def test_a_component_from_an_older_version_is_answered_as_expired(
     logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert any("folkmoot:ballot:1:yes" in m for m in logged)
     assert any("folkmoot:propose" in m for m in logged)
+
+
+async def test_propose_settings_that_will_be_refused_are_answered_before_the_form(
+    deployed: Deployment,
+) -> None:
+    """A misspelt setting is said at once, privately: no form opens for a body that
+    would be written for nothing."""
+    fake = deployed.fake
+    channel = fake.channel("governance")
+    (alice,) = await _members(deployed, channel, "alice")
+    opened = await fake.slash(alice, "propose", {"settings": "qourum=60%"}, channel=channel)
+    answer = await fake.interaction_response(opened, within=WITHIN)
+    assert answer.json["type"] == 4  # a message, not a modal (9)
+    assert "did you mean quorum=?" in answer.json["data"]["content"]
+    assert answer.json["data"]["flags"] & 64  # ephemeral
