@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console.outlet import ConsoleOutlet
 from adapters.console.session import COMMUNITY, ROOM, ConsoleSession
@@ -15,6 +18,7 @@ from bot.bootstrap import author_key, bootstrap, ensure_binding
 from bot.config import CommunityConfig, FileConfig, Settings
 from bot.private import private_data_dir
 from governance.service.clocks import SimulatedClock
+from governance.store import tables as t
 from governance.store.engine import make_engine
 
 
@@ -30,8 +34,8 @@ async def run_console(
     settings: Settings, config: FileConfig, *, start: datetime | None = None
 ) -> int:
     private_data_dir(settings.data_dir)
+    kept = console_clock.saved(settings.data_dir)
     clock = SimulatedClock(console_clock.start_time(settings.data_dir, start))
-    console_clock.save(settings.data_dir, clock.now())
     outlet = ConsoleOutlet(lambda text: print(text, flush=True), settings.data_dir / "exports")
     demo = console_community(config)
     communities = [c for c in config.communities if c.name != COMMUNITY] + [demo]
@@ -44,6 +48,12 @@ async def run_console(
         author_key=author_key(settings.data_dir),
     )
     try:
+        if kept is None and start is None:
+            # A data directory from before the clock was kept: go on from its record.
+            latest = await _latest_record(engine)
+            if latest is not None and latest > clock.now():
+                clock.set(latest)
+        console_clock.save(settings.data_dir, clock.now())
         await ensure_binding(app, ROOM, COMMUNITY)
         session = ConsoleSession(
             app.governance,
@@ -73,3 +83,15 @@ async def run_console(
     finally:
         await app.close()
     return 0
+
+
+async def _latest_record(engine: AsyncEngine) -> datetime | None:
+    """When the decision log's newest entry was made, if it has any."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(select(func.max(t.decision_log.c.at)))
+    if found is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(found)).astimezone(UTC)
+    except ValueError:
+        return None

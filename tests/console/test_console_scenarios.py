@@ -557,3 +557,16 @@ async def test_a_broken_kept_clock_or_a_start_past_the_calendar_is_one_line(
     out, err, returncode = await console_run(tmp_path, "/clock\n", start="9999-06-01T00:00+00:00")
     assert returncode == 2 and out == ""
     assert "dates run out in year 9999" in err and "Traceback" not in err
+
+
+async def test_a_data_directory_from_before_the_kept_clock_goes_on_from_its_record(
+    tmp_path: Path,
+) -> None:
+    await console(
+        tmp_path,
+        "/as alice\n!propose Paint the shed vote=1d\n\n/clock +2d\n",
+        start="2030-01-01T09:00+00:00",
+    )
+    (tmp_path / "data" / "console-clock").unlink()  # as an earlier version left it
+    (resumed,) = _clock_lines(await console(tmp_path, "/clock\n", start=None))
+    assert resumed >= datetime(2030, 1, 2, 9, tzinfo=UTC)  # the close, not today
