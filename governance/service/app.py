@@ -290,22 +290,17 @@ class Governance:
             handler = QUERIES[type(cmd)]
         run = handler
         what = type(cmd).__name__
-        found: Reply | None
-        if event is None:
-            found = await self._in_unit(
+        if event is not None and not read_only:  # marked with what the command writes
+            found = await self._in_unit_once(event, lambda uow: run(cmd, uow, self.deps), what=what)
+            if found is None:
+                return None
+            reply = found
+        else:
+            reply = await self._in_unit(
                 lambda uow: run(cmd, uow, self.deps), read_only=read_only, what=what
             )
-        elif read_only:
-            found = await self._in_unit(
-                lambda uow: run(cmd, uow, self.deps), read_only=True, what=what
-            )
-            if not await self._mark_alone(event):
-                return None
-        else:
-            found = await self._in_unit_once(event, lambda uow: run(cmd, uow, self.deps), what=what)
-        if found is None:
-            return None
-        reply = found
+            if event is not None and not await self._mark_alone(event):
+                return None  # a query: marked after it, alone
         if isinstance(cmd, Bind):
             self._bindings.pop(cmd.ctx.room, None)
         if isinstance(cmd, Unbind):
